@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_arbor: the interface shared by the BPF policy and the Rust loader.
+ *
+ * This header is the single definition of the feature schema, the burst
+ * classes, the integer tree format walked in BPF, the outcome samples and the
+ * statistics. Rust sees it through bindgen (src/bpf_intf.rs).
+ */
+#ifndef __ARBOR_INTF_H
+#define __ARBOR_INTF_H
+
+#ifndef __VMLINUX_H__
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef int s32;
+typedef long long s64;
+#endif
+
+/*
+ * Feature schema. Bump ARBOR_SCHEMA_VERSION whenever a feature's meaning,
+ * unit or order changes: every model names the schema it was trained for and
+ * a mismatch is refused at load time.
+ *
+ * Every feature is an unsigned integer kept below 2^24 (ARBOR_FEATURE_MAX) so
+ * that an f32 threshold t compares exactly as "x <= floor(t)".
+ */
+enum arbor_schema {
+	ARBOR_SCHEMA_VERSION	= 1,
+	ARBOR_FEATURE_MAX	= (1 << 24) - 1,
+};
+
+enum arbor_feature {
+	/* CPU time of the task's previous completed burst, µs */
+	ARBOR_F_LAST_BURST_US		= 0,
+	/* EWMA (1/4 weight on the newest) of burst CPU time, µs */
+	ARBOR_F_EWMA_BURST_US		= 1,
+	/* EWMA (1/4) of sleep length between bursts, µs */
+	ARBOR_F_EWMA_SLEEP_US		= 2,
+	/* Wakeups per second, from an EWMA of the wakeup period, Hz */
+	ARBOR_F_WAKE_RATE_HZ		= 3,
+	/* EWMA share of stops that were voluntary sleeps, per mille */
+	ARBOR_F_VOLUNTARY_PERMILLE	= 4,
+	/* Scheduling weight (100 = nice 0, 1..10000) */
+	ARBOR_F_WEIGHT			= 5,
+	/* Number of CPUs the task may run on */
+	ARBOR_F_NR_CPUS_ALLOWED		= 6,
+	/* Tasks queued in the shared DSQ at decision time */
+	ARBOR_F_RUNNABLE_LOAD		= 7,
+
+	ARBOR_NR_FEATURES		= 8,
+};
+
+/*
+ * Burst classes: what a model predicts. A task's burst is the CPU time it
+ * consumes from a wakeup until it sleeps again (summed over preemptions),
+ * truncated at ARBOR_BURST_TRUNC_US. Class c holds bursts
+ * in (bound[c-1], bound[c]] µs; the last class is open-ended.
+ */
+enum arbor_class {
+	ARBOR_CLASS_TINY	= 0,	/* <= 250 µs */
+	ARBOR_CLASS_SHORT	= 1,	/* <= 1000 µs */
+	ARBOR_CLASS_MEDIUM	= 2,	/* <= 4000 µs */
+	ARBOR_CLASS_LONG	= 3,	/* > 4000 µs */
+	ARBOR_NR_CLASSES	= 4,
+	/* Built-in constant class used when no model is installed */
+	ARBOR_CLASS_FALLBACK	= ARBOR_NR_CLASSES,
+	/* Action table rows: the model classes plus the fallback */
+	ARBOR_NR_ACTIONS	= ARBOR_NR_CLASSES + 1,
+};
+
+enum arbor_class_bound {
+	ARBOR_BOUND_TINY_US	= 250,
+	ARBOR_BOUND_SHORT_US	= 1000,
+	ARBOR_BOUND_MEDIUM_US	= 4000,
+	/* A burst still running past this many µs ends as a truncated one */
+	ARBOR_BURST_TRUNC_US	= 16000,
+};
+
+/*
+ * Tree ensemble limits. The BPF walk is one bounded loop of at most
+ * ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1) steps; the loader refuses any model
+ * beyond these limits.
+ */
+enum arbor_limits {
+	ARBOR_MAX_TREES		= 16,
+	ARBOR_MAX_NODES		= 4096,	/* all trees together, leaves included */
+	ARBOR_MAX_LEAVES	= 2048,	/* all trees together */
+	ARBOR_MAX_DEPTH		= 24,	/* splits on any root-to-leaf path */
+	ARBOR_MAX_WALK_STEPS	= ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1),
+	ARBOR_LEAF		= 0xffff, /* arbor_node.feature of a leaf */
+};
+
+/*
+ * One node of an integer tree. A split sends x to left when
+ * x[feature] <= threshold, else to right; left and right are absolute node
+ * indices into arbor_model.nodes. A leaf has feature == ARBOR_LEAF and left
+ * is its row in arbor_model.leaves. gen_tag is the low 16 bits of the model's
+ * generation: the walker checks it on every visited node, so a node left
+ * over from another tree is seen and counted as a torn read.
+ */
+struct arbor_node {
+	u32 threshold;
+	u16 feature;
+	u16 gen_tag;
+	u16 left;
+	u16 right;
+};
+
+/*
+ * A whole ensemble, installed atomically as the single element of an inner
+ * array map swapped into the model_slot ARRAY_OF_MAPS.
+ *
+ * Leaves carry per-class scores in signed fixed point (score_frac_bits
+ * fractional bits, informational only: argmax does not depend on it). The
+ * predicted class is argmax over classes of base_scores[c] + sum over trees
+ * of the reached leaf's scores[c]; ties go to the lowest class index.
+ * gen_head and gen_tail are written equal; they differ only in a torn copy.
+ */
+struct arbor_model {
+	u64 gen_head;
+	u32 schema_version;
+	u32 nr_trees;
+	u32 nr_classes;
+	u32 nr_nodes;
+	u32 nr_leaves;
+	u32 score_frac_bits;
+	u32 roots[ARBOR_MAX_TREES];
+	s32 base_scores[ARBOR_NR_CLASSES];
+	struct arbor_node nodes[ARBOR_MAX_NODES];
+	s32 leaves[ARBOR_MAX_LEAVES][ARBOR_NR_CLASSES];
+	u64 gen_tail;
+};
+
+/*
+ * Action table row: what a class means to the policy. request_ns is the
+ * EEVDF request (deadline = vruntime + request * 100 / weight); slice_ns the
+ * time slice the task is given when it runs.
+ */
+struct arbor_action {
+	u64 slice_ns;
+	u64 request_ns;
+};
+
+/*
+ * Outcome sample, sent through the samples ring buffer when a burst ends:
+ * the features as they were when the class was decided, the decision, and
+ * what actually happened.
+ */
+struct arbor_sample {
+	u64 ts_ns;		/* bpf_ktime_get_ns() at the end of the burst */
+	u64 generation;		/* model generation that decided (0: none) */
+	u32 pid;
+	u32 features[ARBOR_NR_FEATURES];
+	u32 burst_us;		/* actual burst CPU time, µs, capped */
+	u8 predicted;		/* action row used: a class or FALLBACK */
+	u8 actual;		/* class of burst_us */
+	u8 truncated;		/* 1 if the burst hit ARBOR_BURST_TRUNC_US */
+	u8 pad;
+};
+
+/*
+ * Per-CPU counters, summed by userspace. Decisions are counted on the CPU
+ * that made them.
+ */
+struct arbor_cpu_stats {
+	u64 decisions[ARBOR_NR_ACTIONS];
+	/* confusion[predicted action][actual class], counted at burst end */
+	u64 confusion[ARBOR_NR_ACTIONS][ARBOR_NR_CLASSES];
+	u64 walk_steps;		/* nodes visited by tree walks */
+	u64 walk_errors;	/* walks that left the node array or ran out of steps */
+	u64 torn_reads;		/* visited nodes or headers of another generation */
+	u64 samples_sent;
+	u64 samples_dropped;	/* ring buffer full: the sample was not sent */
+	u64 direct_dispatches;	/* inserted straight into an idle CPU's local DSQ */
+	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
+	u64 bursts;		/* bursts completed (sampled or not) */
+};
+
+#endif /* __ARBOR_INTF_H */

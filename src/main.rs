@@ -1,0 +1,5 @@
+mod bpf_intf;
+mod bpf_skel;
+mod schema;
+
+fn main() {}

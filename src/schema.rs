@@ -1,0 +1,147 @@
+//! The feature schema and burst classes as Rust sees them.
+//!
+//! `bpf/intf.h` is the single definition; this module gives its numbers names,
+//! units and ranges for userspace (CSV headers, model metadata, inspection).
+
+use crate::bpf_intf as intf;
+
+/// Schema version that models must name.
+pub const SCHEMA_VERSION: u32 = intf::arbor_schema_ARBOR_SCHEMA_VERSION;
+/// Every feature value is at most this (2^24 - 1), so f32 thresholds compare exactly.
+pub const FEATURE_MAX: u32 = intf::arbor_schema_ARBOR_FEATURE_MAX;
+/// Number of features.
+pub const NR_FEATURES: usize = intf::arbor_feature_ARBOR_NR_FEATURES as usize;
+/// Number of burst classes a model predicts.
+pub const NR_CLASSES: usize = intf::arbor_class_ARBOR_NR_CLASSES as usize;
+/// Row of the action table used when no model is installed.
+pub const CLASS_FALLBACK: usize = intf::arbor_class_ARBOR_CLASS_FALLBACK as usize;
+/// Rows of the action table: the classes plus the fallback.
+pub const NR_ACTIONS: usize = intf::arbor_class_ARBOR_NR_ACTIONS as usize;
+
+/// Ensemble limits enforced by the loader and relied on by the BPF walk.
+pub const MAX_TREES: usize = intf::arbor_limits_ARBOR_MAX_TREES as usize;
+pub const MAX_NODES: usize = intf::arbor_limits_ARBOR_MAX_NODES as usize;
+pub const MAX_LEAVES: usize = intf::arbor_limits_ARBOR_MAX_LEAVES as usize;
+pub const MAX_DEPTH: usize = intf::arbor_limits_ARBOR_MAX_DEPTH as usize;
+pub const MAX_WALK_STEPS: usize = intf::arbor_limits_ARBOR_MAX_WALK_STEPS as usize;
+/// `arbor_node.feature` of a leaf.
+pub const LEAF: u16 = intf::arbor_limits_ARBOR_LEAF as u16;
+
+/// A burst still running past this many µs ends as a truncated one.
+pub const BURST_TRUNC_US: u32 = intf::arbor_class_bound_ARBOR_BURST_TRUNC_US;
+
+/// One feature of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Feature {
+    /// Column and ONNX metadata name.
+    pub name: &'static str,
+    /// Unit, for humans.
+    pub unit: &'static str,
+    /// What it measures.
+    pub doc: &'static str,
+}
+
+/// The features in index order (schema version [`SCHEMA_VERSION`]).
+pub const FEATURES: [Feature; NR_FEATURES] = [
+    Feature {
+        name: "last_burst_us",
+        unit: "µs",
+        doc: "CPU time of the previous completed burst",
+    },
+    Feature {
+        name: "ewma_burst_us",
+        unit: "µs",
+        doc: "EWMA (1/4 on the newest) of burst CPU time",
+    },
+    Feature {
+        name: "ewma_sleep_us",
+        unit: "µs",
+        doc: "EWMA (1/4) of the sleep between bursts",
+    },
+    Feature {
+        name: "wake_rate_hz",
+        unit: "Hz",
+        doc: "wakeups per second, from an EWMA of the wakeup period",
+    },
+    Feature {
+        name: "voluntary_permille",
+        unit: "‰",
+        doc: "EWMA share of stops that were voluntary sleeps",
+    },
+    Feature {
+        name: "weight",
+        unit: "",
+        doc: "scheduling weight (100 = nice 0)",
+    },
+    Feature {
+        name: "nr_cpus_allowed",
+        unit: "CPUs",
+        doc: "CPUs the task may run on",
+    },
+    Feature {
+        name: "runnable_load",
+        unit: "tasks",
+        doc: "tasks queued in the shared DSQ at decision time",
+    },
+];
+
+/// Upper bound (µs, inclusive) of each class but the last, which is open-ended.
+pub const CLASS_BOUNDS_US: [u32; NR_CLASSES - 1] = [
+    intf::arbor_class_bound_ARBOR_BOUND_TINY_US,
+    intf::arbor_class_bound_ARBOR_BOUND_SHORT_US,
+    intf::arbor_class_bound_ARBOR_BOUND_MEDIUM_US,
+];
+
+/// Class names in index order; the action table has `fallback` after them.
+pub const CLASS_NAMES: [&str; NR_CLASSES] = ["tiny", "short", "medium", "long"];
+
+/// Name of an action-table row (a class or the fallback).
+pub fn action_name(row: usize) -> &'static str {
+    CLASS_NAMES.get(row).copied().unwrap_or("fallback")
+}
+
+/// The class of a burst of `burst_us` µs, exactly as the BPF side buckets it.
+pub fn class_of_burst(burst_us: u32) -> usize {
+    CLASS_BOUNDS_US
+        .iter()
+        .position(|&b| burst_us <= b)
+        .unwrap_or(NR_CLASSES - 1)
+}
+
+/// Index of a feature by name.
+pub fn feature_index(name: &str) -> Option<usize> {
+    FEATURES.iter().position(|f| f.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_increase_and_bucket_at_edges() {
+        assert!(CLASS_BOUNDS_US.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(class_of_burst(0), 0);
+        assert_eq!(class_of_burst(250), 0);
+        assert_eq!(class_of_burst(251), 1);
+        assert_eq!(class_of_burst(1000), 1);
+        assert_eq!(class_of_burst(4000), 2);
+        assert_eq!(class_of_burst(4001), 3);
+        assert_eq!(class_of_burst(FEATURE_MAX), 3);
+    }
+
+    #[test]
+    fn names_are_unique_and_indexed() {
+        for (i, f) in FEATURES.iter().enumerate() {
+            assert_eq!(feature_index(f.name), Some(i));
+        }
+        assert_eq!(action_name(CLASS_FALLBACK), "fallback");
+        assert_eq!(action_name(0), "tiny");
+    }
+
+    #[test]
+    fn walk_budget_covers_every_tree_at_max_depth() {
+        assert_eq!(MAX_WALK_STEPS, MAX_TREES * (MAX_DEPTH + 1));
+        // Node indices are u16 in arbor_node, with 0xffff reserved.
+        assert!(MAX_NODES < LEAF as usize);
+    }
+}
