@@ -176,6 +176,7 @@ struct arbor_cpu_stats {
 	u64 direct_dispatches;	/* inserted straight into an idle CPU's local DSQ */
 	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
 	u64 bursts;		/* bursts completed (sampled or not) */
+	u64 generation;		/* model generation this CPU last walked */
 };
 
 #endif /* __ARBOR_INTF_H */

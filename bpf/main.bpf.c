@@ -50,9 +50,6 @@ const volatile u32 nr_cpu_ids = 1;
  */
 volatile u32 sample_every;
 
-/* Generation of the last model a decision walked (0: none yet) */
-volatile u64 model_generation;
-
 /* Current virtual time: the largest vruntime seen starting to run */
 static u64 vtime_now;
 
@@ -190,12 +187,12 @@ static u32 walk_model(const u32 *feat, struct arbor_cpu_stats *st, u64 *gen)
 {
 	s64 acc[ARBOR_NR_CLASSES];
 	struct arbor_model *m;
-	u32 tree = 0, idx, nr_trees, nr_nodes, nr_leaves, nr_classes;
+	u32 nr_trees, nr_nodes, nr_leaves, nr_classes;
 	u32 zero = 0, steps = 0, c, best;
 	bool failed = false, torn = false;
-	int step;
 	s64 best_score;
 	void *inner;
+	int t, d;
 	u16 tag;
 
 	*gen = 0;
@@ -216,46 +213,56 @@ static u32 walk_model(const u32 *feat, struct arbor_cpu_stats *st, u64 *gen)
 	nr_nodes = m->nr_nodes;
 	nr_leaves = m->nr_leaves;
 	nr_classes = m->nr_classes;
+	if (nr_trees > ARBOR_MAX_TREES) {
+		st->walk_errors++;
+		return ARBOR_CLASS_FALLBACK;
+	}
 
 	for (c = 0; c < ARBOR_NR_CLASSES; c++)
 		acc[c] = m->base_scores[c];
 
-	idx = m->roots[0];
-	bpf_for(step, 0, ARBOR_MAX_WALK_STEPS) {
-		struct arbor_node *n;
-		u32 leaf, f, k;
+	/*
+	 * One tree after the other; within a tree at most ARBOR_MAX_DEPTH
+	 * splits and a leaf. Both loops are open-coded iterators, so the
+	 * verifier checks each body once rather than every path.
+	 */
+	bpf_for(t, 0, nr_trees) {
+		bool reached = false;
+		u32 idx;
 
-		if (tree >= nr_trees)
+		if (t >= ARBOR_MAX_TREES)
 			break;
-		if (idx >= nr_nodes || idx >= ARBOR_MAX_NODES) {
-			failed = true;
-			break;
-		}
-		n = &m->nodes[idx];
-		steps++;
-		if (n->gen_tag != tag) {
-			torn = true;
-			break;
-		}
-		if (n->feature == ARBOR_LEAF) {
-			leaf = n->left;
-			if (leaf >= nr_leaves || leaf >= ARBOR_MAX_LEAVES) {
-				failed = true;
+		idx = m->roots[t];
+		bpf_for(d, 0, ARBOR_MAX_DEPTH + 1) {
+			struct arbor_node *n;
+			u32 leaf, f, k;
+
+			if (idx >= nr_nodes || idx >= ARBOR_MAX_NODES)
+				break;
+			n = &m->nodes[idx];
+			steps++;
+			if (n->gen_tag != tag) {
+				torn = true;
 				break;
 			}
-			for (k = 0; k < ARBOR_NR_CLASSES; k++)
-				acc[k] += m->leaves[leaf][k];
-			tree++;
-			if (tree < ARBOR_MAX_TREES)
-				idx = m->roots[tree];
-			continue;
+			if (n->feature == ARBOR_LEAF) {
+				leaf = n->left;
+				if (leaf >= nr_leaves || leaf >= ARBOR_MAX_LEAVES)
+					break;
+				for (k = 0; k < ARBOR_NR_CLASSES; k++)
+					acc[k] += m->leaves[leaf][k];
+				reached = true;
+				break;
+			}
+			f = n->feature;
+			if (f >= ARBOR_NR_FEATURES)
+				break;
+			idx = feat[f] <= n->threshold ? n->left : n->right;
 		}
-		f = n->feature;
-		if (f >= ARBOR_NR_FEATURES) {
+		if (!reached) {
 			failed = true;
 			break;
 		}
-		idx = feat[f] <= n->threshold ? n->left : n->right;
 	}
 	st->walk_steps += steps;
 
@@ -263,7 +270,7 @@ static u32 walk_model(const u32 *feat, struct arbor_cpu_stats *st, u64 *gen)
 		st->torn_reads++;
 		return ARBOR_CLASS_FALLBACK;
 	}
-	if (failed || tree < nr_trees) {
+	if (failed) {
 		st->walk_errors++;
 		return ARBOR_CLASS_FALLBACK;
 	}
@@ -302,8 +309,8 @@ static void decide(struct task_struct *p, struct task_ctx *tctx)
 		tctx->dfeat[i] = tctx->feat[i];
 
 	action = walk_model(tctx->dfeat, st, &gen);
-	if (gen && gen != model_generation)
-		model_generation = gen;
+	if (gen)
+		st->generation = gen;
 
 	act = bpf_map_lookup_elem(&actions, &action);
 	if (act && act->slice_ns && act->request_ns) {

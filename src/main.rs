@@ -1,5 +1,135 @@
+//! scx_arbor: a sched_ext scheduler whose per-task request sizes come from
+//! integer decision trees.
+
+mod ab;
 mod bpf_intf;
 mod bpf_skel;
+mod learn;
+mod model;
+mod sched;
 mod schema;
 
-fn main() {}
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use sched::control::{self, Request};
+use sched::SchedOpts;
+
+/// A sched_ext scheduler: EEVDF-style virtual deadlines whose per-task
+/// request sizes come from integer decision trees (ONNX models) walked in BPF.
+#[derive(Debug, Parser)]
+#[command(
+    name = "scx_arbor",
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    sched: SchedOpts,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the running instance's counters (root only).
+    Status {
+        /// Print the raw JSON reply instead of a summary line.
+        #[arg(long)]
+        json: bool,
+        /// Control socket of the running instance.
+        #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Install an ONNX model into the running instance, atomically. Prints the
+    /// new generation, or why the model was refused (the running model then
+    /// stays as it was).
+    Swap {
+        /// The ONNX model file.
+        file: PathBuf,
+        /// Control socket of the running instance.
+        #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// TESTS ONLY: overwrite the live model in place instead (a torn
+        /// install), to prove that torn reads are seen and counted.
+        #[arg(long, hide = true)]
+        debug_torn: bool,
+    },
+}
+
+fn init_logging(verbose: u8) -> Result<()> {
+    let level = if verbose > 0 {
+        simplelog::LevelFilter::Debug
+    } else {
+        simplelog::LevelFilter::Info
+    };
+    let cfg = simplelog::ConfigBuilder::new()
+        .set_time_level(simplelog::LevelFilter::Off)
+        .set_target_level(simplelog::LevelFilter::Off)
+        .set_thread_level(simplelog::LevelFilter::Off)
+        .set_location_level(simplelog::LevelFilter::Off)
+        .build();
+    simplelog::TermLogger::init(
+        level,
+        cfg,
+        simplelog::TerminalMode::Stderr,
+        simplelog::ColorChoice::Never,
+    )
+    .context("initializing logging")
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = real_main(cli) {
+        eprintln!("scx_arbor: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    if cli.sched.version {
+        println!(
+            "scx_arbor {}",
+            scx_utils::build_id::full_version(env!("CARGO_PKG_VERSION"))
+        );
+        return Ok(());
+    }
+    init_logging(cli.sched.verbose)?;
+    match cli.command {
+        None => match cli.sched.monitor {
+            Some(secs) => sched::monitor(&cli.sched.control_socket, Duration::from_secs_f64(secs)),
+            None => sched::run(&cli.sched),
+        },
+        Some(Command::Status { json, socket }) => {
+            let v = control::request(&socket, &Request::Status)?;
+            if json {
+                println!("{}", v["stats"]);
+            } else {
+                let st: sched::stats::Stats = serde_json::from_value(v["stats"].clone())?;
+                println!("{}", st.line());
+            }
+            Ok(())
+        }
+        Some(Command::Swap {
+            file,
+            socket,
+            debug_torn,
+        }) => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let req = if debug_torn {
+                Request::SwapTorn(bytes)
+            } else {
+                Request::Swap(bytes)
+            };
+            let v = control::request(&socket, &req)
+                .with_context(|| format!("{} was refused", file.display()))?;
+            println!("generation {}", v["generation"]);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! Opening, configuring, attaching and running the BPF scheduler.
+
+use std::mem::MaybeUninit;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject};
+use log::{info, warn};
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
+use serde_json::json;
+
+use crate::bpf_intf::arbor_action;
+use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::sched::control::{self, Request, Server};
+use crate::sched::model_slot::ModelSlot;
+use crate::sched::samples::{self, CsvRecorder};
+use crate::sched::stats::Stats;
+use crate::sched::{bytes_of, SchedOpts};
+use crate::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
+
+/// Where the kernel publishes sched_ext's state.
+const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
+
+unsafe impl plain::Plain for arbor_action {}
+
+/// Fail early, in one sentence, on a kernel that has no sched_ext.
+pub fn require_sched_ext() -> Result<()> {
+    if !Path::new(SCHED_EXT_SYSFS).exists() {
+        bail!(
+            "this kernel ({}) has no sched_ext support ({SCHED_EXT_SYSFS} is missing): \
+             scx_arbor needs Linux 6.12 or newer built with CONFIG_SCHED_CLASS_EXT=y",
+            kernel_release()
+        );
+    }
+    Ok(())
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// EEVDF's default base slice: 0.75 ms × (1 + ilog2(min(CPUs, 8))), µs.
+pub fn eevdf_base_slice_us(nr_cpus: usize) -> u64 {
+    let n = nr_cpus.clamp(1, 8) as u64;
+    750 * (1 + n.ilog2() as u64)
+}
+
+/// The action table: one (slice, request) per class and the fallback.
+pub fn action_table(opts: &SchedOpts, nr_cpus: usize) -> Result<[arbor_action; NR_ACTIONS]> {
+    let base_us = opts
+        .slice_us
+        .unwrap_or_else(|| eevdf_base_slice_us(nr_cpus));
+    // Class defaults: the request follows the burst the class predicts, so
+    // short bursts get early deadlines; the slice leaves room for a burst
+    // that runs a little past its class.
+    let defaults_us: [(u64, u64); NR_ACTIONS] = [
+        (1000, 250),
+        (2000, 1000),
+        (4000, 4000),
+        (8000, 8000),
+        (base_us, base_us),
+    ];
+    let mut table = defaults_us.map(|(slice, request)| arbor_action {
+        slice_ns: slice * 1000,
+        request_ns: request * 1000,
+    });
+    for spec in &opts.action {
+        let (row, slice_us, request_us) = parse_action(spec)?;
+        table[row] = arbor_action {
+            slice_ns: slice_us * 1000,
+            request_ns: request_us * 1000,
+        };
+    }
+    Ok(table)
+}
+
+/// Parse `CLASS=SLICE_US:REQUEST_US` (CLASS a name or a row number).
+pub fn parse_action(spec: &str) -> Result<(usize, u64, u64)> {
+    let err = || {
+        format!(
+            "bad --action {spec:?}: expected CLASS=SLICE_US:REQUEST_US with CLASS one of {}",
+            (0..NR_ACTIONS)
+                .map(action_name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let (class, times) = spec.split_once('=').with_context(err)?;
+    let row = (0..NR_ACTIONS)
+        .find(|&r| action_name(r) == class || r.to_string() == class)
+        .with_context(err)?;
+    let (slice, request) = times.split_once(':').with_context(err)?;
+    let slice: u64 = slice.parse().with_context(err)?;
+    let request: u64 = request.parse().with_context(err)?;
+    if slice == 0 || request == 0 || slice > 1_000_000 || request > 1_000_000 {
+        bail!("{}: times must be 1..=1000000 µs", err());
+    }
+    Ok((row, slice, request))
+}
+
+/// Bytes of the ONNX model the scheduler starts with, if any.
+fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
+    if opts.no_model {
+        return Ok(None);
+    }
+    match &opts.model {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading the model {}", path.display()))?;
+            Ok(Some((path.display().to_string(), bytes)))
+        }
+        None => Ok(crate::sched::EMBEDDED_MODEL.map(|b| ("embedded default".into(), b.to_vec()))),
+    }
+}
+
+/// Compile ONNX bytes into the flat BPF form stamped with `generation`.
+fn compile(bytes: &[u8], generation: u64) -> Result<Box<crate::bpf_intf::arbor_model>> {
+    let imported = crate::model::onnx_import::import_bytes(bytes)?;
+    crate::model::flat::flatten(&imported.ensemble, generation)
+}
+
+struct Scheduler<'a> {
+    skel: BpfSkel<'a>,
+    link: Option<libbpf_rs::Link>,
+}
+
+impl<'a> Scheduler<'a> {
+    fn init(opts: &SchedOpts, open_object: &'a mut MaybeUninit<OpenObject>) -> Result<Self> {
+        scx_utils::try_set_rlimit_infinity();
+        let nr_cpus = *scx_utils::NR_CPU_IDS;
+
+        let mut builder = BpfSkelBuilder::default();
+        builder.obj_builder.debug(opts.verbose > 1);
+        let mut skel =
+            scx_ops_open!(builder, open_object, arbor_ops, None).map_err(explain_open_error)?;
+        skel.struct_ops.arbor_ops_mut().exit_dump_len = opts.exit_dump_len;
+
+        let rodata = skel.maps.rodata_data.as_mut().context("no rodata")?;
+        rodata.wakeup_preempt = !opts.no_wakeup_preempt;
+        rodata.nr_cpu_ids = nr_cpus as u32;
+
+        let skel = scx_ops_load!(skel, arbor_ops, uei)?;
+        Ok(Self { skel, link: None })
+    }
+
+    fn attach(&mut self) -> Result<()> {
+        self.link = Some(scx_ops_attach!(self.skel, arbor_ops)?);
+        Ok(())
+    }
+}
+
+fn explain_open_error(e: anyhow::Error) -> anyhow::Error {
+    if format!("{e:#}").contains("dump() missing") {
+        anyhow::anyhow!(
+            "this kernel ({}) does not support sched_ext well enough for scx_arbor \
+             (sched_ext_ops has no dump()): use Linux 6.12 or newer",
+            kernel_release()
+        )
+    } else {
+        e
+    }
+}
+
+/// Handles to the scheduler's maps that threads can own.
+struct Maps {
+    model_slot: MapHandle,
+    cpu_stats: MapHandle,
+    samples: MapHandle,
+    actions: MapHandle,
+}
+
+impl Maps {
+    fn from_skel(skel: &BpfSkel<'_>) -> Result<Self> {
+        Ok(Self {
+            model_slot: MapHandle::try_from(&skel.maps.model_slot)?,
+            cpu_stats: MapHandle::try_from(&skel.maps.cpu_stats)?,
+            samples: MapHandle::try_from(&skel.maps.samples)?,
+            actions: MapHandle::try_from(&skel.maps.actions)?,
+        })
+    }
+}
+
+/// Everything the control thread needs.
+struct Control {
+    slot: Arc<Mutex<ModelSlot>>,
+    cpu_stats: MapHandle,
+    allow_torn: bool,
+}
+
+impl Control {
+    fn handle(&self, req: Request) -> Result<serde_json::Value> {
+        match req {
+            Request::Status => {
+                let st = Stats::read(&self.cpu_stats)?;
+                let installed = self.slot.lock().unwrap().generation();
+                Ok(json!({ "installed_generation": installed, "stats": st }))
+            }
+            Request::Swap(bytes) => {
+                let done = self
+                    .slot
+                    .lock()
+                    .unwrap()
+                    .install(|g| compile(&bytes, g))
+                    .context("model refused; the running model is unchanged")?;
+                info!(
+                    "installed model generation {} in {:?}",
+                    done.generation, done.latency
+                );
+                Ok(json!({
+                    "generation": done.generation,
+                    "install_us": done.latency.as_micros() as u64,
+                }))
+            }
+            Request::SwapTorn(bytes) => {
+                if !self.allow_torn {
+                    bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
+                }
+                let done = self
+                    .slot
+                    .lock()
+                    .unwrap()
+                    .debug_torn_overwrite(|g| compile(&bytes, g), Duration::from_millis(200))?;
+                warn!(
+                    "DEBUG: overwrote the live model in place as generation {}",
+                    done.generation
+                );
+                Ok(json!({ "generation": done.generation }))
+            }
+        }
+    }
+}
+
+/// Threads of one scheduler instance.
+struct Workers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start_workers(opts: &SchedOpts, maps: Maps, slot: Arc<Mutex<ModelSlot>>) -> Result<Workers> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+
+    let server = Server::bind(&opts.control_socket)?;
+    let control = Control {
+        slot,
+        cpu_stats: maps.cpu_stats,
+        allow_torn: opts.debug_allow_torn_install,
+    };
+    let s = stop.clone();
+    threads.push(
+        std::thread::Builder::new()
+            .name("arbor-control".into())
+            .spawn(move || server.serve(s, |req| control.handle(req)))?,
+    );
+
+    if let Some(path) = &opts.record {
+        let mut rec = CsvRecorder::create(path)?;
+        let ring = maps.samples;
+        let s = stop.clone();
+        let path = path.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("arbor-record".into())
+                .spawn(move || {
+                    let mut last_flush = Instant::now();
+                    let res = samples::consume(&ring, s, |sample| {
+                        if let Err(e) = rec.write(sample) {
+                            warn!("record: {e:#}");
+                        }
+                        if last_flush.elapsed() > Duration::from_secs(1) {
+                            let _ = rec.flush();
+                            last_flush = Instant::now();
+                        }
+                    });
+                    if let Err(e) = res.and_then(|_| rec.flush()) {
+                        warn!("recording to {} stopped: {e:#}", path.display());
+                    }
+                    info!("recorded {} samples to {}", rec.rows(), path.display());
+                })?,
+        );
+    }
+    Ok(Workers { stop, threads })
+}
+
+fn fill_actions(actions: &MapHandle, table: &[arbor_action; NR_ACTIONS]) -> Result<()> {
+    for (row, a) in table.iter().enumerate() {
+        actions
+            .update(&(row as u32).to_ne_bytes(), bytes_of(a), MapFlags::ANY)
+            .with_context(|| format!("writing action row {row}"))?;
+    }
+    Ok(())
+}
+
+/// Run one scheduler instance until shutdown or a kernel-side exit.
+/// Returns whether the kernel asked for a restart.
+fn run_once(
+    opts: &SchedOpts,
+    shutdown: &Arc<AtomicBool>,
+    open_object: &mut MaybeUninit<OpenObject>,
+) -> Result<bool> {
+    let nr_cpus = *scx_utils::NR_CPU_IDS;
+    let table = action_table(opts, nr_cpus)?;
+    let model = startup_model(opts)?;
+
+    let mut sched = Scheduler::init(opts, open_object)?;
+    let maps = Maps::from_skel(&sched.skel)?;
+    fill_actions(&maps.actions, &table)?;
+
+    let bss = sched.skel.maps.bss_data.as_mut().context("no bss")?;
+    bss.sample_every = match (opts.sample_every, &opts.record) {
+        (Some(n), _) => n,
+        (None, Some(_)) => 1,
+        (None, None) => 0,
+    };
+
+    let slot = Arc::new(Mutex::new(ModelSlot::new(MapHandle::try_from(
+        &sched.skel.maps.model_slot,
+    )?)));
+    if let Some((name, bytes)) = &model {
+        let done = slot
+            .lock()
+            .unwrap()
+            .install(|g| compile(bytes, g))
+            .with_context(|| format!("installing the model {name}"))?;
+        info!("model {name}: generation {}", done.generation);
+    } else {
+        info!("no model: every task gets the fallback class");
+    }
+    for (row, a) in table.iter().enumerate() {
+        info!(
+            "action {:<8} slice {:>6} µs request {:>6} µs",
+            action_name(row),
+            a.slice_ns / 1000,
+            a.request_ns / 1000
+        );
+    }
+
+    sched.attach()?;
+    info!(
+        "scx_arbor attached ({} CPUs, fallback slice {} µs)",
+        nr_cpus,
+        table[CLASS_FALLBACK].slice_ns / 1000
+    );
+
+    let cpu_stats = MapHandle::try_from(&sched.skel.maps.cpu_stats)?;
+    let workers = start_workers(opts, maps, slot)?;
+
+    let interval = opts.stats.map(Duration::from_secs_f64);
+    let mut last = Stats::read(&cpu_stats)?;
+    let mut last_print = Instant::now();
+    while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
+        std::thread::sleep(Duration::from_millis(100));
+        if let Some(iv) = interval {
+            if last_print.elapsed() >= iv {
+                let now = Stats::read(&cpu_stats)?;
+                println!("{}", now.delta(&last).line());
+                last = now;
+                last_print = Instant::now();
+            }
+        }
+    }
+
+    workers.stop();
+    let total = Stats::read(&cpu_stats)?;
+    info!("totals: {}", total.line());
+    sched.link.take();
+    let uei = uei_report!(&sched.skel, uei)?;
+    Ok(uei.should_restart())
+}
+
+/// Run the scheduler until SIGINT/SIGTERM, restarting when the kernel asks
+/// (e.g. on CPU hotplug).
+pub fn run(opts: &SchedOpts) -> Result<()> {
+    require_sched_ext()?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let s = shutdown.clone();
+    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
+        .context("installing the SIGINT/SIGTERM handler")?;
+
+    let mut open_object = MaybeUninit::uninit();
+    loop {
+        if !run_once(opts, &shutdown, &mut open_object)? {
+            break;
+        }
+        info!("the kernel asked scx_arbor to restart");
+    }
+    Ok(())
+}
+
+/// `--monitor`: print the running instance's counters every `interval`.
+pub fn monitor(socket: &PathBuf, interval: Duration) -> Result<()> {
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let s = shutdown.clone();
+    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))?;
+    let read = || -> Result<Stats> {
+        let v = control::request(socket, &Request::Status)?;
+        Ok(serde_json::from_value(v["stats"].clone())?)
+    };
+    let mut last = read()?;
+    while !shutdown.load(Ordering::Relaxed) {
+        std::thread::sleep(interval);
+        let now = read()?;
+        println!("{}", now.delta(&last).line());
+        last = now;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        o: SchedOpts,
+    }
+
+    #[test]
+    fn base_slice_follows_eevdf_scaling() {
+        assert_eq!(eevdf_base_slice_us(1), 750);
+        assert_eq!(eevdf_base_slice_us(2), 1500);
+        assert_eq!(eevdf_base_slice_us(4), 2250);
+        assert_eq!(eevdf_base_slice_us(64), 3000);
+    }
+
+    #[test]
+    fn action_overrides_by_name_and_row() {
+        let t = T::parse_from(["x", "--action", "tiny=500:100", "--action", "4=900:800"]);
+        let table = action_table(&t.o, 2).unwrap();
+        assert_eq!(table[0].slice_ns, 500_000);
+        assert_eq!(table[0].request_ns, 100_000);
+        assert_eq!(table[CLASS_FALLBACK].slice_ns, 900_000);
+        assert_eq!(
+            table[1].request_ns, 1_000_000,
+            "untouched rows keep defaults"
+        );
+
+        let t = T::parse_from(["x", "--slice-us", "2000"]);
+        let table = action_table(&t.o, 2).unwrap();
+        assert_eq!(table[CLASS_FALLBACK].slice_ns, 2_000_000);
+
+        for bad in ["tiny", "huge=1:1", "tiny=0:5", "tiny=5", "tiny=a:b"] {
+            assert!(parse_action(bad).is_err(), "{bad} must be refused");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The scheduler side of userspace: loading and attaching the BPF policy,
+//! installing models, reading counters and samples, the control channel.
+
+pub mod control;
+pub mod loader;
+pub mod model_slot;
+pub mod samples;
+pub mod stats;
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+pub use loader::{monitor, require_sched_ext, run};
+
+/// The bytes of a plain-data value, as BPF maps take them.
+pub fn bytes_of<T: plain::Plain>(v: &T) -> &[u8] {
+    // SAFETY: Plain types (the bindgen structs of bpf/intf.h) are integers
+    // and arrays of integers with no padding the kernel would misread.
+    unsafe { plain::as_bytes(v) }
+}
+
+/// The model used when neither --model nor --no-model is given.
+pub const EMBEDDED_MODEL: Option<&[u8]> = None;
+
+/// Options of the scheduler itself (`scx_arbor [OPTIONS]`).
+#[derive(Debug, Clone, Args)]
+pub struct SchedOpts {
+    /// ONNX tree-ensemble model to start with (default: the model embedded in
+    /// the binary). It must name feature schema v1; see README "Model format".
+    #[arg(long, value_name = "FILE", conflicts_with = "no_model")]
+    pub model: Option<PathBuf>,
+
+    /// Start with no model: every task gets the fallback class, which behaves
+    /// like EEVDF's default base slice. Useful as a baseline.
+    #[arg(long)]
+    pub no_model: bool,
+
+    /// Slice and request of the fallback class, µs. Default: EEVDF's base
+    /// slice, 750 µs × (1 + log2(min(CPUs, 8))). Larger favours throughput,
+    /// smaller favours latency.
+    #[arg(long, value_name = "US")]
+    pub slice_us: Option<u64>,
+
+    /// Override one row of the action table: CLASS=SLICE_US:REQUEST_US, with
+    /// CLASS one of tiny, short, medium, long, fallback (or 0..4). A smaller
+    /// request gives the class earlier deadlines (lower latency); a larger
+    /// slice lets it run longer before the tick can preempt it. Repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub action: Vec<String>,
+
+    /// Don't preempt a running task when a waking task has an earlier
+    /// deadline. Wakers then wait for the running slice to end (at tick
+    /// granularity): better throughput for hogs, much worse wakeup latency.
+    #[arg(long)]
+    pub no_wakeup_preempt: bool,
+
+    /// Send one outcome sample every N bursts through the ring buffer (0:
+    /// none). Default: 1 with --record, else 0. Lower N sees more, costs more.
+    #[arg(long, value_name = "N")]
+    pub sample_every: Option<u32>,
+
+    /// Write every outcome sample to FILE as CSV (header: ts_ns, pid,
+    /// generation, the features, predicted, actual, burst_us, truncated)
+    /// until the scheduler stops. Samples the ring buffer cannot take are
+    /// counted as dropped, never block scheduling.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Print counters every SECS seconds while scheduling.
+    #[arg(long, value_name = "SECS")]
+    pub stats: Option<f64>,
+
+    /// Don't schedule: print the counters of the running instance every SECS
+    /// seconds (through its control socket).
+    #[arg(long, value_name = "SECS")]
+    pub monitor: Option<f64>,
+
+    /// Control socket of the running instance (root only, mode 0600).
+    #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
+    pub control_socket: PathBuf,
+
+    /// Bytes of the BPF exit dump printed when the scheduler errors out
+    /// (0: the kernel's default).
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub exit_dump_len: u32,
+
+    /// More log output; twice also prints libbpf's debug log (verifier
+    /// output on a load failure).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print the version and exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
+    /// TESTS ONLY: accept `swap --debug-torn`, which overwrites the live model
+    /// in place (a deliberately torn install) to prove torn reads are counted.
+    #[arg(long, hide = true)]
+    pub debug_allow_torn_install: bool,
+}

@@ -1,0 +1,204 @@
+//! Counters read from the BPF side's per-CPU `cpu_stats` map.
+
+use anyhow::{Context, Result};
+use libbpf_rs::{MapCore, MapFlags, MapHandle};
+use serde::{Deserialize, Serialize};
+
+use crate::bpf_intf::arbor_cpu_stats;
+use crate::schema::{action_name, NR_ACTIONS, NR_CLASSES};
+
+/// A snapshot of the scheduler's counters, summed over CPUs where it makes sense.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    /// Model generation in use: the newest one any CPU walked (0: none).
+    pub generation: u64,
+    /// Decisions per action row (classes, then the fallback).
+    pub decisions: Vec<u64>,
+    /// The same, per CPU.
+    pub decisions_per_cpu: Vec<Vec<u64>>,
+    /// confusion[predicted action row][actual class], counted at burst end.
+    pub confusion: Vec<Vec<u64>>,
+    pub walk_steps: u64,
+    pub walk_errors: u64,
+    pub torn_reads: u64,
+    pub samples_sent: u64,
+    pub samples_dropped: u64,
+    pub direct_dispatches: u64,
+    pub preempt_kicks: u64,
+    pub bursts: u64,
+}
+
+unsafe impl plain::Plain for arbor_cpu_stats {}
+
+impl Stats {
+    /// Read and sum the per-CPU counters.
+    pub fn read(cpu_stats: &MapHandle) -> Result<Stats> {
+        let per_cpu = cpu_stats
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .context("reading the cpu_stats map")?
+            .context("cpu_stats has no element 0")?;
+        let mut cpus = Vec::with_capacity(per_cpu.len());
+        for bytes in &per_cpu {
+            // SAFETY: arbor_cpu_stats is plain integers; all-zero is valid.
+            let mut s: arbor_cpu_stats = unsafe { std::mem::zeroed() };
+            plain::copy_from_bytes(&mut s, bytes)
+                .map_err(|e| anyhow::anyhow!("cpu_stats value has the wrong size: {e:?}"))?;
+            cpus.push(s);
+        }
+        Ok(Self::sum(&cpus))
+    }
+
+    /// Sum per-CPU counters into a snapshot.
+    pub fn sum(cpus: &[arbor_cpu_stats]) -> Stats {
+        let mut st = Stats {
+            decisions: vec![0; NR_ACTIONS],
+            confusion: vec![vec![0; NR_CLASSES]; NR_ACTIONS],
+            ..Default::default()
+        };
+        for c in cpus {
+            st.generation = st.generation.max(c.generation);
+            st.decisions_per_cpu.push(c.decisions.to_vec());
+            for (a, row) in c.confusion.iter().enumerate() {
+                st.decisions[a] += c.decisions[a];
+                for (k, v) in row.iter().enumerate() {
+                    st.confusion[a][k] += v;
+                }
+            }
+            st.walk_steps += c.walk_steps;
+            st.walk_errors += c.walk_errors;
+            st.torn_reads += c.torn_reads;
+            st.samples_sent += c.samples_sent;
+            st.samples_dropped += c.samples_dropped;
+            st.direct_dispatches += c.direct_dispatches;
+            st.preempt_kicks += c.preempt_kicks;
+            st.bursts += c.bursts;
+        }
+        st
+    }
+
+    /// Counters accumulated since `earlier`.
+    pub fn delta(&self, earlier: &Stats) -> Stats {
+        let sub = |a: u64, b: u64| a.saturating_sub(b);
+        let subv = |a: &[u64], b: &[u64]| -> Vec<u64> {
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| sub(*v, b.get(i).copied().unwrap_or(0)))
+                .collect()
+        };
+        Stats {
+            generation: self.generation,
+            decisions: subv(&self.decisions, &earlier.decisions),
+            decisions_per_cpu: self
+                .decisions_per_cpu
+                .iter()
+                .enumerate()
+                .map(|(i, v)| subv(v, earlier.decisions_per_cpu.get(i).map_or(&[], |e| e)))
+                .collect(),
+            confusion: self
+                .confusion
+                .iter()
+                .enumerate()
+                .map(|(i, v)| subv(v, earlier.confusion.get(i).map_or(&[], |e| e)))
+                .collect(),
+            walk_steps: sub(self.walk_steps, earlier.walk_steps),
+            walk_errors: sub(self.walk_errors, earlier.walk_errors),
+            torn_reads: sub(self.torn_reads, earlier.torn_reads),
+            samples_sent: sub(self.samples_sent, earlier.samples_sent),
+            samples_dropped: sub(self.samples_dropped, earlier.samples_dropped),
+            direct_dispatches: sub(self.direct_dispatches, earlier.direct_dispatches),
+            preempt_kicks: sub(self.preempt_kicks, earlier.preempt_kicks),
+            bursts: sub(self.bursts, earlier.bursts),
+        }
+    }
+
+    /// Share of model decisions (not the fallback) whose class matched the
+    /// burst that followed, or None before any such burst ended.
+    pub fn accuracy(&self) -> Option<f64> {
+        let (mut hit, mut all) = (0u64, 0u64);
+        for (a, row) in self.confusion.iter().enumerate().take(NR_CLASSES) {
+            for (k, v) in row.iter().enumerate() {
+                all += v;
+                if a == k {
+                    hit += v;
+                }
+            }
+        }
+        (all > 0).then(|| hit as f64 / all as f64)
+    }
+
+    /// One human-readable line.
+    pub fn line(&self) -> String {
+        let total: u64 = self.decisions.iter().sum();
+        let dec = self
+            .decisions
+            .iter()
+            .enumerate()
+            .map(|(a, v)| format!("{} {}", action_name(a), v))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let acc = self
+            .accuracy()
+            .map_or("-".to_string(), |a| format!("{:.1}%", a * 100.0));
+        let steps = if total > 0 {
+            self.walk_steps as f64 / total as f64
+        } else {
+            0.0
+        };
+        format!(
+            "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} | \
+             torn {} walk_err {} steps/dec {:.1} | direct {} preempt {}",
+            self.generation,
+            total,
+            dec,
+            acc,
+            self.bursts,
+            self.samples_sent,
+            self.samples_dropped,
+            self.torn_reads,
+            self.walk_errors,
+            steps,
+            self.direct_dispatches,
+            self.preempt_kicks
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(gen: u64, dec: [u64; NR_ACTIONS]) -> arbor_cpu_stats {
+        // SAFETY: plain integers.
+        let mut c: arbor_cpu_stats = unsafe { std::mem::zeroed() };
+        c.decisions = dec;
+        c.generation = gen;
+        c.confusion[0][0] = 3;
+        c.confusion[0][1] = 1;
+        c.confusion[NR_CLASSES][2] = 5;
+        c.bursts = 9;
+        c
+    }
+
+    #[test]
+    fn sums_cpus_and_keeps_newest_generation() {
+        let st = Stats::sum(&[cpu(4, [1, 2, 0, 0, 7]), cpu(6, [0, 0, 3, 0, 1])]);
+        assert_eq!(st.generation, 6);
+        assert_eq!(st.decisions, vec![1, 2, 3, 0, 8]);
+        assert_eq!(st.decisions_per_cpu.len(), 2);
+        assert_eq!(st.confusion[0], vec![6, 2, 0, 0]);
+        assert_eq!(st.bursts, 18);
+        // Fallback rows do not count towards the model's accuracy.
+        assert_eq!(st.accuracy(), Some(6.0 / 8.0));
+    }
+
+    #[test]
+    fn delta_subtracts_and_accuracy_is_none_without_outcomes() {
+        let a = Stats::sum(&[cpu(1, [1, 1, 1, 1, 1])]);
+        let b = Stats::sum(&[cpu(2, [3, 1, 1, 1, 1])]);
+        let d = b.delta(&a);
+        assert_eq!(d.decisions, vec![2, 0, 0, 0, 0]);
+        assert_eq!(d.generation, 2);
+        assert_eq!(d.accuracy(), None);
+        assert!(b.line().contains("gen 2"));
+    }
+}
