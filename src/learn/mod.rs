@@ -1,0 +1,7 @@
+//! Learning integer tree ensembles from recorded samples.
+
+pub mod bins;
+pub mod cart;
+pub mod online;
+
+pub use cart::{train, CartParams, ClassWeight};
