@@ -4,7 +4,7 @@
 # sources list, lists and cache under DIR, the system's Debian archive keyring.
 # The system's apt sources are never edited.
 
-ARBOR_CACHE=${ARBOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_arbor}
+ARBOR_CACHE=${ARBOR_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/scx_arbor}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 

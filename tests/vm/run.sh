@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Boot the pinned kernel in QEMU (TCG, 2 vCPUs) with a fresh initramfs and run
+# one guest scenario. The serial console log is the result.
+#
+# Usage: run.sh SCENARIO [--bin PATH] [--timeout SECS] [--arg KEY=VALUE ...]
+#               [--file SRC:DEST ...] [--out DIR] [--quiet]
+#   SCENARIO   a name in tests/vm/scenarios/ (NAME.sh) or a path to a script
+#   --bin      the scheduler binary (default: $ARBOR_BIN, else
+#              $CARGO_TARGET_DIR/debug/scx_arbor); repeatable: extra binaries
+#              go to /usr/bin/NAME too
+#   --timeout  the scenario's budget inside the guest (default 300); the VM
+#              is killed from the host 90 s after that
+#   --arg      arbor.KEY=VALUE on the kernel command line ($ARBOR_KEY in the
+#              guest); no whitespace
+#   --file     extra file for the initramfs; tests/fixtures/models/*.onnx are
+#              always added under /models/
+#   --out      directory for console.log, qemu.log (and initramfs.cpio, removed
+#              after a good run unless ARBOR_KEEP_INITRAMFS=1)
+#              (default: a new directory under ${TMPDIR:-/tmp})
+#   --quiet    do not copy the console to stdout at the end
+# Prints "console: PATH" and timings on stderr.
+# Exit: 0 scenario rc 0; 1 scenario ran and failed (rc != 0); 2 the VM could
+# not run the scenario (no kernel/qemu, boot failure, timeout, no exit marker).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+root=$(repo_root)
+
+infra() {
+	echo "run.sh: error: $*" >&2
+	exit 2
+}
+[ $# -ge 1 ] || infra "usage: run.sh SCENARIO [--bin PATH] [--timeout SECS] [--arg k=v ...] [--file SRC:DEST ...] [--out DIR]"
+scenario=$1
+shift
+bins=() args=() files=() timeout=300 out= quiet=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--bin) bins+=("$2"); shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--arg) args+=("$2"); shift 2 ;;
+	--file) files+=("$2"); shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	*) infra "unknown argument $1" ;;
+	esac
+done
+[[ $timeout =~ ^[0-9]+$ ]] || infra "--timeout wants seconds, got $timeout"
+if [ ${#bins[@]} = 0 ]; then
+	bins=("${ARBOR_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/scx_arbor}")
+fi
+[ -x "${bins[0]}" ] || infra "scheduler binary ${bins[0]} not found: build it (cargo build) or pass --bin"
+if [ "$(basename "${bins[0]}")" != scx_arbor ]; then
+	infra "the first --bin must be named scx_arbor (the scenarios run scx_arbor), got ${bins[0]}"
+fi
+
+extra_scenario=()
+if [[ $scenario == */* ]]; then
+	[ -f "$scenario" ] || infra "scenario file $scenario not found"
+	extra_scenario=(--scenario "$scenario")
+	scenario=$(basename "$scenario" .sh)
+else
+	[ -f "$here/scenarios/$scenario.sh" ] ||
+		infra "no scenario $here/scenarios/$scenario.sh (have: $(cd "$here/scenarios" && ls -- [!_]*.sh | sed 's/\.sh$//' | tr '\n' ' '))"
+fi
+command -v qemu-system-x86_64 >/dev/null ||
+	infra "qemu-system-x86_64 not found: run tests/vm/install-host-deps.sh (as root)"
+
+cmdline="console=ttyS0 quiet loglevel=4 panic=-1 arbor.scenario=$scenario arbor.timeout=$timeout"
+for a in "${args[@]}"; do
+	[[ $a =~ ^[A-Za-z0-9_.-]+=[^[:space:]]*$ ]] || infra "--arg wants KEY=VALUE without whitespace, got '$a'"
+	cmdline+=" arbor.$a"
+done
+
+if [ -z "$out" ]; then
+	out=$(mktemp -d "${TMPDIR:-/tmp}/arbor-vm-$scenario.XXXXXX")
+fi
+mkdir -p "$out"
+console="$out/console.log"
+rm -f "$console"
+
+vmlinuz=$("$here/fetch-kernel.sh") || infra "no guest kernel (see above)"
+kver=$("$here/fetch-kernel.sh" --kver)
+
+models=()
+if [ -d "$root/tests/fixtures/models" ]; then
+	for m in "$root"/tests/fixtures/models/*.onnx; do
+		[ -f "$m" ] && models+=(--file "$m:/models/$(basename "$m")")
+	done
+fi
+ibins=()
+for b in "${bins[@]}"; do ibins+=(--bin "$b"); done
+ifiles=()
+for f in "${files[@]}"; do ifiles+=(--file "$f"); done
+
+t0=$(date +%s%N)
+"$here/mkinitramfs.sh" "$out/initramfs.cpio" "${ibins[@]}" "${models[@]}" "${ifiles[@]}" \
+	"${extra_scenario[@]}" --config "$(dirname "$vmlinuz")/config-$kver" ||
+	infra "building the initramfs failed"
+t1=$(date +%s%N)
+
+host_timeout=$((timeout + 90))
+qemu=(qemu-system-x86_64 -m 1024 -smp 2 -accel tcg,thread=multi
+	-kernel "$vmlinuz" -initrd "$out/initramfs.cpio" -append "$cmdline"
+	-nographic -no-reboot -serial "file:$console" -monitor none -display none)
+printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
+echo >>"$out/qemu.cmd"
+timeout --kill-after=10 "$host_timeout" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
+qpid=$!
+# Watch the console for the first guest line (boot time) and for a panic.
+boot_ns=
+while kill -0 "$qpid" 2>/dev/null; do
+	if [ -z "$boot_ns" ] && grep -q 'ARBOR-MARK init ' "$console" 2>/dev/null; then
+		boot_ns=$(($(date +%s%N) - t1))
+	fi
+	sleep 0.1
+done
+set +e
+wait "$qpid"
+qrc=$?
+set -e
+t2=$(date +%s%N)
+
+fmt_s() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1e9 }'; }
+boot=${boot_ns:+$(fmt_s "$boot_ns")}
+echo "run.sh: scenario $scenario: initramfs $(fmt_s $((t1 - t0))) s, boot-to-init ${boot:-?} s, VM total $(fmt_s $((t2 - t1))) s" >&2
+echo "console: $console" >&2
+[ $quiet = 1 ] || cat "$console" 2>/dev/null || true
+
+why=
+if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+	why="the VM did not power off within ${host_timeout}s (host timeout; guest scenario budget ${timeout}s)"
+elif [ ! -s "$console" ]; then
+	why="empty console log: QEMU failed to boot (see $out/qemu.log: $(tail -n 3 "$out/qemu.log" 2>/dev/null | tr '\n' ' '))"
+elif grep -q 'Kernel panic' "$console"; then
+	why="guest kernel panic: $(grep -m1 'Kernel panic' "$console" | tr -d '\r')"
+elif ! grep -q 'ARBOR-SCENARIO-EXIT rc=' "$console"; then
+	why="no ARBOR-SCENARIO-EXIT marker on the console (QEMU exit $qrc)"
+fi
+if [ -n "$why" ]; then
+	echo "run.sh: error: $why; console tail:" >&2
+	tail -n 30 "$console" 2>/dev/null | tr -d '\r' | sed 's/^/  | /' >&2
+	exit 2
+fi
+# The initramfs is large (uncompressed debug binary); keep it only to debug.
+[ "${ARBOR_KEEP_INITRAMFS:-0}" = 1 ] || rm -f "$out/initramfs.cpio"
+rc=$(grep -o 'ARBOR-SCENARIO-EXIT rc=[0-9]*' "$console" | tail -n1 | cut -d= -f2)
+echo "run.sh: scenario $scenario exited rc=$rc" >&2
+[ "$rc" = 0 ] || exit 1
