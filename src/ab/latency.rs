@@ -1,0 +1,368 @@
+//! Latency mix: periodic wakers beside CPU hogs, all SCHED_OTHER.
+//!
+//! Each waker sleeps to an absolute deadline (`clock_nanosleep(CLOCK_MONOTONIC,
+//! TIMER_ABSTIME)`, timer slack set to 1 ns), and on waking records
+//! `actual wake − intended wake`, then spins a short burst (default 50 µs) as a
+//! real interactive task would, and sleeps to the next period. A missed period
+//! (burst + latency longer than the period) is skipped, not queued up, and
+//! counted. The hogs spin on fixed work units; throughput = units/s summed over
+//! hogs. Warm-up runs the same threads unmeasured.
+
+use super::rundelay::{RunDelay, ThreadMeter};
+use super::stats::quantile_sorted;
+use anyhow::{anyhow, Result};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyConfig {
+    pub wakers: usize,
+    pub period_us: u64,
+    pub burst_us: u64,
+    pub hogs: usize,
+}
+
+/// Raw figures of one latency-mix run.
+#[derive(Clone, Debug, Default)]
+pub struct LatencyResult {
+    /// Wakeup latencies of all wakers, ns.
+    pub samples_ns: Vec<u64>,
+    /// Periods skipped because a waker was still late/busy at the next deadline.
+    pub missed: u64,
+    pub hog_units: u64,
+    pub measured_s: f64,
+    pub rundelay: RunDelay,
+    pub rundelay_wakers: RunDelay,
+}
+
+impl LatencyResult {
+    pub fn hog_units_per_s(&self) -> f64 {
+        if self.measured_s > 0.0 {
+            self.hog_units as f64 / self.measured_s
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// Percentiles of a latency sample, in µs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LatencySummary {
+    pub samples: usize,
+    pub mean_us: f64,
+    pub p50_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub max_us: f64,
+}
+
+pub fn summarize(samples_ns: &[u64]) -> LatencySummary {
+    if samples_ns.is_empty() {
+        return LatencySummary {
+            samples: 0,
+            mean_us: f64::NAN,
+            p50_us: f64::NAN,
+            p90_us: f64::NAN,
+            p99_us: f64::NAN,
+            p999_us: f64::NAN,
+            max_us: f64::NAN,
+        };
+    }
+    let mut v: Vec<f64> = samples_ns.iter().map(|&x| x as f64 / 1e3).collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    LatencySummary {
+        samples: v.len(),
+        mean_us: v.iter().sum::<f64>() / v.len() as f64,
+        p50_us: quantile_sorted(&v, 0.50),
+        p90_us: quantile_sorted(&v, 0.90),
+        p99_us: quantile_sorted(&v, 0.99),
+        p999_us: quantile_sorted(&v, 0.999),
+        max_us: *v.last().unwrap(),
+    }
+}
+
+/// One bucket of a log-scale latency histogram (µs).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Bucket {
+    pub lo_us: f64,
+    pub hi_us: f64,
+    pub count: u64,
+}
+
+/// Sub-buckets per power of two (≈9% wide buckets).
+pub const HIST_SUB: u32 = 8;
+
+/// Log-scale histogram: bucket 0 is [0, 1) µs, bucket i ≥ 1 is
+/// [2^((i−1)/8), 2^(i/8)) µs. Only non-empty buckets are returned.
+pub fn histogram(samples_ns: &[u64]) -> Vec<Bucket> {
+    let mut counts: std::collections::BTreeMap<u32, u64> = Default::default();
+    for &ns in samples_ns {
+        let us = ns as f64 / 1e3;
+        let i = if us < 1.0 {
+            0
+        } else {
+            (us.log2() * HIST_SUB as f64).floor() as u32 + 1
+        };
+        *counts.entry(i).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(i, count)| {
+            let (lo, hi) = if i == 0 {
+                (0.0, 1.0)
+            } else {
+                (
+                    2f64.powf((i - 1) as f64 / HIST_SUB as f64),
+                    2f64.powf(i as f64 / HIST_SUB as f64),
+                )
+            };
+            Bucket {
+                lo_us: lo,
+                hi_us: hi,
+                count,
+            }
+        })
+        .collect()
+}
+
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid pointer to a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn sleep_until_ns(deadline: u64) {
+    let ts = libc::timespec {
+        tv_sec: (deadline / 1_000_000_000) as libc::time_t,
+        tv_nsec: (deadline % 1_000_000_000) as libc::c_long,
+    };
+    loop {
+        // SAFETY: valid timespec; absolute sleep, no remainder needed.
+        let r = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+        if r != libc::EINTR {
+            break;
+        }
+    }
+}
+
+/// Make the calling thread SCHED_OTHER (nice unchanged): an RT waker would
+/// bypass sched_ext entirely and measure nothing.
+pub fn ensure_sched_other() {
+    let p = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 = calling thread; valid param.
+    unsafe {
+        if libc::sched_getscheduler(0) != libc::SCHED_OTHER {
+            libc::sched_setscheduler(0, libc::SCHED_OTHER, &p);
+        }
+    }
+}
+
+/// One hog work unit (~tens of µs of integer work).
+#[inline(never)]
+pub fn work_unit(state: &mut u64) {
+    let mut x = *state;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    *state = std::hint::black_box(x);
+}
+
+const WARMUP: u8 = 0;
+const MEASURE: u8 = 1;
+const DONE: u8 = 2;
+
+/// Run the latency mix: `warmup` unmeasured, then `duration` measured.
+/// Returns early (with what was measured) when `stop` is set.
+pub fn run(
+    cfg: &LatencyConfig,
+    warmup: Duration,
+    duration: Duration,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(String),
+) -> Result<LatencyResult> {
+    if cfg.period_us == 0 {
+        return Err(anyhow!("waker period must be > 0"));
+    }
+    let phase = AtomicU8::new(WARMUP);
+    let period_ns = cfg.period_us * 1000;
+    let burst_ns = cfg.burst_us * 1000;
+    let mut measured_s = 0.0;
+
+    let (wakers, hogs) = std::thread::scope(|s| -> Result<_> {
+        let phase = &phase;
+        let mut waker_handles = Vec::new();
+        for _ in 0..cfg.wakers {
+            let h = std::thread::Builder::new()
+                .name("ab-waker".into())
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, move || {
+                    ensure_sched_other();
+                    // SAFETY: prctl(PR_SET_TIMERSLACK) on the calling thread.
+                    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+                    let mut samples = Vec::with_capacity(8192);
+                    let mut missed = 0u64;
+                    let mut meter: Option<ThreadMeter> = None;
+                    let mut next = mono_ns() + period_ns;
+                    loop {
+                        let ph = phase.load(Ordering::Acquire);
+                        if ph == DONE {
+                            break;
+                        }
+                        if ph == MEASURE && meter.is_none() {
+                            meter = Some(ThreadMeter::start());
+                        }
+                        sleep_until_ns(next);
+                        let woke = mono_ns();
+                        let measuring = meter.is_some() && phase.load(Ordering::Acquire) == MEASURE;
+                        if measuring {
+                            samples.push(woke.saturating_sub(next));
+                        }
+                        while mono_ns() < woke + burst_ns {
+                            std::hint::spin_loop();
+                        }
+                        next += period_ns;
+                        let now = mono_ns();
+                        while next <= now {
+                            next += period_ns;
+                            if measuring {
+                                missed += 1;
+                            }
+                        }
+                    }
+                    let rd = meter.and_then(|m| m.finish());
+                    (samples, missed, rd)
+                })?;
+            waker_handles.push(h);
+        }
+        let mut hog_handles = Vec::new();
+        for i in 0..cfg.hogs {
+            let h = std::thread::Builder::new()
+                .name("ab-hog".into())
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, move || {
+                    ensure_sched_other();
+                    let mut st = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1);
+                    let mut units = 0u64;
+                    let mut meter: Option<ThreadMeter> = None;
+                    loop {
+                        let ph = phase.load(Ordering::Relaxed);
+                        if ph == DONE {
+                            break;
+                        }
+                        if ph == MEASURE && meter.is_none() {
+                            meter = Some(ThreadMeter::start());
+                        }
+                        work_unit(&mut st);
+                        if meter.is_some() {
+                            units += 1;
+                        }
+                    }
+                    (units, meter.and_then(|m| m.finish()))
+                })?;
+            hog_handles.push(h);
+        }
+
+        let wait = |d: Duration, what: &str, progress: &mut dyn FnMut(String)| {
+            let t0 = Instant::now();
+            let mut last = Instant::now() - Duration::from_secs(1);
+            while t0.elapsed() < d && !stop.load(Ordering::Relaxed) {
+                if last.elapsed() >= Duration::from_millis(250) {
+                    progress(format!(
+                        "latency {what} {:.1}/{:.1} s",
+                        t0.elapsed().as_secs_f64(),
+                        d.as_secs_f64()
+                    ));
+                    last = Instant::now();
+                }
+                std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(t0.elapsed())));
+            }
+            t0.elapsed()
+        };
+        wait(warmup, "warm-up", progress);
+        phase.store(MEASURE, Ordering::Release);
+        measured_s = wait(duration, "measuring", progress).as_secs_f64();
+        phase.store(DONE, Ordering::Release);
+
+        let wakers: Vec<_> = waker_handles.into_iter().map(|h| h.join()).collect();
+        let hogs: Vec<_> = hog_handles.into_iter().map(|h| h.join()).collect();
+        Ok((wakers, hogs))
+    })?;
+
+    let mut res = LatencyResult {
+        measured_s,
+        ..Default::default()
+    };
+    for w in wakers {
+        let (samples, missed, rd) = w.map_err(|_| anyhow!("a waker thread panicked"))?;
+        res.samples_ns.extend(samples);
+        res.missed += missed;
+        if let Some((d, ns)) = rd {
+            res.rundelay.add(d, ns);
+            res.rundelay_wakers.add(d, ns);
+        }
+    }
+    for h in hogs {
+        let (units, rd) = h.map_err(|_| anyhow!("a hog thread panicked"))?;
+        res.hog_units += units;
+        if let Some((d, ns)) = rd {
+            res.rundelay.add(d, ns);
+        }
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_percentiles() {
+        let ns: Vec<u64> = (1..=1000).map(|i| i * 1000).collect(); // 1..1000 µs
+        let s = summarize(&ns);
+        assert_eq!(s.samples, 1000);
+        assert!((s.p50_us - 500.5).abs() < 1e-9);
+        assert!((s.max_us - 1000.0).abs() < 1e-9);
+        assert!((s.mean_us - 500.5).abs() < 1e-9);
+        assert!(s.p99_us > 989.0 && s.p99_us < 991.0);
+        assert!(summarize(&[]).p50_us.is_nan());
+    }
+
+    #[test]
+    fn histogram_buckets() {
+        let h = histogram(&[500, 1000, 1500, 2000, 2000, 1_000_000]);
+        // 0.5 µs -> bucket 0; 1 µs -> [1, 2^(1/8)); 1.5 µs -> log2=0.585*8=4.68 -> bucket 5
+        assert_eq!(
+            h[0],
+            Bucket {
+                lo_us: 0.0,
+                hi_us: 1.0,
+                count: 1
+            }
+        );
+        assert_eq!(h[1].count, 1);
+        assert!((h[1].lo_us - 1.0).abs() < 1e-12);
+        assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 6);
+        for b in &h {
+            assert!(b.lo_us < b.hi_us);
+        }
+        let two = h.iter().find(|b| b.lo_us <= 2.0 && 2.0 < b.hi_us).unwrap();
+        assert_eq!(two.count, 2);
+        let ms = h.last().unwrap();
+        assert!(ms.lo_us <= 1000.0 && 1000.0 < ms.hi_us);
+    }
+}

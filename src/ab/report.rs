@@ -1,0 +1,606 @@
+//! Output of `scx_arbor ab`: the terminal table, the JSON document and the SVG plot.
+
+use super::bpfstats::ProgStat;
+use super::latency::{Bucket, LatencySummary};
+use super::rundelay::RunDelay;
+use super::stats::{Better, Comparison, Verdict};
+use anyhow::{anyhow, Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Definition of one per-round metric.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MetricDef {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub better: Better,
+}
+
+const fn m(
+    key: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    better: Better,
+) -> MetricDef {
+    MetricDef {
+        key,
+        label,
+        unit,
+        better,
+    }
+}
+
+/// Every metric a round can produce, in table order.
+pub const METRICS: &[MetricDef] = &[
+    m("lat_p50_us", "wakeup latency p50", "µs", Better::Lower),
+    m("lat_p99_us", "wakeup latency p99", "µs", Better::Lower),
+    m("lat_p999_us", "wakeup latency p99.9", "µs", Better::Lower),
+    m("lat_max_us", "wakeup latency max", "µs", Better::Lower),
+    m("lat_mean_us", "wakeup latency mean", "µs", Better::Lower),
+    m(
+        "hog_units_per_s",
+        "hog throughput",
+        "units/s",
+        Better::Higher,
+    ),
+    m(
+        "lat_waker_rundelay_us_per_run",
+        "waker run delay per run",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "lat_rundelay_us_per_run",
+        "latency-mix run delay per run",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "lat_rundelay_ms_per_task_s",
+        "latency-mix run delay",
+        "ms/task-s",
+        Better::Lower,
+    ),
+    m(
+        "msg_time_ms",
+        "messaging completion time",
+        "ms",
+        Better::Lower,
+    ),
+    m("msg_per_s", "messaging throughput", "msg/s", Better::Higher),
+    m(
+        "msg_rundelay_us_per_run",
+        "messaging run delay per run",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "msg_rundelay_ms_per_task_s",
+        "messaging run delay",
+        "ms/task-s",
+        Better::Lower,
+    ),
+    m("cmd_wall_s", "command wall time", "s", Better::Lower),
+    m(
+        "cmd_rundelay_us_per_run",
+        "command run delay per run",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "cmd_rundelay_ms_per_task_s",
+        "command run delay",
+        "ms/task-s",
+        Better::Lower,
+    ),
+];
+
+#[cfg(test)]
+pub fn metric_def(key: &str) -> Option<&'static MetricDef> {
+    METRICS.iter().find(|m| m.key == key)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyJson {
+    pub config: super::latency::LatencyConfig,
+    pub measured_s: f64,
+    pub percentiles: LatencySummary,
+    pub missed_periods: u64,
+    pub hog_units: u64,
+    pub hog_units_per_s: f64,
+    /// Log-scale histogram of the wakeup latencies (non-empty buckets only).
+    pub histogram: Vec<Bucket>,
+    pub rundelay: RunDelay,
+    pub rundelay_wakers: RunDelay,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MessagingJson {
+    pub config: super::messaging::MessagingConfig,
+    pub iterations_s: Vec<f64>,
+    pub messages: u64,
+    pub median_time_ms: f64,
+    pub messages_per_s: f64,
+    pub rundelay: RunDelay,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CommandJson {
+    #[serde(flatten)]
+    pub result: super::command::CommandResult,
+    pub status: String,
+    pub rundelay: RunDelay,
+}
+
+/// Raw figures of one arm in one round.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoundRecord {
+    pub arm: String,
+    /// Round number, 1-based.
+    pub round: usize,
+    /// Position in the whole run's sequence of arm-rounds, 1-based.
+    pub order: usize,
+    /// Position of this arm within its round, 1-based.
+    pub slot: usize,
+    pub started_unix_s: f64,
+    /// Seconds from spawning the scheduler until sched_ext reported it enabled.
+    pub attach_s: Option<f64>,
+    /// The metrics of [`METRICS`] this round produced (NaN → null).
+    pub metrics: BTreeMap<String, f64>,
+    pub latency: Option<LatencyJson>,
+    pub messaging: Option<MessagingJson>,
+    pub command: Option<CommandJson>,
+    /// BPF program counters accumulated during the workloads (with --bpf-stats).
+    pub bpf_stats: Vec<ProgStat>,
+    #[serde(skip)]
+    pub latency_samples_ns: Vec<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MetricComparison {
+    pub metric: String,
+    pub label: String,
+    pub unit: String,
+    pub baseline: String,
+    pub arm: String,
+    #[serde(flatten)]
+    pub cmp: Comparison,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BpfProgSummary {
+    pub arm: String,
+    pub name: String,
+    pub run_cnt: u64,
+    pub run_time_ns: u64,
+    /// Σ run time / Σ calls over all rounds.
+    pub avg_ns: f64,
+    pub per_round_avg_ns: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WalkCost {
+    pub name: String,
+    pub avg_ns_model: f64,
+    pub avg_ns_no_model: f64,
+    /// avg_ns_model − avg_ns_no_model: the cost of the tree walk per call.
+    pub walk_ns: f64,
+    /// Per-round ns/call, arbor (model) against arbor --no-model.
+    pub cmp: Comparison,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub baseline: String,
+    pub comparisons: Vec<MetricComparison>,
+    /// Latency percentiles over all rounds of each arm pooled.
+    pub latency_pooled: BTreeMap<String, LatencySummary>,
+    pub bpf: Vec<BpfProgSummary>,
+    pub walk_cost: Vec<WalkCost>,
+    pub failed_commands: usize,
+    pub notes: Vec<String>,
+}
+
+fn fmt_val(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.3e}", v)
+    } else if a >= 1000.0 {
+        format!("{:.0}", v)
+    } else if a >= 100.0 {
+        format!("{:.1}", v)
+    } else if a >= 1.0 {
+        format!("{:.2}", v)
+    } else {
+        format!("{:.3}", v)
+    }
+}
+
+/// The terminal table.
+pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}");
+    let arms: Vec<String> = {
+        let mut v: Vec<String> = Vec::new();
+        for c in &summary.comparisons {
+            if !v.contains(&c.arm) {
+                v.push(c.arm.clone());
+            }
+        }
+        v
+    };
+    for arm in &arms {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<36} {:>6} {:>10} {:>10} {:>7} {:>17} {:>7}  {}",
+            "metric (median over rounds)",
+            "better",
+            summary.baseline,
+            arm,
+            "ratio",
+            "95% CI of ratio",
+            "p",
+            "verdict"
+        );
+        for c in summary.comparisons.iter().filter(|c| &c.arm == arm) {
+            let label = format!("{} [{}]", c.label, c.unit);
+            let ci = c
+                .cmp
+                .ci95
+                .map(|(l, h)| format!("[{:.3}, {:.3}]", l, h))
+                .unwrap_or_else(|| "-".into());
+            let verdict = match c.cmp.verdict {
+                Verdict::Better => "BETTER".to_string(),
+                Verdict::Worse => "WORSE".to_string(),
+                v => v.as_str().to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<36} {:>6} {:>10} {:>10} {:>7} {:>17} {:>7}  {}",
+                label,
+                match c.cmp.better {
+                    Better::Lower => "lower",
+                    Better::Higher => "higher",
+                },
+                fmt_val(c.cmp.median_baseline),
+                fmt_val(c.cmp.median_arm),
+                c.cmp
+                    .ratio
+                    .map(|r| format!("{r:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+                ci,
+                if c.cmp.p_value.is_finite() {
+                    format!("{:.4}", c.cmp.p_value)
+                } else {
+                    "-".into()
+                },
+                verdict
+            );
+        }
+    }
+    // Commands: every exit status, non-zero ones called out.
+    let cmds: Vec<&RoundRecord> = rounds.iter().filter(|r| r.command.is_some()).collect();
+    if !cmds.is_empty() {
+        let _ = writeln!(out);
+        let _ = write!(out, "command exit status per round:");
+        for r in &cmds {
+            let c = r.command.as_ref().unwrap();
+            let _ = write!(out, "  {}#{}: {}", r.arm, r.round, c.status);
+        }
+        let _ = writeln!(out);
+        if summary.failed_commands > 0 {
+            let _ = writeln!(
+                out,
+                "WARNING: the command failed (non-zero exit or signal) in {} of {} runs; its timings are still listed",
+                summary.failed_commands,
+                cmds.len()
+            );
+        }
+    }
+    if !summary.latency_pooled.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "pooled latency", "samples", "mean", "p50", "p90", "p99", "p99.9", "max [µs]"
+        );
+        for (arm, s) in &summary.latency_pooled {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                arm,
+                s.samples,
+                fmt_val(s.mean_us),
+                fmt_val(s.p50_us),
+                fmt_val(s.p90_us),
+                fmt_val(s.p99_us),
+                fmt_val(s.p999_us),
+                fmt_val(s.max_us)
+            );
+        }
+    }
+    if !summary.bpf.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<16} {:<18} {:>12} {:>14} {:>10}",
+            "decision cost", "BPF program", "calls", "run time [ns]", "ns/call"
+        );
+        for b in &summary.bpf {
+            let _ = writeln!(
+                out,
+                "{:<16} {:<18} {:>12} {:>14} {:>10}",
+                b.arm,
+                b.name,
+                b.run_cnt,
+                b.run_time_ns,
+                fmt_val(b.avg_ns)
+            );
+        }
+    }
+    if !summary.walk_cost.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<18} {:>12} {:>12} {:>10} {:>17} {:>7}  {}",
+            "tree walk cost",
+            "model ns",
+            "no-model ns",
+            "walk ns",
+            "95% CI of ratio",
+            "p",
+            "verdict"
+        );
+        for w in &summary.walk_cost {
+            let _ = writeln!(
+                out,
+                "{:<18} {:>12} {:>12} {:>10} {:>17} {:>7}  {}",
+                w.name,
+                fmt_val(w.avg_ns_model),
+                fmt_val(w.avg_ns_no_model),
+                fmt_val(w.walk_ns),
+                w.cmp
+                    .ci95
+                    .map(|(l, h)| format!("[{:.3}, {:.3}]", l, h))
+                    .unwrap_or_else(|| "-".into()),
+                if w.cmp.p_value.is_finite() {
+                    format!("{:.4}", w.cmp.p_value)
+                } else {
+                    "-".into()
+                },
+                w.cmp.verdict.as_str()
+            );
+        }
+    }
+    for n in &summary.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out
+}
+
+/// Write `doc` as pretty JSON (NaN and infinities become null).
+pub fn write_json<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
+    let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    serde_json::to_writer_pretty(&mut w, doc)?;
+    use std::io::Write;
+    writeln!(w)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// At most `n` points of the empirical CDF of `v` (sorted in place).
+pub fn cdf_points(v: &mut [f64], n: usize) -> Vec<(f64, f64)> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let len = v.len();
+    if len == 0 {
+        return vec![];
+    }
+    let step = (len / n.max(1)).max(1);
+    let mut pts: Vec<(f64, f64)> = (0..len)
+        .step_by(step)
+        .map(|i| (v[i], (i + 1) as f64 / len as f64))
+        .collect();
+    // Always keep the tail exactly (the interesting part).
+    for i in len.saturating_sub(step * 4)..len {
+        pts.push((v[i], (i + 1) as f64 / len as f64));
+    }
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    pts.dedup();
+    pts
+}
+
+fn axis_num(x: &f64) -> String {
+    if *x >= 1.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn arm_color(i: usize) -> plotters::style::RGBColor {
+    use plotters::style::RGBColor;
+    const C: [RGBColor; 4] = [
+        RGBColor(31, 119, 180),  // blue: baseline
+        RGBColor(214, 39, 40),   // red
+        RGBColor(44, 160, 44),   // green
+        RGBColor(148, 103, 189), // purple
+    ];
+    C[i % C.len()]
+}
+
+/// SVG with the empirical CDF (left) and the tail, 1 − CDF on a log axis
+/// (right), of `series` (arm name, values), x on a log scale.
+pub fn plot_cdf(path: &Path, title: &str, unit: &str, series: &[(String, Vec<f64>)]) -> Result<()> {
+    use plotters::prelude::*;
+    let series: Vec<(String, Vec<f64>)> = series
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                v.iter()
+                    .copied()
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .collect::<Vec<f64>>(),
+            )
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    anyhow::ensure!(!series.is_empty(), "nothing to plot (no positive samples)");
+    let lo = series
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let hi = series
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .copied()
+        .fold(0.0, f64::max);
+    let (xlo, xhi) = (lo * 0.8, (hi * 1.25).max(lo * 2.0));
+    let nmax = series.iter().map(|(_, v)| v.len()).max().unwrap_or(1) as f64;
+    let ylo = (1.0 / nmax).min(0.1) * 0.5;
+
+    let root = SVGBackend::new(path, (1200, 520)).into_drawing_area();
+    let e = |e: DrawingAreaErrorKind<_>| anyhow!("plot: {e:?}");
+    root.fill(&WHITE).map_err(e)?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(e)?;
+    let panels = root.split_evenly((1, 2));
+
+    let pts: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(n, v)| {
+            let mut v = v.clone();
+            (n.clone(), cdf_points(&mut v, 2000))
+        })
+        .collect();
+
+    {
+        let mut chart = ChartBuilder::on(&panels[0])
+            .caption("CDF", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d((xlo..xhi).log_scale(), 0.0..1.0)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("{unit} (log scale)"))
+            .x_label_formatter(&axis_num)
+            .y_desc("fraction ≤ x")
+            .draw()
+            .map_err(e)?;
+        for (i, (name, p)) in pts.iter().enumerate() {
+            let c = arm_color(i);
+            chart
+                .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))
+                .map_err(e)?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(e)?;
+    }
+    {
+        let mut chart = ChartBuilder::on(&panels[1])
+            .caption("tail: 1 − CDF", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((xlo..xhi).log_scale(), (ylo..1.0).log_scale())
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("{unit} (log scale)"))
+            .x_label_formatter(&axis_num)
+            .y_desc("fraction > x")
+            .y_label_formatter(&|y| format!("{y:.0e}"))
+            .draw()
+            .map_err(e)?;
+        for (i, (name, p)) in pts.iter().enumerate() {
+            let c = arm_color(i);
+            // 1 − F just before each point, so the largest sample keeps a visible height.
+            let n = series[i].1.len() as f64;
+            let tail = p
+                .iter()
+                .map(|&(x, f)| (x, (1.0 - f + 1.0 / n).clamp(ylo, 1.0)));
+            chart
+                .draw_series(LineSeries::new(tail, c.stroke_width(2)))
+                .map_err(e)?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(e)?;
+    }
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_keys_unique() {
+        let mut k: Vec<&str> = METRICS.iter().map(|m| m.key).collect();
+        k.sort();
+        k.dedup();
+        assert_eq!(k.len(), METRICS.len());
+        assert_eq!(
+            metric_def("hog_units_per_s").unwrap().better,
+            Better::Higher
+        );
+    }
+
+    #[test]
+    fn cdf_points_monotone() {
+        let mut v: Vec<f64> = (0..10_000).rev().map(|i| i as f64).collect();
+        let p = cdf_points(&mut v, 100);
+        assert!(p.len() >= 100 && p.len() <= 500, "{}", p.len());
+        assert!(p.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        assert_eq!(p.last().unwrap(), &(9999.0, 1.0));
+    }
+
+    #[test]
+    fn svg_is_written() {
+        let dir = std::env::temp_dir().join(format!("ab-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("p.svg");
+        let a: Vec<f64> = (1..2000).map(|i| 50.0 + (i % 97) as f64).collect();
+        let b: Vec<f64> = (1..2000).map(|i| 500.0 + (i % 89) as f64 * 10.0).collect();
+        plot_cdf(
+            &f,
+            "test",
+            "µs",
+            &[("eevdf".into(), a), ("arbor".into(), b)],
+        )
+        .unwrap();
+        let s = std::fs::read_to_string(&f).unwrap();
+        assert!(s.starts_with("<svg") && s.contains("eevdf") && s.contains("arbor"));
+        assert!(s.len() > 5000);
+        assert!(plot_cdf(&f, "t", "µs", &[("x".into(), vec![])]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
