@@ -90,6 +90,7 @@ enum arbor_limits {
 	ARBOR_MAX_DEPTH		= 24,	/* splits on any root-to-leaf path */
 	ARBOR_MAX_WALK_STEPS	= ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1),
 	ARBOR_LEAF		= 0xffff, /* arbor_node.feature of a leaf */
+	ARBOR_NO_SHADOW		= 0xff,	/* no shadow model walked */
 };
 
 /*
@@ -157,7 +158,7 @@ struct arbor_sample {
 	u8 predicted;		/* action row used: a class or FALLBACK */
 	u8 actual;		/* class of burst_us */
 	u8 truncated;		/* 1 if the burst hit ARBOR_BURST_TRUNC_US */
-	u8 pad;
+	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
 };
 
 /*
@@ -177,6 +178,15 @@ struct arbor_cpu_stats {
 	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
 	u64 bursts;		/* bursts completed (sampled or not) */
 	u64 generation;		/* model generation this CPU last walked */
+	/*
+	 * Shadow model: walked beside the live one on every decision, never
+	 * acting. shadow_confusion[shadow class][actual class] at burst end.
+	 */
+	u64 shadow_generation;	/* shadow generation this CPU last walked */
+	u64 shadow_decisions;
+	u64 shadow_confusion[ARBOR_NR_CLASSES][ARBOR_NR_CLASSES];
+	/* live_confusion over the same bursts, for a like-for-like record */
+	u64 paired_confusion[ARBOR_NR_ACTIONS][ARBOR_NR_CLASSES];
 };
 
 #endif /* __ARBOR_INTF_H */

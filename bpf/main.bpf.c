@@ -89,6 +89,17 @@ struct {
 	__array(values, struct model_map);
 } model_slot SEC(".maps");
 
+/*
+ * The shadow model: same form as model_slot. Walked beside the live model
+ * when present; its class is counted against the outcome but never acts.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__array(values, struct model_map);
+} shadow_slot SEC(".maps");
+
 /* Outcome samples for userspace (recording, retraining) */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -132,6 +143,7 @@ struct task_ctx {
 	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
 	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
 	u8 action;		/* action row of the decision */
+	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
 	bool decided;		/* a decision covers the current burst */
 	bool sleeping;		/* dequeued to sleep; the burst ends at stopping */
 };
@@ -183,7 +195,8 @@ static u32 class_of_burst(u32 burst_us)
  * ARBOR_CLASS_FALLBACK when no model is installed or the walk failed. The
  * semantics are those of src/model/walk.rs, which tests them in userspace.
  */
-static u32 walk_model(const u32 *feat, struct arbor_cpu_stats *st, u64 *gen)
+static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
+		      u64 *gen)
 {
 	s64 acc[ARBOR_NR_CLASSES];
 	struct arbor_model *m;
@@ -196,7 +209,7 @@ static u32 walk_model(const u32 *feat, struct arbor_cpu_stats *st, u64 *gen)
 	u16 tag;
 
 	*gen = 0;
-	inner = bpf_map_lookup_elem(&model_slot, &zero);
+	inner = bpf_map_lookup_elem(slot, &zero);
 	if (!inner)
 		return ARBOR_CLASS_FALLBACK;
 	m = bpf_map_lookup_elem(inner, &zero);
@@ -308,9 +321,21 @@ static void decide(struct task_struct *p, struct task_ctx *tctx)
 	for (i = 0; i < ARBOR_NR_FEATURES; i++)
 		tctx->dfeat[i] = tctx->feat[i];
 
-	action = walk_model(tctx->dfeat, st, &gen);
+	action = walk_model(&model_slot, tctx->dfeat, st, &gen);
 	if (gen)
 		st->generation = gen;
+
+	tctx->shadow = ARBOR_NO_SHADOW;
+	if (bpf_map_lookup_elem(&shadow_slot, &(u32){0})) {
+		u64 sgen;
+		u32 shadow = walk_model(&shadow_slot, tctx->dfeat, st, &sgen);
+
+		if (sgen && shadow < ARBOR_NR_CLASSES) {
+			tctx->shadow = shadow;
+			st->shadow_generation = sgen;
+			st->shadow_decisions++;
+		}
+	}
 
 	act = bpf_map_lookup_elem(&actions, &action);
 	if (act && act->slice_ns && act->request_ns) {
@@ -381,8 +406,13 @@ static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncat
 
 	if (st) {
 		st->bursts++;
-		if (tctx->decided && tctx->action < ARBOR_NR_ACTIONS)
+		if (tctx->decided && tctx->action < ARBOR_NR_ACTIONS) {
 			st->confusion[tctx->action][actual]++;
+			if (tctx->shadow < ARBOR_NR_CLASSES) {
+				st->shadow_confusion[tctx->shadow][actual]++;
+				st->paired_confusion[tctx->action][actual]++;
+			}
+		}
 	}
 
 	every = sample_every;
@@ -398,7 +428,7 @@ static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncat
 			s->predicted = tctx->action;
 			s->actual = actual;
 			s->truncated = truncated;
-			s->pad = 0;
+			s->shadow = tctx->shadow;
 			bpf_ringbuf_submit(s, 0);
 			st->samples_sent++;
 		} else {

@@ -36,6 +36,34 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// ONNX tree models: verify against tract, inspect, train from a --record
+    /// CSV, annotate with the feature schema.
+    #[command(subcommand)]
+    Model(model::cli::ModelCommand),
+    /// A/B-compare scx_arbor against the kernel's default scheduler (EEVDF)
+    /// on the same workload, in interleaved rounds, with statistics.
+    Ab(ab::AbArgs),
+    /// Run the A/B latency mix alone, under whatever scheduler is attached:
+    /// periodic wakers (sleep to an absolute deadline, wake, burn a burst)
+    /// beside CPU hogs. Prints wakeup latency percentiles as JSON. Handy to
+    /// give the learner a workload with known burst lengths.
+    Workload {
+        /// Seconds to run (measured).
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Periodic wakers.
+        #[arg(long, default_value_t = 2)]
+        wakers: usize,
+        /// Waker period, µs (keep it off multiples of the tick).
+        #[arg(long, default_value_t = 2017)]
+        period_us: u64,
+        /// CPU burst each waker burns after waking, µs.
+        #[arg(long, default_value_t = 50)]
+        burst_us: u64,
+        /// CPU hogs beside the wakers (default: number of CPUs).
+        #[arg(long)]
+        hogs: Option<usize>,
+    },
     /// Print the running instance's counters (root only).
     Status {
         /// Print the raw JSON reply instead of a summary line.
@@ -104,10 +132,50 @@ fn real_main(cli: Cli) -> Result<()> {
             Some(secs) => sched::monitor(&cli.sched.control_socket, Duration::from_secs_f64(secs)),
             None => sched::run(&cli.sched),
         },
+        Some(Command::Model(cmd)) => model::cli::run(cmd),
+        Some(Command::Ab(args)) => ab::run(args),
+        Some(Command::Workload {
+            secs,
+            wakers,
+            period_us,
+            burst_us,
+            hogs,
+        }) => {
+            let cfg = ab::latency::LatencyConfig {
+                wakers,
+                period_us,
+                burst_us,
+                hogs: hogs.unwrap_or_else(|| *scx_utils::NR_CPU_IDS),
+            };
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let res = ab::latency::run(
+                &cfg,
+                Duration::ZERO,
+                Duration::from_secs_f64(secs),
+                &stop,
+                &mut |_| {},
+            )?;
+            let summary = ab::latency::summarize(&res.samples_ns);
+            println!(
+                "{}",
+                serde_json::json!({
+                    "latency": summary,
+                    "missed": res.missed,
+                    "hog_units_per_sec": res.hog_units as f64 / res.measured_s.max(1e-9),
+                })
+            );
+            Ok(())
+        }
         Some(Command::Status { json, socket }) => {
             let v = control::request(&socket, &Request::Status)?;
             if json {
-                println!("{}", v["stats"]);
+                // The counters, with the learner's and the installed
+                // generation beside them.
+                let mut out = v["stats"].clone();
+                for key in ["installed_generation", "learn_mode", "learn"] {
+                    out[key] = v[key].clone();
+                }
+                println!("{out}");
             } else {
                 let st: sched::stats::Stats = serde_json::from_value(v["stats"].clone())?;
                 println!("{}", st.line());

@@ -15,7 +15,9 @@ use serde_json::json;
 
 use crate::bpf_intf::arbor_action;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
 use crate::sched::control::{self, Request, Server};
+use crate::sched::learning::{LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
 use crate::sched::stats::Stats;
@@ -119,10 +121,15 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
     }
 }
 
-/// Compile ONNX bytes into the flat BPF form stamped with `generation`.
-fn compile(bytes: &[u8], generation: u64) -> Result<Box<crate::bpf_intf::arbor_model>> {
+/// Install ONNX bytes as the live model; the running model stays as it was
+/// if they are refused.
+fn install_onnx(live: &mut LiveModel, bytes: &[u8]) -> Result<crate::sched::model_slot::Installed> {
     let imported = crate::model::onnx_import::import_bytes(bytes)?;
-    crate::model::flat::flatten(&imported.ensemble, generation)
+    let done = live
+        .slot
+        .install(|g| crate::model::flat::flatten(&imported.ensemble, g))?;
+    live.ensemble = Some(imported.ensemble);
+    Ok(done)
 }
 
 struct Scheduler<'a> {
@@ -173,23 +180,33 @@ struct Maps {
     cpu_stats: MapHandle,
     samples: MapHandle,
     actions: MapHandle,
+    shadow_slot: MapHandle,
 }
 
 impl Maps {
+    fn model_slot_handle(&self) -> Result<MapHandle> {
+        Ok(MapHandle::try_from(&self.model_slot)?)
+    }
+
     fn from_skel(skel: &BpfSkel<'_>) -> Result<Self> {
         Ok(Self {
             model_slot: MapHandle::try_from(&skel.maps.model_slot)?,
             cpu_stats: MapHandle::try_from(&skel.maps.cpu_stats)?,
             samples: MapHandle::try_from(&skel.maps.samples)?,
             actions: MapHandle::try_from(&skel.maps.actions)?,
+            shadow_slot: MapHandle::try_from(&skel.maps.shadow_slot)?,
         })
     }
 }
 
 /// Everything the control thread needs.
 struct Control {
-    slot: Arc<Mutex<ModelSlot>>,
+    live: Arc<Mutex<LiveModel>>,
     cpu_stats: MapHandle,
+    learn: Option<Arc<Mutex<LearnStats>>>,
+    /// Samples the learner's queue could not take.
+    learn_dropped: Arc<std::sync::atomic::AtomicU64>,
+    learn_mode: LearnMode,
     allow_torn: bool,
 }
 
@@ -198,15 +215,21 @@ impl Control {
         match req {
             Request::Status => {
                 let st = Stats::read(&self.cpu_stats)?;
-                let installed = self.slot.lock().unwrap().generation();
-                Ok(json!({ "installed_generation": installed, "stats": st }))
+                let installed = self.live.lock().unwrap().slot.generation();
+                let learn = self.learn.as_ref().map(|l| {
+                    let mut v = serde_json::to_value(&*l.lock().unwrap()).unwrap_or_default();
+                    v["queue_dropped"] = json!(self.learn_dropped.load(Ordering::Relaxed));
+                    v
+                });
+                Ok(json!({
+                    "installed_generation": installed,
+                    "stats": st,
+                    "learn_mode": self.learn_mode,
+                    "learn": learn,
+                }))
             }
             Request::Swap(bytes) => {
-                let done = self
-                    .slot
-                    .lock()
-                    .unwrap()
-                    .install(|g| compile(&bytes, g))
+                let done = install_onnx(&mut self.live.lock().unwrap(), &bytes)
                     .context("model refused; the running model is unchanged")?;
                 info!(
                     "installed model generation {} in {:?}",
@@ -221,11 +244,11 @@ impl Control {
                 if !self.allow_torn {
                     bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
                 }
-                let done = self
-                    .slot
-                    .lock()
-                    .unwrap()
-                    .debug_torn_overwrite(|g| compile(&bytes, g), Duration::from_millis(200))?;
+                let imported = crate::model::onnx_import::import_bytes(&bytes)?;
+                let done = self.live.lock().unwrap().slot.debug_torn_overwrite(
+                    |g| crate::model::flat::flatten(&imported.ensemble, g),
+                    Duration::from_millis(200),
+                )?;
                 warn!(
                     "DEBUG: overwrote the live model in place as generation {}",
                     done.generation
@@ -240,6 +263,8 @@ impl Control {
 struct Workers {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The learner's counters, when learning.
+    learn: Option<Arc<Mutex<LearnStats>>>,
 }
 
 impl Workers {
@@ -251,14 +276,66 @@ impl Workers {
     }
 }
 
-fn start_workers(opts: &SchedOpts, maps: Maps, slot: Arc<Mutex<ModelSlot>>) -> Result<Workers> {
+fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
+    if opts.learn_max_depth > crate::schema::MAX_DEPTH {
+        bail!(
+            "--learn-max-depth {} exceeds the BPF walk's depth limit {}",
+            opts.learn_max_depth,
+            crate::schema::MAX_DEPTH
+        );
+    }
+    if !(0.0..=100.0).contains(&opts.learn_margin) {
+        bail!("--learn-margin is in accuracy points, 0 to 100");
+    }
+    Ok(LearnConfig {
+        mode: opts.learn,
+        window: opts.learn_window.max(2 * opts.learn_min_samples.max(1)),
+        interval: Duration::from_secs_f64(opts.learn_interval.max(0.0)),
+        min_new_samples: (opts.learn_min_samples / 4).max(1),
+        min_samples: opts.learn_min_samples.max(16),
+        holdout: 0.25,
+        margin: opts.learn_margin / 100.0,
+        shadow_bursts: opts.promote_after_shadow,
+        cart: crate::learn::CartParams {
+            max_depth: opts.learn_max_depth,
+            ..Default::default()
+        },
+    })
+}
+
+fn start_workers(
+    opts: &SchedOpts,
+    maps: Maps,
+    live: Arc<Mutex<LiveModel>>,
+    generations: Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Workers> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
 
+    let mut recorder = match &opts.record {
+        Some(path) => Some((CsvRecorder::create(path)?, path.clone())),
+        None => None,
+    };
+    let learning = match opts.learn {
+        LearnMode::Off => None,
+        _ => Some(LearningThread::new(
+            Learner::new(learn_config(opts)?),
+            live.clone(),
+            ModelSlot::new(maps.shadow_slot, generations),
+            MapHandle::try_from(&maps.cpu_stats)?,
+            opts.model_dir.clone(),
+        )?),
+    };
+
+    let learn_stats = learning.as_ref().map(|l| l.stats.clone());
+    let learn_dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let server = Server::bind(&opts.control_socket)?;
     let control = Control {
-        slot,
+        live,
         cpu_stats: maps.cpu_stats,
+        learn: learning.as_ref().map(|l| l.stats.clone()),
+        learn_dropped: learn_dropped.clone(),
+        learn_mode: opts.learn,
         allow_torn: opts.debug_allow_torn_install,
     };
     let s = stop.clone();
@@ -268,33 +345,82 @@ fn start_workers(opts: &SchedOpts, maps: Maps, slot: Arc<Mutex<ModelSlot>>) -> R
             .spawn(move || server.serve(s, |req| control.handle(req)))?,
     );
 
-    if let Some(path) = &opts.record {
-        let mut rec = CsvRecorder::create(path)?;
+    // The learner trains on its own thread so the ring buffer keeps being
+    // drained while it works; a full queue drops (and counts) samples rather
+    // than stalling the consumer.
+    let learn_tx = match learning {
+        Some(mut l) => {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<samples::Sample>(1 << 16);
+            let s = stop.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("arbor-learn".into())
+                    .spawn(move || {
+                        while !s.load(Ordering::Relaxed) {
+                            match rx.recv_timeout(Duration::from_millis(100)) {
+                                Ok(sample) => {
+                                    l.push(&sample);
+                                    for more in rx.try_iter().take(1 << 16) {
+                                        l.push(&more);
+                                    }
+                                }
+                                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                                Err(_) => break,
+                            }
+                            l.tick();
+                        }
+                    })?,
+            );
+            Some(tx)
+        }
+        None => None,
+    };
+
+    if recorder.is_some() || learn_tx.is_some() {
         let ring = maps.samples;
         let s = stop.clone();
-        let path = path.clone();
+        let learn_dropped = learn_dropped.clone();
         threads.push(
             std::thread::Builder::new()
-                .name("arbor-record".into())
+                .name("arbor-samples".into())
                 .spawn(move || {
                     let mut last_flush = Instant::now();
-                    let res = samples::consume(&ring, s, |sample| {
-                        if let Err(e) = rec.write(sample) {
-                            warn!("record: {e:#}");
+                    let sink = |sample: &samples::Sample| {
+                        if let Some((rec, path)) = recorder.as_mut() {
+                            let flushed = rec.write(sample).and_then(|_| {
+                                if last_flush.elapsed() >= Duration::from_secs(1) {
+                                    last_flush = Instant::now();
+                                    rec.flush()?;
+                                }
+                                Ok(())
+                            });
+                            if let Err(e) = flushed {
+                                warn!("recording to {}: {e:#}", path.display());
+                            }
                         }
-                        if last_flush.elapsed() > Duration::from_secs(1) {
-                            let _ = rec.flush();
-                            last_flush = Instant::now();
+                        if let Some(tx) = &learn_tx {
+                            if tx.try_send(*sample).is_err() {
+                                learn_dropped.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
-                    });
-                    if let Err(e) = res.and_then(|_| rec.flush()) {
-                        warn!("recording to {} stopped: {e:#}", path.display());
+                    };
+                    if let Err(e) = samples::consume(&ring, s, sink, || {}) {
+                        warn!("sample consumer stopped: {e:#}");
                     }
-                    info!("recorded {} samples to {}", rec.rows(), path.display());
+                    if let Some((mut rec, path)) = recorder {
+                        if let Err(e) = rec.flush() {
+                            warn!("recording to {}: {e:#}", path.display());
+                        }
+                        info!("recorded {} samples to {}", rec.rows(), path.display());
+                    }
                 })?,
         );
     }
-    Ok(Workers { stop, threads })
+    Ok(Workers {
+        stop,
+        threads,
+        learn: learn_stats,
+    })
 }
 
 fn fill_actions(actions: &MapHandle, table: &[arbor_action; NR_ACTIONS]) -> Result<()> {
@@ -322,20 +448,19 @@ fn run_once(
     fill_actions(&maps.actions, &table)?;
 
     let bss = sched.skel.maps.bss_data.as_mut().context("no bss")?;
-    bss.sample_every = match (opts.sample_every, &opts.record) {
-        (Some(n), _) => n,
-        (None, Some(_)) => 1,
-        (None, None) => 0,
+    bss.sample_every = match opts.sample_every {
+        Some(n) => n,
+        None if opts.record.is_some() || opts.learn != LearnMode::Off => 1,
+        None => 0,
     };
 
-    let slot = Arc::new(Mutex::new(ModelSlot::new(MapHandle::try_from(
-        &sched.skel.maps.model_slot,
-    )?)));
+    let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut live = LiveModel {
+        slot: ModelSlot::new(maps.model_slot_handle()?, generations.clone()),
+        ensemble: None,
+    };
     if let Some((name, bytes)) = &model {
-        let done = slot
-            .lock()
-            .unwrap()
-            .install(|g| compile(bytes, g))
+        let done = install_onnx(&mut live, bytes)
             .with_context(|| format!("installing the model {name}"))?;
         info!("model {name}: generation {}", done.generation);
     } else {
@@ -358,7 +483,7 @@ fn run_once(
     );
 
     let cpu_stats = MapHandle::try_from(&sched.skel.maps.cpu_stats)?;
-    let workers = start_workers(opts, maps, slot)?;
+    let workers = start_workers(opts, maps, Arc::new(Mutex::new(live)), generations)?;
 
     let interval = opts.stats.map(Duration::from_secs_f64);
     let mut last = Stats::read(&cpu_stats)?;
@@ -368,7 +493,14 @@ fn run_once(
         if let Some(iv) = interval {
             if last_print.elapsed() >= iv {
                 let now = Stats::read(&cpu_stats)?;
-                println!("{}", now.delta(&last).line());
+                match &workers.learn {
+                    Some(l) => println!(
+                        "{} | {}",
+                        now.delta(&last).line(),
+                        learn_line(&l.lock().unwrap())
+                    ),
+                    None => println!("{}", now.delta(&last).line()),
+                }
                 last = now;
                 last_print = Instant::now();
             }
@@ -381,6 +513,21 @@ fn run_once(
     sched.link.take();
     let uei = uei_report!(&sched.skel, uei)?;
     Ok(uei.should_restart())
+}
+
+/// The learner's counters in one line.
+fn learn_line(l: &LearnStats) -> String {
+    let pct = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.1}%", a * 100.0));
+    format!(
+        "learn: {:.0} samples/s, candidates {} promoted {} rejected {}, live gen {} acc {}, last swap {}",
+        l.samples_per_sec,
+        l.candidates_trained,
+        l.promoted,
+        l.rejected,
+        l.live_generation,
+        pct(l.live_accuracy),
+        l.last_swap_us.map_or("-".into(), |us| format!("{us} µs"))
+    )
 }
 
 /// Run the scheduler until SIGINT/SIGTERM, restarting when the kernel asks

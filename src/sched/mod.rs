@@ -2,6 +2,7 @@
 //! installing models, reading counters and samples, the control channel.
 
 pub mod control;
+pub mod learning;
 pub mod loader;
 pub mod model_slot;
 pub mod samples;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-pub use loader::{monitor, require_sched_ext, run};
+pub use loader::{monitor, run};
 
 /// The bytes of a plain-data value, as BPF maps take them.
 pub fn bytes_of<T: plain::Plain>(v: &T) -> &[u8] {
@@ -66,6 +67,48 @@ pub struct SchedOpts {
     /// counted as dropped, never block scheduling.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    /// Learning from the running system: `off` never changes the model by
+    /// itself; `shadow` trains candidates and walks them in BPF beside the
+    /// live model, counting their accuracy, never acting; `on` promotes
+    /// candidates that beat the live model on held-out samples.
+    #[arg(long, value_enum, default_value = "off")]
+    pub learn: crate::learn::online::LearnMode,
+
+    /// Train a candidate at most every SECS seconds. Shorter adapts faster
+    /// and costs more CPU in the learning thread.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    pub learn_interval: f64,
+
+    /// Samples needed before the first candidate (and new samples between
+    /// candidates). Fewer trains sooner on a noisier picture.
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    pub learn_min_samples: usize,
+
+    /// Samples kept for training (oldest dropped first); caps the learner's
+    /// memory at about 40 bytes per sample.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub learn_window: usize,
+
+    /// Accuracy points (0-100) a candidate must beat the live model by to be
+    /// promoted. Larger swaps less often on noise.
+    #[arg(long, value_name = "PCT", default_value_t = 2.0)]
+    pub learn_margin: f64,
+
+    /// Depth limit of learnt trees (<= 24). Deeper fits more, generalises less.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub learn_max_depth: usize,
+
+    /// With --learn on: before promotion, walk a candidate in shadow for N
+    /// bursts and promote only if its shadow accuracy beats the live model's
+    /// over the same bursts by the margin (0: the held-out test alone).
+    #[arg(long, value_name = "BURSTS", default_value_t = 0)]
+    pub promote_after_shadow: u64,
+
+    /// Directory where every promoted generation is written as ONNX with a
+    /// JSON sidecar (reload one with --model or `swap`).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/scx_arbor/models")]
+    pub model_dir: PathBuf,
 
     /// Print counters every SECS seconds while scheduling.
     #[arg(long, value_name = "SECS")]

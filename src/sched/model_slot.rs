@@ -7,6 +7,8 @@
 //! program can still be using it.
 
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -21,7 +23,11 @@ pub struct ModelSlot {
     slot: MapHandle,
     /// Inner map of the installed model (kept for the torn-write control).
     live: Option<MapHandle>,
+    /// Generation of the installed model (0: none).
     generation: u64,
+    /// Source of generation numbers, shared by the live and shadow slots so
+    /// a generation names one model only.
+    counter: Arc<AtomicU64>,
 }
 
 /// What an install did.
@@ -33,13 +39,19 @@ pub struct Installed {
 }
 
 impl ModelSlot {
-    /// Wrap the skeleton's `model_slot` map.
-    pub fn new(slot: MapHandle) -> Self {
+    /// Wrap a model slot map (`model_slot` or `shadow_slot`); `counter`
+    /// hands out generation numbers.
+    pub fn new(slot: MapHandle, counter: Arc<AtomicU64>) -> Self {
         Self {
             slot,
             live: None,
             generation: 0,
+            counter,
         }
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Generation of the installed model (0: none).
@@ -71,7 +83,7 @@ impl ModelSlot {
         F: FnOnce(u64) -> Result<Box<arbor_model>>,
     {
         let start = Instant::now();
-        let generation = self.generation + 1;
+        let generation = self.next_generation();
         let model = build(generation)?;
         if model.gen_head != generation || model.gen_tail != generation {
             bail!("internal error: model not stamped with generation {generation}");
@@ -105,6 +117,7 @@ impl ModelSlot {
             Err(e) => return Err(e).context("clearing model_slot"),
         }
         self.live = None;
+        self.generation = 0;
         Ok(())
     }
 
@@ -117,7 +130,7 @@ impl ModelSlot {
         F: FnOnce(u64) -> Result<Box<arbor_model>>,
     {
         let start = Instant::now();
-        let generation = self.generation + 1;
+        let generation = self.next_generation();
         let model = build(generation)?;
         let live = self
             .live

@@ -28,6 +28,8 @@ pub struct Sample {
     pub actual: u8,
     pub burst_us: u32,
     pub truncated: bool,
+    /// The shadow model's class, if one was walked.
+    pub shadow: Option<u8>,
 }
 
 impl Sample {
@@ -45,6 +47,8 @@ impl Sample {
             actual: raw.actual,
             burst_us: raw.burst_us,
             truncated: raw.truncated != 0,
+            shadow: (u32::from(raw.shadow) != crate::bpf_intf::arbor_limits_ARBOR_NO_SHADOW)
+                .then_some(raw.shadow),
         })
     }
 }
@@ -101,11 +105,18 @@ impl CsvRecorder {
     }
 }
 
-/// Consume the ring buffer until `stop`, handing every sample to `sink`.
+/// Consume the ring buffer until `stop`, handing every sample to `sink` and
+/// calling `tick` after every poll (at least every 100 ms).
 /// Returns the number of samples consumed.
-pub fn consume<F>(samples: &MapHandle, stop: Arc<AtomicBool>, mut sink: F) -> Result<u64>
+pub fn consume<F, T>(
+    samples: &MapHandle,
+    stop: Arc<AtomicBool>,
+    mut sink: F,
+    mut tick: T,
+) -> Result<u64>
 where
     F: FnMut(&Sample),
+    T: FnMut(),
 {
     let mut count = 0u64;
     {
@@ -126,6 +137,7 @@ where
                 Err(e) if e.kind() == libbpf_rs::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e).context("polling the samples ring buffer"),
             }
+            tick();
         }
         // Drain what is left.
         let _ = rb.consume();
@@ -149,6 +161,7 @@ mod tests {
             actual: 2,
             burst_us: 3000,
             truncated: false,
+            shadow: None,
         };
         let header = csv_header();
         assert_eq!(
@@ -170,12 +183,14 @@ mod tests {
         raw.burst_us = 17000;
         raw.actual = 3;
         raw.truncated = 1;
-        let s = Sample::from_bytes(plain::as_bytes(&raw)).unwrap();
+        raw.shadow = 0xff;
+        let s = Sample::from_bytes(crate::sched::bytes_of(&raw)).unwrap();
         assert_eq!(
             (s.pid, s.features[7], s.burst_us, s.actual),
             (9, 11, 17000, 3)
         );
         assert!(s.truncated);
+        assert_eq!(s.shadow, None);
         assert!(Sample::from_bytes(&[0u8; 3]).is_none());
     }
 }

@@ -26,6 +26,13 @@ pub struct Stats {
     pub direct_dispatches: u64,
     pub preempt_kicks: u64,
     pub bursts: u64,
+    /// Shadow model generation walked (0: none).
+    pub shadow_generation: u64,
+    pub shadow_decisions: u64,
+    /// shadow_confusion[shadow class][actual class].
+    pub shadow_confusion: Vec<Vec<u64>>,
+    /// The live model's confusion over the same bursts the shadow saw.
+    pub paired_confusion: Vec<Vec<u64>>,
 }
 
 unsafe impl plain::Plain for arbor_cpu_stats {}
@@ -53,17 +60,21 @@ impl Stats {
         let mut st = Stats {
             decisions: vec![0; NR_ACTIONS],
             confusion: vec![vec![0; NR_CLASSES]; NR_ACTIONS],
+            shadow_confusion: vec![vec![0; NR_CLASSES]; NR_CLASSES],
+            paired_confusion: vec![vec![0; NR_CLASSES]; NR_ACTIONS],
             ..Default::default()
         };
         for c in cpus {
             st.generation = st.generation.max(c.generation);
+            st.shadow_generation = st.shadow_generation.max(c.shadow_generation);
+            st.shadow_decisions += c.shadow_decisions;
+            add_matrix(&mut st.shadow_confusion, &c.shadow_confusion);
+            add_matrix(&mut st.paired_confusion, &c.paired_confusion);
             st.decisions_per_cpu.push(c.decisions.to_vec());
-            for (a, row) in c.confusion.iter().enumerate() {
-                st.decisions[a] += c.decisions[a];
-                for (k, v) in row.iter().enumerate() {
-                    st.confusion[a][k] += v;
-                }
+            for (a, d) in c.decisions.iter().enumerate() {
+                st.decisions[a] += d;
             }
+            add_matrix(&mut st.confusion, &c.confusion);
             st.walk_steps += c.walk_steps;
             st.walk_errors += c.walk_errors;
             st.torn_reads += c.torn_reads;
@@ -94,12 +105,11 @@ impl Stats {
                 .enumerate()
                 .map(|(i, v)| subv(v, earlier.decisions_per_cpu.get(i).map_or(&[], |e| e)))
                 .collect(),
-            confusion: self
-                .confusion
-                .iter()
-                .enumerate()
-                .map(|(i, v)| subv(v, earlier.confusion.get(i).map_or(&[], |e| e)))
-                .collect(),
+            confusion: sub_matrix(&self.confusion, &earlier.confusion),
+            shadow_generation: self.shadow_generation,
+            shadow_decisions: sub(self.shadow_decisions, earlier.shadow_decisions),
+            shadow_confusion: sub_matrix(&self.shadow_confusion, &earlier.shadow_confusion),
+            paired_confusion: sub_matrix(&self.paired_confusion, &earlier.paired_confusion),
             walk_steps: sub(self.walk_steps, earlier.walk_steps),
             walk_errors: sub(self.walk_errors, earlier.walk_errors),
             torn_reads: sub(self.torn_reads, earlier.torn_reads),
@@ -114,16 +124,16 @@ impl Stats {
     /// Share of model decisions (not the fallback) whose class matched the
     /// burst that followed, or None before any such burst ended.
     pub fn accuracy(&self) -> Option<f64> {
-        let (mut hit, mut all) = (0u64, 0u64);
-        for (a, row) in self.confusion.iter().enumerate().take(NR_CLASSES) {
-            for (k, v) in row.iter().enumerate() {
-                all += v;
-                if a == k {
-                    hit += v;
-                }
-            }
-        }
-        (all > 0).then(|| hit as f64 / all as f64)
+        matrix_accuracy(&self.confusion)
+    }
+
+    /// The shadow model's accuracy and the live model's over the same
+    /// bursts, or None before the shadow saw any.
+    pub fn shadow_record(&self) -> Option<(f64, Option<f64>)> {
+        Some((
+            matrix_accuracy(&self.shadow_confusion)?,
+            matrix_accuracy(&self.paired_confusion),
+        ))
     }
 
     /// One human-readable line.
@@ -163,6 +173,43 @@ impl Stats {
     }
 }
 
+/// Accuracy of a confusion matrix whose rows are predicted classes; rows
+/// past the classes (the fallback) are not predictions and are ignored.
+pub fn matrix_accuracy(m: &[Vec<u64>]) -> Option<f64> {
+    let (mut hit, mut all) = (0u64, 0u64);
+    for (a, row) in m.iter().enumerate().take(NR_CLASSES) {
+        for (k, v) in row.iter().enumerate() {
+            all += v;
+            if a == k {
+                hit += v;
+            }
+        }
+    }
+    (all > 0).then(|| hit as f64 / all as f64)
+}
+
+fn add_matrix<const N: usize>(into: &mut [Vec<u64>], m: &[[u64; N]]) {
+    for (dst, src) in into.iter_mut().zip(m) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d += s;
+        }
+    }
+}
+
+fn sub_matrix(a: &[Vec<u64>], b: &[Vec<u64>]) -> Vec<Vec<u64>> {
+    a.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            row.iter()
+                .enumerate()
+                .map(|(k, v)| {
+                    v.saturating_sub(b.get(i).and_then(|r| r.get(k)).copied().unwrap_or(0))
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +247,17 @@ mod tests {
         assert_eq!(d.generation, 2);
         assert_eq!(d.accuracy(), None);
         assert!(b.line().contains("gen 2"));
+        assert_eq!(d.shadow_record(), None);
+    }
+
+    #[test]
+    fn shadow_record_compares_like_for_like() {
+        let mut c = cpu(1, [0; NR_ACTIONS]);
+        c.shadow_confusion[1][1] = 3;
+        c.shadow_confusion[0][1] = 1;
+        c.paired_confusion[1][1] = 1;
+        c.paired_confusion[2][1] = 3;
+        let st = Stats::sum(&[c]);
+        assert_eq!(st.shadow_record(), Some((0.75, Some(0.25))));
     }
 }
