@@ -22,7 +22,7 @@ pub fn bytes_of<T: plain::Plain>(v: &T) -> &[u8] {
 }
 
 /// The model used when neither --model nor --no-model is given.
-pub const EMBEDDED_MODEL: Option<&[u8]> = None;
+pub const EMBEDDED_MODEL: Option<&[u8]> = Some(include_bytes!("../../models/default.onnx"));
 
 /// Options of the scheduler itself (`scx_arbor [OPTIONS]`).
 #[derive(Debug, Clone, Args)]

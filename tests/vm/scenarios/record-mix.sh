@@ -1,0 +1,40 @@
+# Record outcome samples under a sequence of different workloads, for
+# training the default model (models/make-default.sh). The CSV leaves the VM
+# gzip'd and base64'd in block csv.gz.b64.
+# Args: arbor.phase_secs (default 8), arbor.sample_every (default 2).
+. /scenarios/_lib.sh
+
+csv=/tmp/mix.csv
+secs=${ARBOR_PHASE_SECS:-8}
+sched_start --no-model --record "$csv" --sample-every "${ARBOR_SAMPLE_EVERY:-2}" ||
+	fail "scx_arbor did not attach"
+
+# phase NAME CMD...: run CMD for the phase and mark it.
+phase() {
+	_name=$1
+	shift
+	_t0=$(now_ms)
+	"$@" >/dev/null 2>&1
+	mark phase "name=$_name" "rc=$?" "ms=$(($(now_ms) - _t0))"
+}
+
+# Messaging: many tiny bursts.
+phase hackbench-pipe timeout "$secs" sh -c 'while :; do hackbench -p -g 4 -l 200; done'
+# Pure CPU hogs: bursts truncated at 16 ms.
+phase cpu-hogs stress-ng --cpu 2 --timeout "${secs}s"
+# Duty-cycled load: ~1 ms and ~5 ms busy slices with sleeps between.
+phase duty-1ms stress-ng --cpu 2 --cpu-load 40 --cpu-load-slice 1 --timeout "${secs}s"
+phase duty-5ms stress-ng --cpu 2 --cpu-load 50 --cpu-load-slice 5 --timeout "${secs}s"
+# Context switching and sleeping threads beside a hog.
+phase switch-hog stress-ng --switch 2 --cpu 1 --timeout "${secs}s"
+phase sleepers-hog stress-ng --sleep 4 --cpu 1 --timeout "${secs}s"
+# Everything at once.
+phase mixed sh -c "stress-ng --cpu 1 --cpu-load 30 --cpu-load-slice 2 --timeout ${secs}s & \
+	timeout $secs sh -c 'while :; do hackbench -g 2 -l 100; done'; wait"
+
+status status_end
+sched_stop INT
+[ -f "$csv" ] || fail "no $csv after the scheduler exited"
+mark csv "rows=$(($(wc -l <"$csv") - 1))" "bytes=$(wc -c <"$csv")"
+gzip -1 -c "$csv" >/tmp/mix.csv.gz
+block csv.gz.b64 base64 /tmp/mix.csv.gz
