@@ -196,7 +196,13 @@ fn real_main(cli: Cli) -> Result<()> {
             };
             let v = control::request(&socket, &req)
                 .with_context(|| format!("{} was refused", file.display()))?;
-            println!("generation {}", v["generation"]);
+            match v["visible_us"].as_u64() {
+                Some(us) => println!(
+                    "generation {} (installed in {} µs, in use after {us} µs)",
+                    v["generation"], v["install_us"]
+                ),
+                None => println!("generation {}", v["generation"]),
+            }
             Ok(())
         }
     }

@@ -211,6 +211,19 @@ struct Control {
 }
 
 impl Control {
+    /// Time from `t0` until some CPU decided with `generation` (polled every
+    /// 50 µs, up to 1 s; None if no decision was made with it by then).
+    fn wait_visible(&self, generation: u64, t0: Instant) -> Option<Duration> {
+        while t0.elapsed() < Duration::from_secs(1) {
+            match Stats::read(&self.cpu_stats) {
+                Ok(st) if st.generation >= generation => return Some(t0.elapsed()),
+                Ok(_) => std::thread::sleep(Duration::from_micros(50)),
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
     fn handle(&self, req: Request) -> Result<serde_json::Value> {
         match req {
             Request::Status => {
@@ -229,15 +242,18 @@ impl Control {
                 }))
             }
             Request::Swap(bytes) => {
+                let t0 = Instant::now();
                 let done = install_onnx(&mut self.live.lock().unwrap(), &bytes)
                     .context("model refused; the running model is unchanged")?;
+                let visible = self.wait_visible(done.generation, t0);
                 info!(
-                    "installed model generation {} in {:?}",
-                    done.generation, done.latency
+                    "installed model generation {} in {:?} (in use after {:?})",
+                    done.generation, done.latency, visible
                 );
                 Ok(json!({
                     "generation": done.generation,
                     "install_us": done.latency.as_micros() as u64,
+                    "visible_us": visible.map(|d| d.as_micros() as u64),
                 }))
             }
             Request::SwapTorn(bytes) => {
