@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Benchmark: model swap latency (swap command -> the BPF side deciding with
+# the new generation), retraining time per candidate and the daemon's CPU
+# share, measured in the 2-vCPU TCG VM under hackbench + stress-ng with a
+# release build. Prints a markdown table. Figures are emulated-VM figures:
+# compare them with each other, not with hardware.
+#
+# Usage: benches/vm-swap-learn.sh [SWAPS] [STEADY_SECS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export BPF_CLANG=${BPF_CLANG:-clang-19}
+swaps=${1:-100}
+steady=${2:-30}
+cargo build --release --quiet
+out=$(mktemp -d "${TMPDIR:-/tmp}/arbor-bench.XXXXXX")
+tests/vm/run.sh bench-swap-learn --bin target/release/scx_arbor --timeout 600 --quiet \
+	--out "$out" --arg swaps="$swaps" --arg steady_secs="$steady" >/dev/null
+python3 - "$out/console.log" <<'PY'
+import json, re, statistics, sys
+
+text = open(sys.argv[1], errors="replace").read()
+marks = [dict(kv.split("=", 1) for kv in l.split("ARBOR-MARK ", 1)[1].split()[1:])
+         for l in text.splitlines() if "ARBOR-MARK " in l]
+tags = [l.split("ARBOR-MARK ", 1)[1].split()[0] for l in text.splitlines() if "ARBOR-MARK " in l]
+swaps = [m for t, m in zip(tags, marks) if t == "swap"]
+inst = sorted(int(m["install_us"]) for m in swaps if m["install_us"].isdigit())
+vis = sorted(int(m["visible_us"]) for m in swaps if m["visible_us"].isdigit())
+steady = [m for t, m in zip(tags, marks) if t == "steady"][0]
+block = re.search(r"ARBOR-BEGIN status_end\n(.*?)\nARBOR-END status_end", text, re.S).group(1)
+status = json.loads(block.strip().splitlines()[-1])
+learn = status["learn"]
+
+def pct(xs, p):
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+share = int(steady["ticks"]) / int(steady["user_hz"]) / (int(steady["ms"]) / 1000)
+ev = learn.get("last_evaluation") or {}
+print(f"| metric | value |\n|---|---|")
+print(f"| swaps answered | {len(swaps)} ({len(inst)} with timings) |")
+print(f"| install (compile + map fill + slot swap), p50 / p99 / max | {pct(inst,50)} / {pct(inst,99)} / {max(inst)} µs |")
+print(f"| swap command to BPF deciding with it, p50 / p99 / max | {pct(vis,50)} / {pct(vis,99)} / {max(vis)} µs |")
+print(f"| torn reads | {status['torn_reads']} |")
+print(f"| retrain per candidate (last: {ev.get('train_rows','-')} rows) | {ev.get('train_ms', float('nan')):.0f} ms |")
+print(f"| candidates trained / promoted / rejected | {learn['candidates_trained']} / {learn['promoted']} / {learn['rejected']} |")
+print(f"| samples reaching the learner | {learn['samples_per_sec']:.0f} /s (queue drops {learn.get('queue_dropped', 0)}, ring drops {status['samples_dropped']}) |")
+print(f"| daemon CPU at steady state, learning on | {share * 100:.1f} % of one CPU ({steady['ticks']} ticks in {int(steady['ms'])/1000:.0f} s, {steady['nr_cpus']} CPUs) |")
+PY
+echo "console: $out/console.log"
