@@ -1,0 +1,24 @@
+# scx_arbor ab in the VM: EEVDF against scx_arbor in interleaved rounds with
+# the latency mix and messaging. Prints the table, the JSON and the SVG size;
+# with arbor.svg_b64=1 also the SVG (base64) for tests/vm/demo.sh.
+# Args: arbor.rounds (2), arbor.duration (3), arbor.warmup (1),
+#       arbor.workload (latency,messaging), arbor.walk_cost (0).
+. /scenarios/_lib.sh
+
+mark before "state=$(scx_state)"
+set -- --rounds "${ARBOR_ROUNDS:-2}" --duration "${ARBOR_DURATION:-3}" \
+	--warmup "${ARBOR_WARMUP:-1}" --workload "${ARBOR_WORKLOAD:-latency,messaging}" \
+	--attach-timeout 60 --json /tmp/ab.json --plot /tmp/ab.svg
+[ "${ARBOR_WALK_COST:-0}" = 1 ] && set -- "$@" --walk-cost --bpf-stats
+t0=$(now_ms)
+scx_arbor ab "$@" >/tmp/ab.out 2>/tmp/ab.err
+rc=$?
+mark ab "rc=$rc" "ms=$(($(now_ms) - t0))" "state=$(scx_state)" \
+	"arbor_procs=$(pgrep -f 'scx_arbor --' | wc -l)"
+block table cat /tmp/ab.out
+block stderr tail -n 20 /tmp/ab.err
+[ -f /tmp/ab.json ] && block json cat /tmp/ab.json
+mark svg "bytes=$(wc -c </tmp/ab.svg 2>/dev/null || echo 0)" \
+	"has_svg_tag=$(grep -c '<svg' /tmp/ab.svg 2>/dev/null || echo 0)"
+[ "${ARBOR_SVG_B64:-0}" = 1 ] && block svg.b64 base64 /tmp/ab.svg
+exit 0
