@@ -54,8 +54,10 @@ enum arbor_feature {
 
 /*
  * Burst classes: what a model predicts. A task's burst is the CPU time it
- * consumes from a wakeup until it sleeps again (summed over preemptions),
- * truncated at ARBOR_BURST_TRUNC_US. Class c holds bursts
+ * consumes from a wakeup until it sleeps again (summed over preemptions).
+ * A burst that reaches ARBOR_BURST_TRUNC_US is ended (truncated) at the next
+ * stop, so CPU hogs get decided again; a run nothing interrupted may pass
+ * the limit before that stop comes. Class c holds bursts
  * in (bound[c-1], bound[c]] µs; the last class is open-ended.
  */
 enum arbor_class {
@@ -157,7 +159,7 @@ struct arbor_sample {
 	u32 burst_us;		/* actual burst CPU time, µs, capped */
 	u8 predicted;		/* action row used: a class or FALLBACK */
 	u8 actual;		/* class of burst_us */
-	u8 truncated;		/* 1 if the burst hit ARBOR_BURST_TRUNC_US */
+	u8 truncated;		/* 1 iff burst_us >= ARBOR_BURST_TRUNC_US */
 	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
 };
 

@@ -403,6 +403,12 @@ static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncat
 
 	burst_us = sat_u32(tctx->burst_ns / NSEC_PER_USEC);
 	actual = class_of_burst(burst_us);
+	/*
+	 * A run that nothing interrupted (no other task wanted the CPU, so no
+	 * stopping in between) can pass the limit unseen: it still counts.
+	 */
+	if (burst_us >= ARBOR_BURST_TRUNC_US)
+		truncated = true;
 
 	if (st) {
 		st->bursts++;
