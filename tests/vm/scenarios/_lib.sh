@@ -139,7 +139,8 @@ sched_stop() {
 status() { block "$1" scx_arbor status --json; }
 
 # load_start [SECS]: CPU hogs (stress-ng --cpu 2) and a hackbench loop in the
-# background, for SECS seconds or, without SECS, until load_stop.
+# background, for SECS seconds or, without SECS, until load_stop. Nothing
+# here prints to the console while running (it could split a block).
 # load_wait waits for them and marks their exit codes (load rcs=...).
 LOAD_PIDS=
 load_start() {
@@ -154,7 +155,8 @@ load_start() {
 			hackbench -g 2 -f 5 -l 50 >>"$LOGS/hackbench.log" 2>&1 || _bad=$((_bad + 1))
 			_n=$((_n + 1))
 		done
-		mark hackbench "runs=$_n" "failed=$_bad"
+		# Not printed from here: a background line could land inside a block.
+		echo "runs=$_n failed=$_bad" >/tmp/hackbench.result
 		[ "$_bad" = 0 ]
 	) &
 	LOAD_PIDS="$LOAD_PIDS $!"
@@ -172,6 +174,8 @@ load_wait() {
 		_rcs="$_rcs${_rcs:+,}$?"
 	done
 	mark load "rcs=$_rcs"
+	[ -f /tmp/hackbench.result ] && mark hackbench $(cat /tmp/hackbench.result)
+	rm -f /tmp/hackbench.result
 	LOAD_PIDS=
 	rm -f "$LOGS/hackbench.log"
 	dump_log stress.log
