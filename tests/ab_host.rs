@@ -69,6 +69,7 @@ impl Fake {
             ops_prefix: "arbor".into(),
             attach_timeout: Duration::from_secs_f64(timeout_s),
             stop_timeout: Duration::from_secs_f64(timeout_s),
+            interrupt: None,
         }
     }
 
@@ -222,6 +223,26 @@ fn attach_timeout_reports_output_and_cleans_up() {
     );
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert!(!alive(f.last_pid()), "timed-out scheduler was not stopped");
+}
+
+#[test]
+fn interrupt_while_waiting_for_attach() {
+    let f = Fake::new("intrattach");
+    let mut l = f.launch(&["--never"], 30.0);
+    let flag = Arc::new(AtomicBool::new(false));
+    l.interrupt = Some(flag.clone());
+    let f2 = flag.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        f2.store(true, Ordering::SeqCst);
+    });
+    let t0 = Instant::now();
+    let e = RunningSched::start(&f.sysfs(), &l)
+        .err()
+        .expect("must be interrupted");
+    assert!(e.to_string().contains("interrupted"), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(!alive(f.last_pid()));
 }
 
 #[test]

@@ -143,9 +143,11 @@ pub struct AbArgs {
     #[arg(long)]
     pub hogs: Option<usize>,
 
-    /// Messaging groups (each with --fds senders and --fds receivers). More
-    /// groups mean more runnable threads competing (heavier than hackbench's
-    /// defaults would be for a 2-vCPU VM, lighter per iteration).
+    /// Messaging groups, each of --fds senders and --fds receivers. More
+    /// groups mean more runnable threads competing for the CPUs. The default
+    /// (4 x 10 x 10 x 100 = 40,000 messages per iteration) is lighter than
+    /// hackbench's 10 groups of 20, so an iteration stays short even on a
+    /// 2-vCPU emulated VM.
     #[arg(long, default_value_t = 4)]
     pub groups: usize,
 
@@ -392,6 +394,8 @@ pub struct AbOutput {
     pub interrupted: bool,
     pub error: Option<String>,
     pub config: AbArgs,
+    /// CPU hogs of the latency mix actually used (--hogs or the number of CPUs).
+    pub hogs: usize,
     pub arms: Vec<Arm>,
     pub metric_defs: &'static [report::MetricDef],
     pub rounds: Vec<RoundRecord>,
@@ -504,11 +508,15 @@ pub fn run_with(args: &AbArgs, env: &AbEnv) -> Result<AbOutput> {
             .map(|a| a.name.as_str())
             .collect::<Vec<_>>()
             .join(", "),
-        workloads
-            .iter()
-            .map(|w| format!("{w:?}").to_lowercase())
-            .collect::<Vec<_>>()
-            .join(","),
+        if workloads.is_empty() {
+            "none".to_string()
+        } else {
+            workloads
+                .iter()
+                .map(|w| format!("{w:?}").to_lowercase())
+                .collect::<Vec<_>>()
+                .join(",")
+        },
         if args.command.is_empty() {
             String::new()
         } else {
@@ -567,6 +575,7 @@ pub fn run_with(args: &AbArgs, env: &AbEnv) -> Result<AbOutput> {
         interrupted,
         error,
         config: args.clone(),
+        hogs,
         arms: arms.clone(),
         metric_defs: report::METRICS,
         rounds: records,
@@ -677,6 +686,7 @@ fn run_arm_round(
             ops_prefix: env.ops_prefix.clone(),
             attach_timeout: Duration::from_secs_f64(args.attach_timeout),
             stop_timeout: Duration::from_secs_f64(args.attach_timeout),
+            interrupt: Some(env.stop.clone()),
         };
         let s = RunningSched::start(&env.sysfs, &launch)?;
         rec.attach_s = Some(s.attach_time.as_secs_f64());
@@ -1025,6 +1035,8 @@ mod tests {
             arms[2].sched_args.as_ref().unwrap(),
             &vec!["-v", "--foo", "--no-model"]
         );
+        let a = parse(&["--arbor-arg", "--no-model", "--arbor-arg", "-v"]);
+        assert_eq!(a.scheduler_args(), vec!["--no-model", "-v"]);
         let a = parse(&["--", "make", "-j2"]);
         assert_eq!(a.command, vec!["make", "-j2"]);
         assert!(a.workloads().is_empty());

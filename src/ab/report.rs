@@ -239,7 +239,7 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<36} {:>6} {:>10} {:>10} {:>7} {:>17} {:>7}  {}",
+            "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  {}",
             "metric (median over rounds)",
             "better",
             summary.baseline,
@@ -263,7 +263,7 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
             };
             let _ = writeln!(
                 out,
-                "{:<36} {:>6} {:>10} {:>10} {:>7} {:>17} {:>7}  {}",
+                "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  {}",
                 label,
                 match c.cmp.better {
                     Better::Lower => "lower",
@@ -333,7 +333,7 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
             "{:<16} {:<18} {:>12} {:>14} {:>10}",
             "decision cost", "BPF program", "calls", "run time [ns]", "ns/call"
         );
-        for b in &summary.bpf {
+        for b in summary.bpf.iter().filter(|b| b.run_cnt > 0) {
             let _ = writeln!(
                 out,
                 "{:<16} {:<18} {:>12} {:>14} {:>10}",
@@ -358,7 +358,7 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
             "p",
             "verdict"
         );
-        for w in &summary.walk_cost {
+        for w in summary.walk_cost.iter().filter(|w| w.walk_ns.is_finite()) {
             let _ = writeln!(
                 out,
                 "{:<18} {:>12} {:>12} {:>10} {:>17} {:>7}  {}",

@@ -12,6 +12,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -139,6 +140,8 @@ pub struct SchedLaunch {
     pub ops_prefix: String,
     pub attach_timeout: Duration,
     pub stop_timeout: Duration,
+    /// Set by Ctrl-C: give up waiting for the attach.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// A running scheduler child. Dropping it stops the scheduler (SIGINT, then
@@ -211,6 +214,14 @@ impl RunningSched {
                     describe_status(status),
                     indent(&out)
                 );
+            }
+            if launch
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
+                drop(rs); // stops it
+                bail!("interrupted while waiting for the scheduler to attach");
             }
             if start.elapsed() >= launch.attach_timeout {
                 let (st, ops) = (sysfs.state().unwrap_or_default(), sysfs.ops());
