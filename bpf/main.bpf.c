@@ -226,7 +226,8 @@ static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
 	nr_nodes = m->nr_nodes;
 	nr_leaves = m->nr_leaves;
 	nr_classes = m->nr_classes;
-	if (nr_trees > ARBOR_MAX_TREES) {
+	if (nr_trees > ARBOR_MAX_TREES || !nr_classes ||
+	    nr_classes > ARBOR_NR_CLASSES) {
 		st->walk_errors++;
 		return ARBOR_CLASS_FALLBACK;
 	}

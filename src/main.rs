@@ -43,6 +43,8 @@ enum Command {
     /// A/B-compare scx_arbor against the kernel's default scheduler (EEVDF)
     /// on the same workload, in interleaved rounds, with statistics.
     Ab(ab::AbArgs),
+    /// Print the feature schema, the burst classes and the model limits.
+    Schema,
     /// Run the A/B latency mix alone, under whatever scheduler is attached:
     /// periodic wakers (sleep to an absolute deadline, wake, burn a burst)
     /// beside CPU hogs. Prints wakeup latency percentiles as JSON. Handy to
@@ -133,6 +135,10 @@ fn real_main(cli: Cli) -> Result<()> {
             None => sched::run(&cli.sched),
         },
         Some(Command::Model(cmd)) => model::cli::run(cmd),
+        Some(Command::Schema) => {
+            print!("{}", schema::describe());
+            Ok(())
+        }
         Some(Command::Ab(args)) => ab::run(args),
         Some(Command::Workload {
             secs,

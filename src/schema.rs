@@ -101,6 +101,7 @@ pub fn action_name(row: usize) -> &'static str {
 }
 
 /// The class of a burst of `burst_us` µs, exactly as the BPF side buckets it.
+#[cfg(test)]
 pub fn class_of_burst(burst_us: u32) -> usize {
     CLASS_BOUNDS_US
         .iter()
@@ -111,6 +112,33 @@ pub fn class_of_burst(burst_us: u32) -> usize {
 /// Index of a feature by name.
 pub fn feature_index(name: &str) -> Option<usize> {
     FEATURES.iter().position(|f| f.name == name)
+}
+
+/// The schema as text: features, classes and the BPF walk's limits.
+pub fn describe() -> String {
+    let mut out = format!(
+        "feature schema v{SCHEMA_VERSION}: {NR_FEATURES} unsigned integer features, each at most {FEATURE_MAX} (2^24 - 1)\n"
+    );
+    out += &format!("{:<3} {:<20} {:<6} meaning\n", "#", "name", "unit");
+    for (i, f) in FEATURES.iter().enumerate() {
+        out += &format!("{i:<3} {:<20} {:<6} {}\n", f.name, f.unit, f.doc);
+    }
+    out += "\nclasses (the CPU time of the task's next burst, wakeup to sleep):\n";
+    let mut lo = 0;
+    for (c, name) in CLASS_NAMES.iter().enumerate() {
+        match CLASS_BOUNDS_US.get(c) {
+            Some(&hi) => out += &format!("{c}  {name:<7} {lo} .. {hi} µs\n"),
+            None => out += &format!("{c}  {name:<7} > {lo} µs\n"),
+        }
+        lo = CLASS_BOUNDS_US.get(c).copied().unwrap_or(lo);
+    }
+    out += &format!(
+        "{CLASS_FALLBACK}  fallback (action row used when no model is installed)\n\
+         a burst reaching {BURST_TRUNC_US} µs is ended as truncated at the next stop\n\
+         \nmodel limits: {MAX_TREES} trees, {MAX_NODES} nodes and {MAX_LEAVES} leaves in all, \
+         depth {MAX_DEPTH} (at most {MAX_WALK_STEPS} nodes walked per decision)\n"
+    );
+    out
 }
 
 #[cfg(test)]
@@ -136,6 +164,19 @@ mod tests {
         }
         assert_eq!(action_name(CLASS_FALLBACK), "fallback");
         assert_eq!(action_name(0), "tiny");
+    }
+
+    #[test]
+    fn description_names_every_feature_and_class() {
+        let d = describe();
+        for f in FEATURES {
+            assert!(d.contains(f.name) && d.contains(f.doc));
+        }
+        for c in CLASS_NAMES {
+            assert!(d.contains(c));
+        }
+        assert!(d.contains("250 .. 1000 µs") && d.contains("> 4000 µs"));
+        assert!(d.contains("16000 µs"));
     }
 
     #[test]

@@ -38,7 +38,10 @@ pub fn snapshot(prefix: &str) -> Vec<ProgStat> {
         .filter(|p| p.ty == libbpf_rs::ProgramType::StructOps)
         .filter_map(|p| {
             let name = p.name.to_string_lossy().into_owned();
-            name.starts_with(prefix).then(|| ProgStat {
+            if !name.starts_with(prefix) {
+                return None;
+            }
+            Some(ProgStat {
                 id: p.id,
                 name,
                 run_cnt: p.run_cnt,

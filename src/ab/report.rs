@@ -239,7 +239,7 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  {}",
+            "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  verdict",
             "metric (median over rounds)",
             "better",
             summary.baseline,
@@ -247,7 +247,6 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
             "ratio",
             "95% CI of ratio",
             "p",
-            "verdict"
         );
         for c in summary.comparisons.iter().filter(|c| &c.arm == arm) {
             let label = format!("{} [{}]", c.label, c.unit);
@@ -349,14 +348,8 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<18} {:>12} {:>12} {:>10} {:>17} {:>7}  {}",
-            "tree walk cost",
-            "model ns",
-            "no-model ns",
-            "walk ns",
-            "95% CI of ratio",
-            "p",
-            "verdict"
+            "{:<18} {:>12} {:>12} {:>10} {:>17} {:>7}  verdict",
+            "tree walk cost", "model ns", "no-model ns", "walk ns", "95% CI of ratio", "p",
         );
         for w in summary.walk_cost.iter().filter(|w| w.walk_ns.is_finite()) {
             let _ = writeln!(
@@ -409,8 +402,9 @@ pub fn cdf_points(v: &mut [f64], n: usize) -> Vec<(f64, f64)> {
         .map(|i| (v[i], (i + 1) as f64 / len as f64))
         .collect();
     // Always keep the tail exactly (the interesting part).
-    for i in len.saturating_sub(step * 4)..len {
-        pts.push((v[i], (i + 1) as f64 / len as f64));
+    let tail = len.saturating_sub(step * 4);
+    for (i, x) in v.iter().enumerate().skip(tail) {
+        pts.push((*x, (i + 1) as f64 / len as f64));
     }
     pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     pts.dedup();

@@ -672,7 +672,7 @@ mod tests {
         assert_eq!(c.median_arm, 51.0);
         assert!(close(c.ratio.unwrap(), 0.5, 1e-12));
         let (lo, hi) = c.ci95.unwrap();
-        assert!(lo <= 0.5 && 0.5 <= hi && hi < 1.0);
+        assert!(lo <= 0.5 && (0.5..1.0).contains(&hi));
         assert!(close(c.p_value, 2.0 / 252.0, 1e-12));
         assert_eq!(c.verdict, Verdict::Better);
         let c = compare(&base, &arm, Better::Higher, 99);

@@ -1,7 +1,7 @@
 //! Opening, configuring, attaching and running the BPF scheduler.
 
 use std::mem::MaybeUninit;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -566,7 +566,7 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
 }
 
 /// `--monitor`: print the running instance's counters every `interval`.
-pub fn monitor(socket: &PathBuf, interval: Duration) -> Result<()> {
+pub fn monitor(socket: &Path, interval: Duration) -> Result<()> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))?;
