@@ -185,8 +185,8 @@ fn annotate_makes_a_plain_export_acceptable() {
 fn verify_accepts_every_fixture_with_its_onnxruntime_labels() {
     for entry in std::fs::read_dir(fixtures()).unwrap() {
         let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "onnx") {
-            let rows = p.with_extension("expected.csv");
+        let rows = p.with_extension("expected.csv");
+        if p.extension().is_some_and(|e| e == "onnx") && rows.exists() {
             let bytes = std::fs::read(&p).unwrap();
             let table = Table::read(&rows).unwrap();
             let report = model::verify::verify(&bytes, Some(&table), 0, 1).unwrap();
