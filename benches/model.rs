@@ -1,24 +1,9 @@
 //! Model benchmarks: ONNX import + compile, tract load, integer walk vs
 //! tract inference per row, CART training. Prints a table; no assertions.
 //!
-//! Run with `cargo bench --bench model`. The crate is a binary, so the model
-//! modules are compiled into this benchmark directly.
-#![allow(dead_code, unused_imports)]
+//! Run with `cargo bench --bench model`.
 
-#[path = "../src/learn/bins.rs"]
-mod bins;
-#[path = "../src/bpf_intf.rs"]
-mod bpf_intf;
-#[path = "../src/learn/cart.rs"]
-mod cart;
-/// The learner without its online part (which needs the scheduler).
-mod learn {
-    pub use super::cart::{train, CartParams, ClassWeight};
-}
-#[path = "../src/model/mod.rs"]
-mod model;
-#[path = "../src/schema.rs"]
-mod schema;
+use scx_arbor::{learn, model, schema};
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -53,6 +38,11 @@ fn rows(n: usize, seed: u64) -> Vec<Row> {
 }
 
 fn main() {
+    // A test harness asking for the list of tests (cargo nextest): this
+    // benchmark has none.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models");
     let data = rows(100_000, 1);
     println!(

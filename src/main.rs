@@ -1,22 +1,15 @@
 //! scx_arbor: a sched_ext scheduler whose per-task request sizes come from
 //! integer decision trees.
 
-mod ab;
-mod bpf_intf;
-mod bpf_skel;
-mod learn;
-mod model;
-mod sched;
-mod schema;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use sched::control::{self, Request};
-use sched::SchedOpts;
+use scx_arbor::sched::control::{self, Request};
+use scx_arbor::sched::SchedOpts;
+use scx_arbor::{ab, model, sched, schema};
 
 /// A sched_ext scheduler: EEVDF-style virtual deadlines whose per-task
 /// request sizes come from integer decision trees (ONNX models) walked in BPF.

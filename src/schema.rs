@@ -101,7 +101,6 @@ pub fn action_name(row: usize) -> &'static str {
 }
 
 /// The class of a burst of `burst_us` µs, exactly as the BPF side buckets it.
-#[cfg(test)]
 pub fn class_of_burst(burst_us: u32) -> usize {
     CLASS_BOUNDS_US
         .iter()

@@ -1,19 +1,14 @@
 //! Host-runnable tests of `scx_arbor ab` (no sched_ext needed).
 //!
-//! The `ab` module is self-contained, so it is compiled into this test crate
-//! directly. sched_ext is simulated: a fake sysfs directory and a fake
+//! sched_ext is simulated: a fake sysfs directory and a fake
 //! "scheduler" (a shell script) that writes `state` and `root/ops` the way the
 //! kernel does when a scheduler attaches, and `disabled` when it gets SIGINT.
 //! Both arms then really run on this host's EEVDF: an A/A comparison.
 
-#![allow(dead_code)]
-
-#[path = "../src/ab/mod.rs"]
-mod ab;
-
 use ab::sysfs::{RestoreFile, RunningSched, SchedLaunch, ScxSysfs};
 use ab::{AbArgs, AbEnv};
 use clap::Parser;
+use scx_arbor::ab;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -477,7 +472,10 @@ fn full_run_against_fake_sched_ext_writes_json_and_svg() {
         assert!(m["cmd_wall_s"].as_f64().unwrap() >= 0.05);
         assert!(!r["latency"]["histogram"].as_array().unwrap().is_empty());
         assert!(r["latency"]["percentiles"]["p999_us"].as_f64().unwrap() > 0.0);
-        assert!(!r["messaging"]["iterations_s"].as_array().unwrap().is_empty());
+        assert!(!r["messaging"]["iterations_s"]
+            .as_array()
+            .unwrap()
+            .is_empty());
         assert_eq!(r["command"]["exit_code"], 3);
         assert_eq!(r["command"]["success"], false);
         if r["arm"] == "eevdf" {

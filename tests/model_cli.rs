@@ -1,23 +1,7 @@
 //! The `model` commands end to end: train on a `--record` CSV, verify the
 //! written model, annotate a plain export, verify every fixture.
-//!
-//! The crate is a binary, so the modules are compiled into this test directly.
-#![allow(dead_code, unused_imports)]
 
-#[path = "../src/learn/bins.rs"]
-mod bins;
-#[path = "../src/bpf_intf.rs"]
-mod bpf_intf;
-#[path = "../src/learn/cart.rs"]
-mod cart;
-/// The learner without its online part (which needs the scheduler).
-mod learn {
-    pub use super::cart::{train, CartParams, ClassWeight};
-}
-#[path = "../src/model/mod.rs"]
-mod model;
-#[path = "../src/schema.rs"]
-mod schema;
+use scx_arbor::{model, schema};
 
 use std::path::PathBuf;
 

@@ -1,24 +1,7 @@
 //! Every ONNX fixture compiles to the integer form, and the integer walker
 //! agrees 100% with onnxruntime's stored labels and with tract.
-//!
-//! The crate is a binary, so the model modules are compiled into this test
-//! directly.
-#![allow(dead_code, unused_imports)]
 
-#[path = "../src/learn/bins.rs"]
-mod bins;
-#[path = "../src/bpf_intf.rs"]
-mod bpf_intf;
-#[path = "../src/learn/cart.rs"]
-mod cart;
-/// The learner without its online part (which needs the scheduler).
-mod learn {
-    pub use super::cart::{train, CartParams, ClassWeight};
-}
-#[path = "../src/model/mod.rs"]
-mod model;
-#[path = "../src/schema.rs"]
-mod schema;
+use scx_arbor::model;
 
 use std::path::PathBuf;
 
