@@ -80,8 +80,8 @@ pub struct SchedOpts {
     #[arg(long, value_name = "SECS", default_value_t = 20.0)]
     pub learn_interval: f64,
 
-    /// Samples needed before the first candidate (and new samples between
-    /// candidates). Fewer trains sooner on a noisier picture.
+    /// Samples needed before the first candidate; a quarter as many new ones
+    /// are needed between candidates. Fewer trains sooner on a noisier picture.
     #[arg(long, value_name = "N", default_value_t = 5000)]
     pub learn_min_samples: usize,
 
