@@ -203,23 +203,27 @@ impl Ensemble {
     pub fn score_reach(&self) -> i64 {
         (0..self.nr_classes)
             .filter(|&c| self.base_scores[c] != ABSENT_SCORE)
-            .map(|c| {
-                let mut reach = i64::from(self.base_scores[c]).abs();
-                for tree in &self.trees {
-                    reach += tree
-                        .nodes
-                        .iter()
-                        .filter_map(|n| match n {
-                            Node::Leaf { scores } => Some(i64::from(scores[c]).abs()),
-                            Node::Split { .. } => None,
-                        })
-                        .max()
-                        .unwrap_or(0);
-                }
-                reach
-            })
+            .map(|c| self.class_reach(c))
             .max()
             .unwrap_or(0)
+    }
+
+    /// Largest |score| class `c` can reach: |base| plus, per tree, the
+    /// largest |leaf score| of `c`.
+    fn class_reach(&self, c: usize) -> i64 {
+        let mut reach = i64::from(self.base_scores[c]).abs();
+        for tree in &self.trees {
+            reach += tree
+                .nodes
+                .iter()
+                .filter_map(|n| match n {
+                    Node::Leaf { scores } => Some(i64::from(scores[c]).abs()),
+                    Node::Split { .. } => None,
+                })
+                .max()
+                .unwrap_or(0);
+        }
+        reach
     }
 
     /// Every present class must stay within [`SCORE_BOUND`] whatever leaves
@@ -240,18 +244,7 @@ impl Ensemble {
                 }
                 continue;
             }
-            let mut reach = i64::from(self.base_scores[c]).abs();
-            for tree in &self.trees {
-                reach += tree
-                    .nodes
-                    .iter()
-                    .filter_map(|n| match n {
-                        Node::Leaf { scores } => Some(i64::from(scores[c]).abs()),
-                        Node::Split { .. } => None,
-                    })
-                    .max()
-                    .unwrap_or(0);
-            }
+            let reach = self.class_reach(c);
             ensure!(
                 reach <= SCORE_BOUND,
                 "class {c} scores can reach {reach}, beyond the bound {SCORE_BOUND}: use fewer \

@@ -36,8 +36,10 @@ budget=$((rounds * 2 * 2 * (duration + 2) + 240))
 	--out "$out/vm" --arg rounds="$rounds" --arg duration="$duration" --arg warmup=2 \
 	--arg svg_b64=1 --arg walk_cost=1
 console=$out/vm/console.log
+# The serial console ends lines with \r: strip it before matching.
 block() {
-	awk -v b="$1" '$0 ~ "ARBOR-BEGIN "b"$" {on=1; next} $0 ~ "ARBOR-END "b" " {on=0} on' "$console" | tr -d '\r'
+	tr -d '\r' <"$console" |
+		awk -v b="$1" '$0 ~ "ARBOR-BEGIN "b"$" {on=1; next} $0 ~ "ARBOR-END "b" " {on=0} on'
 }
 block json >"$out/ab.json"
 block svg.b64 | base64 -d >"$out/ab.svg"
