@@ -602,33 +602,3 @@ fn scheduler_load_failure_ends_run_cleanly() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(v["error"].as_str().unwrap().contains("dump() missing"));
 }
-
-/// A/A demonstration on this host (both arms EEVDF): 5 rounds x 3 s. Not run
-/// by default (40 s); `cargo test --test ab_host aa_demo -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn aa_demo() {
-    let f = Fake::new("aa");
-    let mut env = f.env();
-    env.print = true;
-    let json = std::env::var("AB_DEMO_JSON")
-        .unwrap_or_else(|_| f.dir.join("aa.json").display().to_string());
-    let svg =
-        std::env::var("AB_DEMO_SVG").unwrap_or_else(|_| f.dir.join("aa.svg").display().to_string());
-    let a = args(&[
-        "--rounds",
-        "5",
-        "--duration",
-        "3",
-        "--warmup",
-        "0.5",
-        "--workload",
-        "latency,messaging",
-        "--json",
-        &json,
-        "--plot",
-        &svg,
-    ]);
-    let out = ab::run_with(&a, &env).unwrap();
-    assert!(out.error.is_none());
-}
