@@ -176,7 +176,6 @@ fn explain_open_error(e: anyhow::Error) -> anyhow::Error {
 
 /// Handles to the scheduler's maps that threads can own.
 struct Maps {
-    model_slot: MapHandle,
     cpu_stats: MapHandle,
     samples: MapHandle,
     actions: MapHandle,
@@ -184,13 +183,8 @@ struct Maps {
 }
 
 impl Maps {
-    fn model_slot_handle(&self) -> Result<MapHandle> {
-        Ok(MapHandle::try_from(&self.model_slot)?)
-    }
-
     fn from_skel(skel: &BpfSkel<'_>) -> Result<Self> {
         Ok(Self {
-            model_slot: MapHandle::try_from(&skel.maps.model_slot)?,
             cpu_stats: MapHandle::try_from(&skel.maps.cpu_stats)?,
             samples: MapHandle::try_from(&skel.maps.samples)?,
             actions: MapHandle::try_from(&skel.maps.actions)?,
@@ -420,7 +414,7 @@ fn start_workers(
                             }
                         }
                     };
-                    if let Err(e) = samples::consume(&ring, s, sink, || {}) {
+                    if let Err(e) = samples::consume(&ring, s, sink) {
                         warn!("sample consumer stopped: {e:#}");
                     }
                     if let Some((mut rec, path)) = recorder {
@@ -472,7 +466,10 @@ fn run_once(
 
     let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut live = LiveModel {
-        slot: ModelSlot::new(maps.model_slot_handle()?, generations.clone()),
+        slot: ModelSlot::new(
+            MapHandle::try_from(&sched.skel.maps.model_slot)?,
+            generations.clone(),
+        ),
         ensemble: None,
     };
     if let Some((name, bytes)) = &model {

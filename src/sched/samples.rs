@@ -105,18 +105,11 @@ impl CsvRecorder {
     }
 }
 
-/// Consume the ring buffer until `stop`, handing every sample to `sink` and
-/// calling `tick` after every poll (at least every 100 ms).
-/// Returns the number of samples consumed.
-pub fn consume<F, T>(
-    samples: &MapHandle,
-    stop: Arc<AtomicBool>,
-    mut sink: F,
-    mut tick: T,
-) -> Result<u64>
+/// Consume the ring buffer until `stop` (checked at least every 100 ms),
+/// handing every sample to `sink`. Returns the number of samples consumed.
+pub fn consume<F>(samples: &MapHandle, stop: Arc<AtomicBool>, mut sink: F) -> Result<u64>
 where
     F: FnMut(&Sample),
-    T: FnMut(),
 {
     let mut count = 0u64;
     {
@@ -137,7 +130,6 @@ where
                 Err(e) if e.kind() == libbpf_rs::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e).context("polling the samples ring buffer"),
             }
-            tick();
         }
         // Drain what is left.
         let _ = rb.consume();
