@@ -46,7 +46,11 @@ enum arbor_feature {
 	ARBOR_F_WEIGHT			= 5,
 	/* Number of CPUs the task may run on */
 	ARBOR_F_NR_CPUS_ALLOWED		= 6,
-	/* Tasks queued in the shared DSQ at decision time */
+	/*
+	 * Tasks waiting in the DSQ of the task's LLC at decision time (one
+	 * shared queue per last-level cache; on a single-LLC machine, all
+	 * queued tasks but those pinned to one CPU)
+	 */
 	ARBOR_F_RUNNABLE_LOAD		= 7,
 
 	ARBOR_NR_FEATURES		= 8,
@@ -93,6 +97,26 @@ enum arbor_limits {
 	ARBOR_MAX_WALK_STEPS	= ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1),
 	ARBOR_LEAF		= 0xffff, /* arbor_node.feature of a leaf */
 	ARBOR_NO_SHADOW		= 0xff,	/* no shadow model walked */
+};
+
+/*
+ * Policy constants.
+ *
+ * Placement follows EEVDF: a task's lag is V - vruntime, where V is the
+ * virtual time of an ideal weighted fair share (it advances by CPU time
+ * charged divided by the total weight of runnable tasks). A task keeps its
+ * lag across a sleep, bounded to +-max(2 * its request, ARBOR_LAG_FLOOR_US)
+ * of CPU time scaled by its weight, so it can neither bank credit by
+ * sleeping nor carry a debt forever.
+ *
+ * Wakeup preemption looks at most ARBOR_VICTIM_SCAN CPUs of the waking
+ * task's LLC for a running task with a later deadline.
+ */
+enum arbor_policy {
+	ARBOR_LAG_FLOOR_US	= 4000,	/* one tick at HZ=250 */
+	ARBOR_VICTIM_SCAN	= 8,
+	ARBOR_MAX_CPUS		= 1024,	/* CPU ids the policy can address */
+	ARBOR_MAX_LLCS		= 256,	/* last-level caches (one DSQ each) */
 };
 
 /*
@@ -178,6 +202,11 @@ struct arbor_cpu_stats {
 	u64 samples_dropped;	/* ring buffer full: the sample was not sent */
 	u64 direct_dispatches;	/* inserted straight into an idle CPU's local DSQ */
 	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
+	u64 preempt_lost;	/* a chosen victim was claimed by another waker first */
+	u64 wake_llc_local;	/* wakeups placed in the waker CPU's LLC */
+	u64 wake_llc_remote;	/* wakeups placed in another LLC */
+	u64 pcpu_enqueues;	/* enqueues of tasks that can run on one CPU only */
+	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
 	u64 bursts;		/* bursts completed (sampled or not) */
 	u64 generation;		/* model generation this CPU last walked */
 	/*

@@ -4,12 +4,22 @@
  * come from an integer decision-tree ensemble.
  *
  * Each task keeps a weighted vruntime and a virtual deadline
- * (vruntime + request * 100 / weight). Runnable tasks wait in one shared DSQ
- * ordered by deadline. When a task wakes, the ensemble installed in
+ * (vruntime + request * 100 / weight). Waiting tasks sit in the vtime DSQ of
+ * their last-level cache, ordered by deadline, or in their CPU's own DSQ if
+ * they can run nowhere else. When a task wakes, the ensemble installed in
  * model_slot classifies its coming CPU burst from integer features kept in
  * task storage; the class picks the task's request and time slice from the
- * action table. A woken task whose deadline beats a running task's preempts
- * it, as EEVDF does on wakeup.
+ * action table. The task is placed in virtual time with the lag it went to
+ * sleep with (placement.bpf.h), goes to an idle CPU if the kernel's
+ * topology-aware idle selection finds one, else preempts the running task
+ * with the latest later deadline in its LLC, as EEVDF does on wakeup.
+ *
+ * A burst is the CPU time from a wakeup to the next sleep. The kernel calls
+ * ops.stopping(p, false) before ops.quiescent(p, SCX_DEQ_SLEEP), and a
+ * dequeue that is not a sleep (affinity, nice or cgroup change) goes
+ * through the same stopping, so a burst ends in quiescent, when the kernel
+ * says the task sleeps, and nowhere else (but for the truncation of a
+ * burst still running past ARBOR_BURST_TRUNC_US).
  *
  * When the burst ends, the (features, decision, actual burst) outcome is sent
  * to userspace through a ring buffer at a configurable rate, for recording
@@ -26,12 +36,6 @@ UEI_DEFINE(uei);
 #define NSEC_PER_USEC		1000ULL
 #define NSEC_PER_MSEC		(1000ULL * NSEC_PER_USEC)
 
-/* The shared DSQ all queued tasks wait in, ordered by virtual deadline */
-#define SHARED_DSQ		0
-
-/* Upper bound on CPU ids scanned for wakeup preemption */
-#define MAX_CPUS		1024
-
 /* Slice used when the action table has not been filled (µs -> ns) */
 #define DEFAULT_SLICE_NS	(3ULL * NSEC_PER_MSEC)
 
@@ -41,17 +45,11 @@ UEI_DEFINE(uei);
 /* Set by userspace before load: preempt a running task on an earlier-deadline wakeup */
 const volatile bool wakeup_preempt = true;
 
-/* Set by userspace before load: number of possible CPU ids */
-const volatile u32 nr_cpu_ids = 1;
-
 /*
  * Runtime tunables written by userspace through the bss map:
  * send one outcome sample every sample_every bursts (0: none).
  */
 volatile u32 sample_every;
-
-/* Current virtual time: the largest vruntime seen starting to run */
-static u64 vtime_now;
 
 /* Action table: per class (and the fallback row) the slice and request */
 struct {
@@ -114,20 +112,6 @@ struct {
 	__type(value, struct arbor_cpu_stats);
 } cpu_stats SEC(".maps");
 
-/* What each CPU is running, for wakeup preemption */
-struct cpu_ctx {
-	/* Virtual deadline of the running task; 0 when none is running */
-	u64 curr_deadline;
-};
-
-/* Per-CPU running state indexed by CPU id, readable from any CPU */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_CPUS);
-	__type(key, u32);
-	__type(value, struct cpu_ctx);
-} cpu_ctxs SEC(".maps");
-
 /* Per-task scheduling state and features */
 struct task_ctx {
 	u64 vruntime;		/* weighted virtual runtime, ns */
@@ -139,13 +123,15 @@ struct task_ctx {
 	u64 sleep_start;	/* when the task last went to sleep (0: never) */
 	u64 last_wake;		/* when the task last woke (0: never) */
 	u64 generation;		/* model generation of the decision */
+	s64 vlag;		/* lag (V - vruntime) kept across a sleep */
+	u64 queued_weight;	/* weight counted in runnable_weight (0: none) */
 	u32 ewma_period_us;	/* EWMA of the wakeup-to-wakeup period */
 	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
 	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
 	u8 action;		/* action row of the decision */
 	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
 	bool decided;		/* a decision covers the current burst */
-	bool sleeping;		/* dequeued to sleep; the burst ends at stopping */
+	bool asleep;		/* slept (or never ran): the next wakeup places it */
 };
 
 /* Task storage holding each task's task_ctx */
@@ -190,115 +176,9 @@ static u32 class_of_burst(u32 burst_us)
 	return ARBOR_CLASS_LONG;
 }
 
-/*
- * Walk the installed ensemble over @feat. Returns the predicted class, or
- * ARBOR_CLASS_FALLBACK when no model is installed or the walk failed. The
- * semantics are those of src/model/walk.rs, which tests them in userspace.
- */
-static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
-		      u64 *gen)
-{
-	s64 acc[ARBOR_NR_CLASSES];
-	struct arbor_model *m;
-	u32 nr_trees, nr_nodes, nr_leaves, nr_classes;
-	u32 zero = 0, steps = 0, c, best;
-	bool failed = false, torn = false;
-	s64 best_score;
-	void *inner;
-	int t, d;
-	u16 tag;
-
-	*gen = 0;
-	inner = bpf_map_lookup_elem(slot, &zero);
-	if (!inner)
-		return ARBOR_CLASS_FALLBACK;
-	m = bpf_map_lookup_elem(inner, &zero);
-	if (!m)
-		return ARBOR_CLASS_FALLBACK;
-
-	if (m->gen_head != m->gen_tail) {
-		st->torn_reads++;
-		return ARBOR_CLASS_FALLBACK;
-	}
-	*gen = m->gen_head;
-	tag = (u16)m->gen_head;
-	nr_trees = m->nr_trees;
-	nr_nodes = m->nr_nodes;
-	nr_leaves = m->nr_leaves;
-	nr_classes = m->nr_classes;
-	if (nr_trees > ARBOR_MAX_TREES || !nr_classes ||
-	    nr_classes > ARBOR_NR_CLASSES) {
-		st->walk_errors++;
-		return ARBOR_CLASS_FALLBACK;
-	}
-
-	for (c = 0; c < ARBOR_NR_CLASSES; c++)
-		acc[c] = m->base_scores[c];
-
-	/*
-	 * One tree after the other; within a tree at most ARBOR_MAX_DEPTH
-	 * splits and a leaf. Both loops are open-coded iterators, so the
-	 * verifier checks each body once rather than every path.
-	 */
-	bpf_for(t, 0, nr_trees) {
-		bool reached = false;
-		u32 idx;
-
-		if (t >= ARBOR_MAX_TREES)
-			break;
-		idx = m->roots[t];
-		bpf_for(d, 0, ARBOR_MAX_DEPTH + 1) {
-			struct arbor_node *n;
-			u32 leaf, f, k;
-
-			if (idx >= nr_nodes || idx >= ARBOR_MAX_NODES)
-				break;
-			n = &m->nodes[idx];
-			steps++;
-			if (n->gen_tag != tag) {
-				torn = true;
-				break;
-			}
-			if (n->feature == ARBOR_LEAF) {
-				leaf = n->left;
-				if (leaf >= nr_leaves || leaf >= ARBOR_MAX_LEAVES)
-					break;
-				for (k = 0; k < ARBOR_NR_CLASSES; k++)
-					acc[k] += m->leaves[leaf][k];
-				reached = true;
-				break;
-			}
-			f = n->feature;
-			if (f >= ARBOR_NR_FEATURES)
-				break;
-			idx = feat[f] <= n->threshold ? n->left : n->right;
-		}
-		if (!reached) {
-			failed = true;
-			break;
-		}
-	}
-	st->walk_steps += steps;
-
-	if (torn) {
-		st->torn_reads++;
-		return ARBOR_CLASS_FALLBACK;
-	}
-	if (failed) {
-		st->walk_errors++;
-		return ARBOR_CLASS_FALLBACK;
-	}
-
-	best = 0;
-	best_score = acc[0];
-	for (c = 1; c < ARBOR_NR_CLASSES; c++) {
-		if (c < nr_classes && acc[c] > best_score) {
-			best = c;
-			best_score = acc[c];
-		}
-	}
-	return best;
-}
+#include "walk.bpf.h"
+#include "placement.bpf.h"
+#include "topology.bpf.h"
 
 /*
  * Classify the burst that is starting and take the class's request and slice.
@@ -318,7 +198,7 @@ static void decide(struct task_struct *p, struct task_ctx *tctx)
 	tctx->feat[ARBOR_F_WEIGHT] = sat_u32(p->scx.weight);
 	tctx->feat[ARBOR_F_NR_CPUS_ALLOWED] = sat_u32(p->nr_cpus_allowed);
 	tctx->feat[ARBOR_F_RUNNABLE_LOAD] =
-		sat_u32(scx_bpf_dsq_nr_queued(SHARED_DSQ));
+		sat_u32(scx_bpf_dsq_nr_queued(llc_dsq(scx_bpf_task_cpu(p))));
 	for (i = 0; i < ARBOR_NR_FEATURES; i++)
 		tctx->dfeat[i] = tctx->feat[i];
 
@@ -358,38 +238,6 @@ static void new_deadline(struct task_struct *p, struct task_ctx *tctx)
 {
 	tctx->deadline = tctx->vruntime +
 		scale_by_task_weight_inverse(p, tctx->request_ns);
-}
-
-/*
- * The task wakes: account the sleep that ended, decide its coming burst and
- * place it in virtual time. Like EEVDF, a sleeper keeps at most one request
- * of lag, so it can't bank credit by sleeping.
- */
-static void wake_up(struct task_struct *p, struct task_ctx *tctx)
-{
-	u64 now = scx_bpf_now();
-	u64 lag;
-	u32 period;
-
-	if (tctx->sleep_start && time_after(now, tctx->sleep_start))
-		tctx->feat[ARBOR_F_EWMA_SLEEP_US] =
-			ewma(tctx->feat[ARBOR_F_EWMA_SLEEP_US],
-			     sat_u32((now - tctx->sleep_start) / NSEC_PER_USEC));
-	if (tctx->last_wake && time_after(now, tctx->last_wake)) {
-		period = sat_u32((now - tctx->last_wake) / NSEC_PER_USEC);
-		tctx->ewma_period_us = ewma(tctx->ewma_period_us, period);
-		tctx->feat[ARBOR_F_WAKE_RATE_HZ] =
-			sat_u32(1000000 / (tctx->ewma_period_us ?: 1));
-	}
-	tctx->last_wake = now;
-	tctx->burst_ns = 0;
-
-	decide(p, tctx);
-
-	lag = scale_by_task_weight_inverse(p, tctx->request_ns);
-	if (vtime_now > lag && time_before(tctx->vruntime, vtime_now - lag))
-		tctx->vruntime = vtime_now - lag;
-	new_deadline(p, tctx);
 }
 
 /*
@@ -450,72 +298,87 @@ static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncat
 	tctx->decided = false;
 }
 
-static struct cpu_ctx *lookup_cpu_ctx(s32 cpu)
+/*
+ * The task wakes from a sleep: account the sleep that ended, decide its
+ * coming burst and place it in virtual time with the lag it slept with.
+ */
+static void wake_up(struct task_struct *p, struct task_ctx *tctx)
 {
-	u32 key = cpu;
+	u64 now = scx_bpf_now();
+	u32 period;
 
-	return bpf_map_lookup_elem(&cpu_ctxs, &key);
+	if (tctx->sleep_start && time_after(now, tctx->sleep_start))
+		tctx->feat[ARBOR_F_EWMA_SLEEP_US] =
+			ewma(tctx->feat[ARBOR_F_EWMA_SLEEP_US],
+			     sat_u32((now - tctx->sleep_start) / NSEC_PER_USEC));
+	if (tctx->last_wake && time_after(now, tctx->last_wake)) {
+		period = sat_u32((now - tctx->last_wake) / NSEC_PER_USEC);
+		tctx->ewma_period_us = ewma(tctx->ewma_period_us, period);
+		tctx->feat[ARBOR_F_WAKE_RATE_HZ] =
+			sat_u32(1000000 / (tctx->ewma_period_us ?: 1));
+	}
+	tctx->last_wake = now;
+	tctx->burst_ns = 0;
+	tctx->asleep = false;
+
+	decide(p, tctx);
+
+	tctx->vruntime = place(tctx->vlag);
+	new_deadline(p, tctx);
 }
 
 /*
- * EEVDF's wakeup preemption: if the woken task's deadline is earlier than a
- * running task's on a CPU it may use, preempt the one with the latest
- * deadline. Prefer the task's own CPU when it qualifies.
+ * Before a task is queued or dispatched: a new task, or one whose burst was
+ * truncated, is decided again; a used-up request is followed by the next.
  */
-static void preempt_for(struct task_struct *p, struct task_ctx *tctx,
-			struct arbor_cpu_stats *st)
+static void refresh_request(struct task_struct *p, struct task_ctx *tctx)
 {
-	s32 cpu, victim = -1, prev = scx_bpf_task_cpu(p);
-	u64 latest = tctx->deadline;
-	struct cpu_ctx *cctx;
+	if (!tctx->decided) {
+		decide(p, tctx);
+		new_deadline(p, tctx);
+	}
+	if (!time_before(tctx->vruntime, tctx->deadline))
+		new_deadline(p, tctx);
+}
 
-	cctx = lookup_cpu_ctx(prev);
-	if (cctx && cctx->curr_deadline &&
-	    time_before(tctx->deadline, cctx->curr_deadline) &&
-	    bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
-		victim = prev;
-	} else {
-		bpf_for(cpu, 0, nr_cpu_ids) {
-			if (cpu >= MAX_CPUS)
-				break;
-			cctx = lookup_cpu_ctx(cpu);
-			if (!cctx || !cctx->curr_deadline)
-				continue;
-			if (!time_before(latest, cctx->curr_deadline))
-				continue;
-			if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-				continue;
-			latest = cctx->curr_deadline;
-			victim = cpu;
-		}
-	}
-	if (victim >= 0) {
-		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
-		st->preempt_kicks++;
-	}
+/* Count where a wakeup went relative to the CPU that woke it */
+static void count_wake_llc(struct arbor_cpu_stats *st, s32 cpu)
+{
+	if (llc_of(cpu) == llc_of(bpf_get_smp_processor_id()))
+		st->wake_llc_local++;
+	else
+		st->wake_llc_remote++;
 }
 
 s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
-	struct arbor_cpu_stats *st;
+	struct arbor_cpu_stats *st = this_cpu_stats();
 	struct task_ctx *tctx;
-	bool is_idle = false;
 	s32 cpu;
 
 	tctx = lookup_task_ctx(p);
-	if (!tctx)
+	if (!tctx || !st)
 		return prev_cpu;
-	if (!tctx->decided)
+	if ((wake_flags & SCX_WAKE_TTWU) && tctx->asleep)
 		wake_up(p, tctx);
+	refresh_request(p, tctx);
 
-	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
-	if (is_idle) {
+	/*
+	 * The kernel's idle selection: prev CPU if its whole core is idle, a
+	 * fully idle core in prev's (or, for a sync wakeup, the waker's) LLC,
+	 * then node, then anywhere; then any idle CPU in the same order.
+	 */
+	cpu = scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, p->cpus_ptr, 0);
+	if (cpu >= 0) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx->slice_ns, 0);
-		st = this_cpu_stats();
-		if (st)
-			st->direct_dispatches++;
+		st->direct_dispatches++;
+	} else {
+		/* enqueue() queues it in prev's LLC or preempts a CPU there */
+		cpu = prev_cpu;
 	}
+	if (wake_flags & SCX_WAKE_TTWU)
+		count_wake_llc(st, cpu);
 	return cpu;
 }
 
@@ -523,47 +386,146 @@ void BPF_STRUCT_OPS(arbor_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	/* Wakeups that skipped select_cpu (e.g. pinned tasks) decide here */
-	if (tctx && (enq_flags & SCX_ENQ_WAKEUP) && !tctx->decided)
+	if (!tctx)
+		return;
+	tctx->queued_weight = p->scx.weight;
+	runnable_weight_add(tctx->queued_weight);
+
+	if (!tctx->asleep)
+		return;
+	/*
+	 * Wakeups that skipped select_cpu (tasks on one CPU) are placed here;
+	 * a task that becomes runnable without waking is new (or was runnable
+	 * when the scheduler attached) and starts where enable() put it.
+	 */
+	if (enq_flags & SCX_ENQ_WAKEUP)
 		wake_up(p, tctx);
+	else
+		tctx->asleep = false;
+}
+
+/*
+ * Preempt the task running on @cpu, seen at deadline @seen, for @p: @p goes
+ * to the head of @cpu's local DSQ and the running task back to its queue.
+ */
+static bool preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu,
+			u64 seen, u64 enq_flags)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+	bool claimed = claim_cpu(cpu, seen, tctx->deadline);
+
+	if (claimed)
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
+				   enq_flags | SCX_ENQ_PREEMPT);
+	if (st) {
+		if (claimed)
+			st->preempt_kicks++;
+		else
+			st->preempt_lost++;
+	}
+	return claimed;
+}
+
+/* A task that can run on its CPU only: that CPU's own DSQ */
+static void enqueue_pcpu(struct task_struct *p, struct task_ctx *tctx,
+			 struct arbor_cpu_stats *st, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 seen;
+
+	st->pcpu_enqueues++;
+	if (scx_bpf_test_and_clear_cpu_idle(cpu)) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
+				   enq_flags);
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		return;
+	}
+	seen = running_deadline(cpu);
+	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) && seen &&
+	    time_before(tctx->deadline, seen) &&
+	    preempt_cpu(p, tctx, cpu, seen, enq_flags))
+		return;
+	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), tctx->slice_ns,
+				 tctx->deadline, enq_flags);
 }
 
 void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct arbor_cpu_stats *st = this_cpu_stats();
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	s32 cpu;
+	s32 prev = scx_bpf_task_cpu(p), cpu;
+	u64 seen;
 
 	if (!tctx || !st) {
-		scx_bpf_dsq_insert(p, SHARED_DSQ, DEFAULT_SLICE_NS, enq_flags);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, DEFAULT_SLICE_NS, enq_flags);
 		return;
 	}
 
-	/* A new task, or a burst that was truncated: decide again */
-	if (!tctx->decided) {
-		decide(p, tctx);
-		new_deadline(p, tctx);
+	refresh_request(p, tctx);
+	if (is_pcpu_task(p)) {
+		enqueue_pcpu(p, tctx, st, enq_flags);
+		return;
 	}
-	/* The request is used up: issue the next one */
-	if (!time_before(tctx->vruntime, tctx->deadline))
-		new_deadline(p, tctx);
 
-	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, tctx->slice_ns, tctx->deadline,
-				 enq_flags);
-
-	/* Wake an idle CPU to pull it, else consider preempting a running task */
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu >= 0)
+	/* An idle CPU, chosen as select_cpu chooses (preempted tasks, new ones) */
+	cpu = scx_bpf_select_cpu_and(p, prev, 0, p->cpus_ptr, 0);
+	if (cpu >= 0) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
+				   enq_flags);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-	else if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP))
-		preempt_for(p, tctx, st);
+		st->direct_dispatches++;
+		return;
+	}
+
+	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
+		cpu = find_victim(p, prev, tctx->deadline, &seen);
+		if (cpu >= 0 && preempt_cpu(p, tctx, cpu, seen, enq_flags))
+			return;
+	}
+	scx_bpf_dsq_insert_vtime(p, llc_dsq(prev), tctx->slice_ns,
+				 tctx->deadline, enq_flags);
+}
+
+/* Pull the earliest deadline from this CPU's own DSQ or its LLC's */
+static bool consume_local(s32 cpu)
+{
+	u64 mine, shared;
+	bool has_mine, has_shared;
+
+	has_mine = dsq_head_deadline(cpu_dsq(cpu), &mine);
+	has_shared = dsq_head_deadline(llc_dsq(cpu), &shared);
+	if (has_mine && (!has_shared || time_before(mine, shared)) &&
+	    scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0))
+		return true;
+	if (has_shared && scx_bpf_dsq_move_to_local(llc_dsq(cpu), 0))
+		return true;
+	return has_mine && scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
+}
+
+/* This CPU's LLC has nothing: pull from the other LLCs, nearest id first */
+static bool steal_remote(s32 cpu)
+{
+	struct arbor_cpu_stats *st;
+	u32 llc = llc_of(cpu), i;
+
+	bpf_for(i, 1, nr_llcs) {
+		if (i >= ARBOR_MAX_LLCS)
+			break;
+		if (scx_bpf_dsq_move_to_local(LLC_DSQ_BASE + (llc + i) % nr_llcs, 0)) {
+			st = this_cpu_stats();
+			if (st)
+				st->llc_steals++;
+			return true;
+		}
+	}
+	return false;
 }
 
 void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct task_ctx *tctx;
 
-	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
+	if (consume_local(cpu) || steal_remote(cpu))
 		return;
 
 	/* Nothing else to run: let prev go on with a fresh slice */
@@ -581,12 +543,9 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->run_start = scx_bpf_now();
-	if (time_before(vtime_now, tctx->vruntime))
-		vtime_now = tctx->vruntime;
-
-	cctx = lookup_cpu_ctx(scx_bpf_task_cpu(p));
+	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
 	if (cctx)
-		cctx->curr_deadline = tctx->deadline ?: 1;
+		WRITE_ONCE(cctx->curr_deadline, tctx->deadline ?: 1);
 }
 
 void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
@@ -594,41 +553,52 @@ void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct cpu_ctx *cctx;
 	u64 now = scx_bpf_now(), ran = 0;
-	u32 permille;
 
-	cctx = lookup_cpu_ctx(scx_bpf_task_cpu(p));
+	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
 	if (cctx)
-		cctx->curr_deadline = 0;
+		WRITE_ONCE(cctx->curr_deadline, 0);
 	if (!tctx)
 		return;
 
 	/* Charge what this run really took: slices vary per task */
 	if (tctx->run_start && time_after(now, tctx->run_start))
 		ran = now - tctx->run_start;
+	tctx->run_start = 0;
 	tctx->vruntime += scale_by_task_weight_inverse(p, ran);
 	tctx->burst_ns += ran;
+	vclock_charge(ran);
 
-	/* Voluntary sleep or preemption: EWMA share in per mille */
-	permille = tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE];
+	/*
+	 * Not runnable: a sleep or another kind of dequeue, which quiescent()
+	 * tells apart. Runnable: the task was preempted or used its slice up.
+	 */
+	if (!runnable)
+		return;
 	tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE] =
-		ewma(permille, !runnable && tctx->sleeping ? 1000 : 0);
-
-	if (!runnable && tctx->sleeping) {
-		end_burst(p, tctx, false);
-		tctx->sleeping = false;
-	} else if (tctx->burst_ns >= ARBOR_BURST_TRUNC_US * NSEC_PER_USEC) {
+		ewma(tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE], 0);
+	if (tctx->burst_ns >= ARBOR_BURST_TRUNC_US * NSEC_PER_USEC)
 		end_burst(p, tctx, true);
-	}
 }
 
 void BPF_STRUCT_OPS(arbor_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (tctx && (deq_flags & SCX_DEQ_SLEEP)) {
-		tctx->sleeping = true;
-		tctx->sleep_start = scx_bpf_now();
-	}
+	if (!tctx)
+		return;
+	runnable_weight_sub(tctx->queued_weight);
+	tctx->queued_weight = 0;
+
+	/* An affinity, nice or cgroup change: the burst goes on */
+	if (!(deq_flags & SCX_DEQ_SLEEP))
+		return;
+
+	tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE] =
+		ewma(tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE], 1000);
+	end_burst(p, tctx, false);
+	tctx->vlag = lag_of(tctx->vruntime, lag_limit(p, tctx->request_ns));
+	tctx->sleep_start = scx_bpf_now();
+	tctx->asleep = true;
 }
 
 void BPF_STRUCT_OPS(arbor_enable, struct task_struct *p)
@@ -637,8 +607,18 @@ void BPF_STRUCT_OPS(arbor_enable, struct task_struct *p)
 
 	if (!tctx)
 		return;
-	tctx->vruntime = vtime_now;
+	/* A new task starts at V with no lag, as one already asleep wakes */
+	tctx->vruntime = vtime_now();
+	tctx->vlag = 0;
+	tctx->asleep = true;
 	tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE] = 1000;
+}
+
+/* An RT or deadline task took the CPU: requeue what waits in its local DSQ */
+void BPF_STRUCT_OPS(arbor_cpu_release, s32 cpu,
+		    struct scx_cpu_release_args *args)
+{
+	scx_bpf_reenqueue_local();
 }
 
 s32 BPF_STRUCT_OPS(arbor_init_task, struct task_struct *p,
@@ -652,7 +632,29 @@ s32 BPF_STRUCT_OPS(arbor_init_task, struct task_struct *p,
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(arbor_init)
 {
-	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+	s32 err;
+	u32 i;
+
+	vclock_init();
+	bpf_for(i, 0, nr_cpu_ids) {
+		if (i >= ARBOR_MAX_CPUS)
+			break;
+		err = scx_bpf_create_dsq(cpu_dsq(i), -1);
+		if (err) {
+			scx_bpf_error("creating the DSQ of CPU %u: %d", i, err);
+			return err;
+		}
+	}
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= ARBOR_MAX_LLCS)
+			break;
+		err = scx_bpf_create_dsq(LLC_DSQ_BASE + i, -1);
+		if (err) {
+			scx_bpf_error("creating the DSQ of LLC %u: %d", i, err);
+			return err;
+		}
+	}
+	return 0;
 }
 
 void BPF_STRUCT_OPS(arbor_exit, struct scx_exit_info *ei)
@@ -660,6 +662,12 @@ void BPF_STRUCT_OPS(arbor_exit, struct scx_exit_info *ei)
 	UEI_RECORD(uei, ei);
 }
 
+/*
+ * timeout_ms: a task that waits 5 s for a CPU means the policy is broken;
+ * the kernel then ejects scx_arbor and EEVDF takes over (the default is
+ * 30 s, long enough to look like a hung machine). ops.flags are set by the
+ * loader from what the running kernel supports (compat).
+ */
 SCX_OPS_DEFINE(arbor_ops,
 	       .select_cpu	= (void *)arbor_select_cpu,
 	       .enqueue		= (void *)arbor_enqueue,
@@ -669,7 +677,9 @@ SCX_OPS_DEFINE(arbor_ops,
 	       .stopping	= (void *)arbor_stopping,
 	       .quiescent	= (void *)arbor_quiescent,
 	       .enable		= (void *)arbor_enable,
+	       .cpu_release	= (void *)arbor_cpu_release,
 	       .init_task	= (void *)arbor_init_task,
 	       .init		= (void *)arbor_init,
 	       .exit		= (void *)arbor_exit,
+	       .timeout_ms	= 5000,
 	       .name		= "arbor");

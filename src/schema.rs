@@ -81,7 +81,7 @@ pub const FEATURES: [Feature; NR_FEATURES] = [
     Feature {
         name: "runnable_load",
         unit: "tasks",
-        doc: "tasks queued in the shared DSQ at decision time",
+        doc: "tasks queued in the DSQ of the task's LLC at decision time",
     },
 ];
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject};
 use log::{info, warn};
-use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
+use scx_utils::{compat, scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 use serde_json::json;
 
 use crate::bpf_intf::arbor_action;
@@ -21,6 +21,7 @@ use crate::sched::learning::{LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
 use crate::sched::stats::Stats;
+use crate::sched::topology::LlcMap;
 use crate::sched::{bytes_of, SchedOpts};
 use crate::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
 
@@ -148,9 +149,26 @@ impl<'a> Scheduler<'a> {
             scx_ops_open!(builder, open_object, arbor_ops, None).map_err(explain_open_error)?;
         skel.struct_ops.arbor_ops_mut().exit_dump_len = opts.exit_dump_len;
 
+        // ENQ_MIGRATION_DISABLED: migration-disabled tasks come through
+        // enqueue() too, so they wait in their CPU's DSQ by deadline instead
+        // of jumping the local queue with the default slice.
+        // ALLOW_QUEUED_WAKEUP: a wakeup aimed at another LLC is queued to that
+        // CPU (the kernel's ttwu_queue) rather than taking its runqueue lock
+        // from here. Both are 0 on a kernel that lacks them.
+        let ops = skel.struct_ops.arbor_ops_mut();
+        ops.flags = *compat::SCX_OPS_ENQ_MIGRATION_DISABLED | *compat::SCX_OPS_ALLOW_QUEUED_WAKEUP;
+        info!("scheduler flags: {:#x}", ops.flags);
+
+        let llcs = LlcMap::of_system(nr_cpus)?;
+        info!("topology: {}", llcs.describe());
         let rodata = skel.maps.rodata_data.as_mut().context("no rodata")?;
         rodata.wakeup_preempt = !opts.no_wakeup_preempt;
         rodata.nr_cpu_ids = nr_cpus as u32;
+        rodata.nr_llcs = llcs.nr_llcs() as u32;
+        rodata.cpu_llc[..llcs.cpu_llc.len()].copy_from_slice(&llcs.cpu_llc);
+        rodata.llc_cpus[..llcs.llc_cpus.len()].copy_from_slice(&llcs.llc_cpus);
+        rodata.llc_first[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_first);
+        rodata.llc_nr_cpus[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_nr_cpus);
 
         let skel = scx_ops_load!(skel, arbor_ops, uei)?;
         Ok(Self { skel, link: None })

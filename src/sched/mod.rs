@@ -7,6 +7,7 @@ pub mod loader;
 pub mod model_slot;
 pub mod samples;
 pub mod stats;
+pub mod topology;
 
 use std::path::PathBuf;
 

@@ -24,7 +24,17 @@ pub struct Stats {
     pub samples_sent: u64,
     pub samples_dropped: u64,
     pub direct_dispatches: u64,
+    /// Wakeups that preempted a running task with a later deadline.
     pub preempt_kicks: u64,
+    /// Preemptions given up because another waker claimed the CPU first.
+    pub preempt_lost: u64,
+    /// Wakeups placed in the waking CPU's LLC, and in another LLC.
+    pub wake_llc_local: u64,
+    pub wake_llc_remote: u64,
+    /// Enqueues of tasks that can run on one CPU only (its own DSQ).
+    pub pcpu_enqueues: u64,
+    /// Tasks an idle CPU pulled from another LLC's DSQ.
+    pub llc_steals: u64,
     pub bursts: u64,
     /// Shadow model generation walked (0: none).
     pub shadow_generation: u64,
@@ -82,6 +92,11 @@ impl Stats {
             st.samples_dropped += c.samples_dropped;
             st.direct_dispatches += c.direct_dispatches;
             st.preempt_kicks += c.preempt_kicks;
+            st.preempt_lost += c.preempt_lost;
+            st.wake_llc_local += c.wake_llc_local;
+            st.wake_llc_remote += c.wake_llc_remote;
+            st.pcpu_enqueues += c.pcpu_enqueues;
+            st.llc_steals += c.llc_steals;
             st.bursts += c.bursts;
         }
         st
@@ -117,6 +132,11 @@ impl Stats {
             samples_dropped: sub(self.samples_dropped, earlier.samples_dropped),
             direct_dispatches: sub(self.direct_dispatches, earlier.direct_dispatches),
             preempt_kicks: sub(self.preempt_kicks, earlier.preempt_kicks),
+            preempt_lost: sub(self.preempt_lost, earlier.preempt_lost),
+            wake_llc_local: sub(self.wake_llc_local, earlier.wake_llc_local),
+            wake_llc_remote: sub(self.wake_llc_remote, earlier.wake_llc_remote),
+            pcpu_enqueues: sub(self.pcpu_enqueues, earlier.pcpu_enqueues),
+            llc_steals: sub(self.llc_steals, earlier.llc_steals),
             bursts: sub(self.bursts, earlier.bursts),
         }
     }
@@ -156,7 +176,8 @@ impl Stats {
         };
         format!(
             "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} | \
-             torn {} walk_err {} steps/dec {:.1} | direct {} preempt {}",
+             torn {} walk_err {} steps/dec {:.1} | direct {} preempt {} | \
+             wake llc local {} remote {} | pcpu {} steals {}",
             self.generation,
             total,
             dec,
@@ -168,7 +189,11 @@ impl Stats {
             self.walk_errors,
             steps,
             self.direct_dispatches,
-            self.preempt_kicks
+            self.preempt_kicks,
+            self.wake_llc_local,
+            self.wake_llc_remote,
+            self.pcpu_enqueues,
+            self.llc_steals
         )
     }
 }

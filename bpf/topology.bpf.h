@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_arbor: CPUs, last-level caches and their queues.
+ *
+ * Each LLC has one vtime DSQ (id LLC_DSQ_BASE + llc) shared by its CPUs;
+ * each CPU has one more (id = the CPU) for tasks that can run there only,
+ * so no other CPU ever walks past them. Userspace fills the LLC map from
+ * scx_utils::Topology before load. Included by main.bpf.c only.
+ */
+#ifndef __ARBOR_TOPOLOGY_BPF_H
+#define __ARBOR_TOPOLOGY_BPF_H
+
+#define LLC_DSQ_BASE		((u64)ARBOR_MAX_CPUS)
+
+/* Set by userspace before load: number of possible CPU ids */
+const volatile u32 nr_cpu_ids = 1;
+
+/* Set by userspace before load: number of LLCs, and each CPU's LLC index */
+const volatile u32 nr_llcs = 1;
+const volatile u32 cpu_llc[ARBOR_MAX_CPUS];
+
+/*
+ * Set by userspace before load: the CPUs of LLC l are
+ * llc_cpus[llc_first[l] .. llc_first[l] + llc_nr_cpus[l]).
+ */
+const volatile u32 llc_cpus[ARBOR_MAX_CPUS];
+const volatile u32 llc_first[ARBOR_MAX_LLCS];
+const volatile u32 llc_nr_cpus[ARBOR_MAX_LLCS];
+
+/*
+ * Array indices below are masked as well as checked: clang may merge the
+ * checks into arithmetic the verifier cannot follow. ARBOR_MAX_CPUS and
+ * ARBOR_MAX_LLCS are powers of two.
+ */
+#define CPU_IDX(i)		((u32)(i) & (ARBOR_MAX_CPUS - 1))
+#define LLC_IDX(i)		((u32)(i) & (ARBOR_MAX_LLCS - 1))
+
+static u32 llc_of(s32 cpu)
+{
+	if (cpu < 0 || cpu >= ARBOR_MAX_CPUS)
+		return 0;
+	return cpu_llc[CPU_IDX(cpu)];
+}
+
+static u64 llc_dsq(s32 cpu)
+{
+	return LLC_DSQ_BASE + llc_of(cpu);
+}
+
+static u64 cpu_dsq(s32 cpu)
+{
+	return (u64)cpu;
+}
+
+/* @p can run on one CPU only: it waits in that CPU's own DSQ */
+static bool is_pcpu_task(const struct task_struct *p)
+{
+	return p->nr_cpus_allowed == 1 || is_migration_disabled(p);
+}
+
+/*
+ * The deadline of the head of @dsq_id, if any: the DSQ is ordered by
+ * deadline (the vtime it was inserted with).
+ */
+static bool dsq_head_deadline(u64 dsq_id, u64 *deadline)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	bool found = false;
+
+	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (p) {
+			*deadline = p->scx.dsq_vtime;
+			found = true;
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	return found;
+}
+
+/*
+ * What each CPU is running, for wakeup preemption. Per-CPU storage: a CPU
+ * writes its own copy on every switch; other CPUs read it (and claim it)
+ * only when looking for a task to preempt.
+ */
+struct cpu_ctx {
+	/* Virtual deadline of the running task; 0 when none is running */
+	u64 curr_deadline;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct cpu_ctx);
+} cpu_ctxs SEC(".maps");
+
+static struct cpu_ctx *cpu_ctx_of(s32 cpu)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
+}
+
+/* The deadline @cpu is running at, 0 if none */
+static u64 running_deadline(s32 cpu)
+{
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+
+	return c ? READ_ONCE(c->curr_deadline) : 0;
+}
+
+/*
+ * Claim @cpu, seen running at @seen, for a waking task with @deadline: the
+ * CPU then shows @deadline, so a second waker looks for another victim.
+ * Fails if the CPU switched (or was claimed) since it was seen.
+ */
+static bool claim_cpu(s32 cpu, u64 seen, u64 deadline)
+{
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+
+	return c && __sync_val_compare_and_swap(&c->curr_deadline, seen,
+						deadline) == seen;
+}
+
+/*
+ * The CPU a waking task with @deadline should preempt: @prev if it runs a
+ * later deadline (its caches are warm), else the latest deadline later than
+ * @deadline among at most ARBOR_VICTIM_SCAN CPUs of @prev's LLC that @p may
+ * use. Returns -1 if none, with *@seen the victim's deadline otherwise.
+ */
+static s32 find_victim(struct task_struct *p, s32 prev, u64 deadline, u64 *seen)
+{
+	u32 llc = llc_of(prev), first, nr, start, i;
+	s32 victim = -1;
+	u64 latest = deadline, d;
+
+	d = running_deadline(prev);
+	if (d && time_before(deadline, d) &&
+	    bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
+		*seen = d;
+		return prev;
+	}
+
+	if (llc >= ARBOR_MAX_LLCS)
+		return -1;
+	first = llc_first[LLC_IDX(llc)];
+	nr = llc_nr_cpus[LLC_IDX(llc)];
+	if (!nr)
+		return -1;
+	/* Start at a different CPU on each waking CPU to spread the claims */
+	start = bpf_get_smp_processor_id() % nr;
+	bpf_for(i, 0, nr) {
+		u32 idx = first + (start + i) % nr;
+		s32 cpu;
+
+		if (i >= ARBOR_VICTIM_SCAN || idx >= ARBOR_MAX_CPUS)
+			break;
+		cpu = llc_cpus[CPU_IDX(idx)];
+		d = running_deadline(cpu);
+		if (!d || !time_before(latest, d))
+			continue;
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		latest = d;
+		victim = cpu;
+	}
+	*seen = latest;
+	return victim;
+}
+
+#endif /* __ARBOR_TOPOLOGY_BPF_H */

@@ -1,0 +1,162 @@
+//! The machine's last-level caches, as the BPF policy sees them: each CPU's
+//! LLC index and each LLC's CPUs (bpf/topology.bpf.h).
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+
+use crate::bpf_intf::arbor_policy_ARBOR_MAX_CPUS as MAX_CPUS;
+use crate::bpf_intf::arbor_policy_ARBOR_MAX_LLCS as MAX_LLCS;
+
+/// CPUs grouped by LLC, indexed the way the BPF side indexes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlcMap {
+    /// LLC index (0..nr_llcs) of each CPU id below nr_cpu_ids.
+    pub cpu_llc: Vec<u32>,
+    /// All CPUs, LLC by LLC, ascending within an LLC.
+    pub llc_cpus: Vec<u32>,
+    /// Where each LLC's CPUs start in `llc_cpus`.
+    pub llc_first: Vec<u32>,
+    /// How many CPUs each LLC has.
+    pub llc_nr_cpus: Vec<u32>,
+}
+
+impl LlcMap {
+    /// Build the map from (cpu, llc id) pairs; llc ids may be any numbers and
+    /// are renumbered 0.. in ascending order. CPU ids below `nr_cpu_ids`
+    /// that no pair names (possible but not present) belong to LLC 0.
+    pub fn new(nr_cpu_ids: usize, cpus: &[(usize, usize)]) -> Result<Self> {
+        if nr_cpu_ids == 0 || nr_cpu_ids > MAX_CPUS as usize {
+            bail!(
+                "this machine has {nr_cpu_ids} possible CPU ids; scx_arbor supports 1 to {MAX_CPUS}"
+            );
+        }
+        let mut by_llc: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for &(cpu, llc) in cpus {
+            if cpu >= nr_cpu_ids {
+                bail!("CPU {cpu} is beyond the {nr_cpu_ids} possible CPU ids");
+            }
+            by_llc.entry(llc).or_default().push(cpu as u32);
+        }
+        if by_llc.is_empty() {
+            bail!("the topology lists no CPUs");
+        }
+        if by_llc.len() > MAX_LLCS as usize {
+            bail!(
+                "this machine has {} last-level caches; scx_arbor supports at most {MAX_LLCS}",
+                by_llc.len()
+            );
+        }
+        let mut map = LlcMap {
+            cpu_llc: vec![0; nr_cpu_ids],
+            llc_cpus: Vec::with_capacity(cpus.len()),
+            llc_first: Vec::with_capacity(by_llc.len()),
+            llc_nr_cpus: Vec::with_capacity(by_llc.len()),
+        };
+        for (index, mut members) in by_llc.into_values().enumerate() {
+            members.sort_unstable();
+            members.dedup();
+            map.llc_first.push(map.llc_cpus.len() as u32);
+            map.llc_nr_cpus.push(members.len() as u32);
+            for &cpu in &members {
+                map.cpu_llc[cpu as usize] = index as u32;
+            }
+            map.llc_cpus.extend(members);
+        }
+        Ok(map)
+    }
+
+    /// The running machine's LLCs, from scx_utils' topology (sysfs).
+    pub fn of_system(nr_cpu_ids: usize) -> Result<Self> {
+        let topo = scx_utils::Topology::new().context("reading the CPU topology")?;
+        let pairs: Vec<(usize, usize)> = topo
+            .all_llcs
+            .values()
+            .flat_map(|llc| llc.all_cpus.keys().map(move |&cpu| (cpu, llc.id)))
+            .collect();
+        Self::new(nr_cpu_ids, &pairs)
+    }
+
+    pub fn nr_llcs(&self) -> usize {
+        self.llc_first.len()
+    }
+
+    /// One line for the log: `2 LLCs: [0-3] [4-7]`.
+    pub fn describe(&self) -> String {
+        let groups: Vec<String> = (0..self.nr_llcs())
+            .map(|l| {
+                let first = self.llc_first[l] as usize;
+                let cpus = &self.llc_cpus[first..first + self.llc_nr_cpus[l] as usize];
+                format!("[{}]", ranges(cpus))
+            })
+            .collect();
+        format!("{} LLCs: {}", self.nr_llcs(), groups.join(" "))
+    }
+}
+
+/// `0-3,6` for [0, 1, 2, 3, 6] (sorted input).
+fn ranges(cpus: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_sockets_renumber_llcs_and_group_cpus() {
+        // Kernel LLC ids need not start at 0 or be dense.
+        let pairs = [
+            (4, 7),
+            (0, 3),
+            (5, 7),
+            (1, 3),
+            (2, 3),
+            (3, 3),
+            (6, 7),
+            (7, 7),
+        ];
+        let m = LlcMap::new(8, &pairs).unwrap();
+        assert_eq!(m.cpu_llc, vec![0, 0, 0, 0, 1, 1, 1, 1]);
+        assert_eq!(m.llc_cpus, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(m.llc_first, vec![0, 4]);
+        assert_eq!(m.llc_nr_cpus, vec![4, 4]);
+        assert_eq!(m.describe(), "2 LLCs: [0-3] [4-7]");
+    }
+
+    #[test]
+    fn interleaved_llcs_and_absent_cpus() {
+        // SMT siblings numbered apart; CPU 5 possible but not present.
+        let pairs = [(0, 0), (2, 0), (1, 1), (3, 1), (4, 0)];
+        let m = LlcMap::new(6, &pairs).unwrap();
+        assert_eq!(m.cpu_llc, vec![0, 1, 0, 1, 0, 0]);
+        assert_eq!(m.llc_cpus, vec![0, 2, 4, 1, 3]);
+        assert_eq!(m.llc_first, vec![0, 3]);
+        assert_eq!(m.llc_nr_cpus, vec![3, 2]);
+        assert_eq!(m.describe(), "2 LLCs: [0,2,4] [1,3]");
+    }
+
+    #[test]
+    fn refuses_what_the_bpf_side_cannot_index() {
+        assert!(LlcMap::new(0, &[]).is_err());
+        assert!(LlcMap::new(2, &[(2, 0)]).is_err());
+        assert!(LlcMap::new(MAX_CPUS as usize + 1, &[(0, 0)]).is_err());
+        let many: Vec<(usize, usize)> = (0..=MAX_LLCS as usize).map(|c| (c, c)).collect();
+        let e = LlcMap::new(many.len(), &many).unwrap_err();
+        assert!(format!("{e}").contains("last-level caches"), "{e}");
+    }
+}
