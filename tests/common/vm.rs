@@ -65,6 +65,17 @@ pub struct Scenario {
     args: Vec<(String, String)>,
     files: Vec<(PathBuf, String)>,
     timeout: Duration,
+    shape: Shape,
+}
+
+/// The guest machine's CPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// 2 vCPUs, one LLC (the default; fast under TCG).
+    Small,
+    /// 8 vCPUs on 2 sockets of 4 cores: two LLCs, CPUs 0-3 and 4-7. Slow
+    /// under TCG on 2 host cores: keep such scenarios short.
+    TwoSockets,
 }
 
 impl Scenario {
@@ -74,7 +85,14 @@ impl Scenario {
             args: Vec::new(),
             files: Vec::new(),
             timeout: Duration::from_secs(300),
+            shape: Shape::Small,
         }
+    }
+
+    /// The guest's CPU shape.
+    pub fn shape(mut self, shape: Shape) -> Self {
+        self.shape = shape;
+        self
     }
 
     /// `arbor.KEY=VALUE` on the kernel command line, `$ARBOR_KEY` in the guest.
@@ -128,6 +146,9 @@ impl Scenario {
             .arg("--out")
             .arg(&out)
             .arg("--quiet");
+        if self.shape == Shape::TwoSockets {
+            cmd.arg("--smp").arg("8,sockets=2,cores=4");
+        }
         for (k, v) in &self.args {
             cmd.arg("--arg").arg(format!("{k}={v}"));
         }

@@ -3,7 +3,7 @@
 # one guest scenario. The serial console log is the result.
 #
 # Usage: run.sh SCENARIO [--bin PATH] [--timeout SECS] [--arg KEY=VALUE ...]
-#               [--file SRC:DEST ...] [--out DIR] [--quiet]
+#               [--file SRC:DEST ...] [--out DIR] [--smp SPEC] [--quiet]
 #   SCENARIO   a name in tests/vm/scenarios/ (NAME.sh) or a path to a script
 #   --bin      the scheduler binary (default: $ARBOR_BIN, else
 #              $CARGO_TARGET_DIR/debug/scx_arbor); repeatable: extra binaries
@@ -17,6 +17,8 @@
 #   --out      directory for console.log, qemu.log (and initramfs.cpio, removed
 #              after a good run unless ARBOR_KEEP_INITRAMFS=1)
 #              (default: a new directory under ${TMPDIR:-/tmp})
+#   --smp      QEMU's -smp (default 2); 8,sockets=2,cores=4 gives two LLCs
+#              (CPUs 0-3 and 4-7) and 2 GiB of memory
 #   --quiet    do not copy the console to stdout at the end
 # Prints "console: PATH" and timings on stderr.
 # Exit: 0 scenario rc 0; 1 scenario ran and failed (rc != 0); 2 the VM could
@@ -33,7 +35,7 @@ infra() {
 [ $# -ge 1 ] || infra "usage: run.sh SCENARIO [--bin PATH] [--timeout SECS] [--arg k=v ...] [--file SRC:DEST ...] [--out DIR]"
 scenario=$1
 shift
-bins=() args=() files=() timeout=300 out= quiet=0
+bins=() args=() files=() timeout=300 out= quiet=0 smp=2
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bin) bins+=("$2"); shift 2 ;;
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--arg) args+=("$2"); shift 2 ;;
 	--file) files+=("$2"); shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	*) infra "unknown argument $1" ;;
 	esac
@@ -107,7 +110,10 @@ host_timeout=$((timeout + 90))
 # times in all. A scenario that started is never retried.
 boot_timeout=${ARBOR_BOOT_TIMEOUT:-120}
 boot_tries=${ARBOR_BOOT_TRIES:-3}
-qemu=(qemu-system-x86_64 -m 1024 -smp 2 -accel tcg,thread=multi
+[[ $smp =~ ^[0-9]+(,[a-z]+=[0-9]+)*$ ]] || infra "--smp wants QEMU's -smp syntax (8,sockets=2,cores=4), got $smp"
+mem=1024
+[ "${smp%%,*}" -le 2 ] || mem=2048
+qemu=(qemu-system-x86_64 -m $mem -smp "$smp" -accel tcg,thread=multi
 	-kernel "$vmlinuz" -initrd "$out/initramfs.cpio" -append "$cmdline"
 	-nographic -no-reboot -serial "file:$console" -monitor none -display none)
 printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
