@@ -450,3 +450,77 @@ fn torn_install_is_detected() {
         "torn_reads stayed 0 after 20 torn installs: the counter does not work"
     );
 }
+
+#[test]
+fn shipped_model_decisions_in_bpf_equal_the_userspace_walk() {
+    // Every sampled burst of a VM run under the embedded (non-constant)
+    // model: the class the BPF walk chose must be flat::walk's class for the
+    // features the decision saw. The walk in userspace is itself checked
+    // against tract/onnxruntime by the model tests.
+    let c = vm::run_scenario(
+        "record",
+        &[
+            ("model", "embedded"),
+            ("load_secs", "4"),
+            ("rows", "1000000"),
+        ],
+        secs(240),
+    );
+    c.assert_exit_ok();
+    assert_attached(&c);
+    assert_clean_exit(&c, "INT");
+    let nr_cpus = c.mark("init").u64("nr_cpus");
+    let total = c.mark("csv").u64("rows") as usize;
+    let rows = check_csv(&c.block("csv"), nr_cpus, false);
+    assert_eq!(rows.len(), total, "the block must hold every recorded row");
+    assert!(total >= 1000, "only {total} samples in 4 s of load");
+
+    let imported = scx_arbor::model::onnx_import::import_bytes(
+        scx_arbor::sched::EMBEDDED_MODEL.expect("a default model is embedded"),
+    )
+    .expect("the embedded model imports");
+    let end = Status::of(&c, "status_end");
+    let generation = end.u64("generation");
+    assert!(generation >= 1, "the embedded model was not installed");
+    let flat = scx_arbor::model::flat::flatten(&imported.ensemble, generation)
+        .expect("the embedded model flattens");
+
+    let cols: Vec<&str> = CSV_HEADER.split(',').collect();
+    let col = |name: &str| cols.iter().position(|c| *c == name).unwrap();
+    let first_feature = col("last_burst_us");
+    let (gen_col, pred_col) = (col("generation"), col("predicted"));
+    let mut per_class = [0usize; NR_ACTIONS];
+    let mut wrong = Vec::new();
+    for r in &rows {
+        assert_eq!(
+            r[gen_col], generation,
+            "a sample decided by another generation: {r:?}"
+        );
+        let mut x = [0u32; 8];
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = r[first_feature + i] as u32;
+        }
+        let want = scx_arbor::model::flat::walk(&flat, &x)
+            .expect("the userspace walk of the embedded model")
+            .class as u64;
+        per_class[r[pred_col] as usize] += 1;
+        if r[pred_col] != want {
+            wrong.push(format!("features {x:?}: BPF {} userspace {want}", r[pred_col]));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} decisions differ from flat::walk; first ones:\n{}",
+        wrong.len(),
+        rows.len(),
+        wrong[..wrong.len().min(10)].join("\n")
+    );
+    assert_eq!(per_class[FALLBACK], 0, "fallback decisions under a model");
+    assert!(
+        per_class.iter().filter(|&&n| n > 0).count() >= 2,
+        "the shipped model chose one class only ({per_class:?}): not a test of the walk"
+    );
+    assert_eq!(end.u64("walk_errors"), 0);
+    assert_eq!(end.u64("torn_reads"), 0);
+    eprintln!("decisions per class: {per_class:?} over {} samples", rows.len());
+}

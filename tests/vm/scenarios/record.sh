@@ -1,10 +1,13 @@
 # --record writes one CSV row per sampled burst. Prints the row count and an
 # evenly spaced sample of at most arbor.rows (default 3000) rows, header first.
-# Args: arbor.model=NAME (default: --no-model), arbor.load_secs (default 6).
+# Args: arbor.model=NAME (default: --no-model; "embedded": the model built
+# into the binary), arbor.load_secs (default 6).
 . /scenarios/_lib.sh
 
 csv=/tmp/s.csv
-if [ -n "${ARBOR_MODEL:-}" ]; then
+if [ "${ARBOR_MODEL:-}" = embedded ]; then
+	set --
+elif [ -n "${ARBOR_MODEL:-}" ]; then
 	need_file "/models/$ARBOR_MODEL.onnx"
 	set -- --model "/models/$ARBOR_MODEL.onnx"
 else
