@@ -36,6 +36,9 @@ UEI_DEFINE(uei);
 #define NSEC_PER_USEC		1000ULL
 #define NSEC_PER_MSEC		(1000ULL * NSEC_PER_USEC)
 
+/* A queue head waiting this long is served before the other queue's */
+#define STARVE_NS		(100ULL * NSEC_PER_MSEC)
+
 /* Slice used when the action table has not been filled (µs -> ns) */
 #define DEFAULT_SLICE_NS	(3ULL * NSEC_PER_MSEC)
 
@@ -125,6 +128,7 @@ struct task_ctx {
 	u64 generation;		/* model generation of the decision */
 	s64 vlag;		/* lag (V - vruntime) kept across a sleep */
 	u64 queued_weight;	/* weight counted in runnable_weight (0: none) */
+	u64 queued_at;		/* when it was last put in a DSQ */
 	u32 ewma_period_us;	/* EWMA of the wakeup-to-wakeup period */
 	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
 	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
@@ -132,6 +136,7 @@ struct task_ctx {
 	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
 	bool decided;		/* a decision covers the current burst */
 	bool asleep;		/* slept (or never ran): the next wakeup places it */
+	bool moved;		/* dequeued without sleeping: placed again when back */
 };
 
 /* Task storage holding each task's task_ctx */
@@ -391,6 +396,16 @@ void BPF_STRUCT_OPS(arbor_runnable, struct task_struct *p, u64 enq_flags)
 	tctx->queued_weight = p->scx.weight;
 	runnable_weight_add(tctx->queued_weight);
 
+	/*
+	 * Back from an affinity, nice or cgroup change: placed again with the
+	 * lag it left with, as EEVDF does, so a task that ran ahead of V where
+	 * it was alone does not starve where it lands.
+	 */
+	if (tctx->moved) {
+		tctx->moved = false;
+		tctx->vruntime = place(tctx->vlag);
+		new_deadline(p, tctx);
+	}
 	if (!tctx->asleep)
 		return;
 	/*
@@ -445,6 +460,7 @@ static void enqueue_pcpu(struct task_struct *p, struct task_ctx *tctx,
 	    time_before(tctx->deadline, seen) &&
 	    preempt_cpu(p, tctx, cpu, seen, enq_flags))
 		return;
+	tctx->queued_at = scx_bpf_now();
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), tctx->slice_ns,
 				 tctx->deadline, enq_flags);
 }
@@ -482,19 +498,64 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 		if (cpu >= 0 && preempt_cpu(p, tctx, cpu, seen, enq_flags))
 			return;
 	}
+	tctx->queued_at = scx_bpf_now();
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(prev), tctx->slice_ns,
 				 tctx->deadline, enq_flags);
 }
 
-/* Pull the earliest deadline from this CPU's own DSQ or its LLC's */
+/* The task at the head of a DSQ: its deadline and when it was queued */
+struct dsq_head {
+	u64 deadline;
+	u64 queued_at;
+};
+
+static bool dsq_head(u64 dsq_id, struct dsq_head *h)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	bool found = false;
+
+	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (p) {
+			tctx = lookup_task_ctx(p);
+			h->deadline = p->scx.dsq_vtime;
+			h->queued_at = tctx ? tctx->queued_at : 0;
+			found = true;
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	return found;
+}
+
+/*
+ * Whether to serve this CPU's own DSQ before its LLC's: the earlier
+ * deadline, unless a head has waited STARVE_NS, then the one waiting
+ * longer. The deadlines of the two queues come from one V, but a task can
+ * drift ahead of V where it runs alone (weights no CPU can give exactly);
+ * the wait bound keeps such drift from starving the other queue.
+ */
+static bool mine_first(const struct dsq_head *mine, const struct dsq_head *shared)
+{
+	u64 now = scx_bpf_now();
+	bool mine_starved = now - mine->queued_at >= STARVE_NS;
+	bool shared_starved = now - shared->queued_at >= STARVE_NS;
+
+	if (mine_starved || shared_starved)
+		return time_before(mine->queued_at, shared->queued_at);
+	return time_before(mine->deadline, shared->deadline);
+}
+
+/* Pull from this CPU's own DSQ or its LLC's, as mine_first() says */
 static bool consume_local(s32 cpu)
 {
-	u64 mine, shared;
+	struct dsq_head mine, shared;
 	bool has_mine, has_shared;
 
-	has_mine = dsq_head_deadline(cpu_dsq(cpu), &mine);
-	has_shared = dsq_head_deadline(llc_dsq(cpu), &shared);
-	if (has_mine && (!has_shared || time_before(mine, shared)) &&
+	has_mine = dsq_head(cpu_dsq(cpu), &mine);
+	has_shared = dsq_head(llc_dsq(cpu), &shared);
+	if (has_mine && (!has_shared || mine_first(&mine, &shared)) &&
 	    scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0))
 		return true;
 	if (has_shared && scx_bpf_dsq_move_to_local(llc_dsq(cpu), 0))
@@ -590,8 +651,12 @@ void BPF_STRUCT_OPS(arbor_quiescent, struct task_struct *p, u64 deq_flags)
 	tctx->queued_weight = 0;
 
 	/* An affinity, nice or cgroup change: the burst goes on */
-	if (!(deq_flags & SCX_DEQ_SLEEP))
+	if (!(deq_flags & SCX_DEQ_SLEEP)) {
+		tctx->vlag = lag_of(tctx->vruntime,
+				    lag_limit(p, tctx->request_ns));
+		tctx->moved = true;
 		return;
+	}
 
 	tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE] =
 		ewma(tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE], 1000);

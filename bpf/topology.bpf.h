@@ -59,27 +59,6 @@ static bool is_pcpu_task(const struct task_struct *p)
 }
 
 /*
- * The deadline of the head of @dsq_id, if any: the DSQ is ordered by
- * deadline (the vtime it was inserted with).
- */
-static bool dsq_head_deadline(u64 dsq_id, u64 *deadline)
-{
-	struct bpf_iter_scx_dsq it;
-	struct task_struct *p;
-	bool found = false;
-
-	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
-		p = bpf_iter_scx_dsq_next(&it);
-		if (p) {
-			*deadline = p->scx.dsq_vtime;
-			found = true;
-		}
-	}
-	bpf_iter_scx_dsq_destroy(&it);
-	return found;
-}
-
-/*
  * What each CPU is running, for wakeup preemption. Per-CPU storage: a CPU
  * writes its own copy on every switch; other CPUs read it (and claim it)
  * only when looking for a task to preempt.

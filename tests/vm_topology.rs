@@ -1,0 +1,103 @@
+//! The policy on a machine of two LLCs: an 8-vCPU guest with 2 sockets of 4
+//! cores (CPUs 0-3 and 4-7 share an L3). Slow under TCG: one scenario.
+
+#[path = "common/vm.rs"]
+mod vm;
+
+use std::time::Duration;
+use vm::{Scenario, Shape};
+
+fn counter(st: &serde_json::Value, key: &str) -> u64 {
+    st[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("status has no unsigned `{key}`: {st}"))
+}
+
+fn p99_us(c: &vm::Console, block: &str) -> f64 {
+    let v = c.json(block);
+    v["latency"]["p99_us"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{block}: no latency.p99_us: {v}"))
+}
+
+#[test]
+fn two_llcs_attach_place_locally_keep_pinned_tasks_running_and_survive_stress() {
+    let c = Scenario::new("topology")
+        .shape(Shape::TwoSockets)
+        .timeout(Duration::from_secs(420))
+        .run();
+    c.assert_exit_ok();
+
+    // What the guest's sysfs says: two L3 domains.
+    let groups: std::collections::BTreeSet<String> = c
+        .marks_tagged("cpu")
+        .iter()
+        .map(|m| m.str("l3").to_string())
+        .collect();
+    assert_eq!(
+        groups.into_iter().collect::<Vec<_>>(),
+        vec!["0-3".to_string(), "4-7".to_string()],
+        "the guest does not show two LLCs"
+    );
+    let log = c.block("log:sched.log");
+    assert!(
+        log.contains("topology: 2 LLCs: [0-3] [4-7]"),
+        "scx_arbor did not read the two LLCs:\n{log}"
+    );
+    assert_eq!(c.mark("attach").str("state"), "enabled");
+
+    // Messaging: most wakeups land in the waker's LLC.
+    let start = c.json("status_start");
+    let msg = c.json("status_msg");
+    assert_eq!(c.mark("hackbench").i64("rc"), 0, "hackbench failed");
+    let local = counter(&msg, "wake_llc_local") - counter(&start, "wake_llc_local");
+    let remote = counter(&msg, "wake_llc_remote") - counter(&start, "wake_llc_remote");
+    eprintln!("hackbench wakeups: {local} in the waker's LLC, {remote} in the other");
+    assert!(
+        local + remote > 1000,
+        "too few wakeups counted: {local} + {remote}"
+    );
+    assert!(
+        local > 2 * remote,
+        "wakeups not placed in the waker's LLC: {local} local, {remote} remote"
+    );
+
+    // Twelve tasks pinned to CPUs 2 and 5 beside the latency mix: none stalls
+    // (the 5 s watchdog would eject the scheduler), each crowd completes.
+    let pinned = c.mark("pinned_arbor");
+    assert_eq!(pinned.str("state"), "enabled", "ejected with pinned tasks");
+    assert_eq!(pinned.i64("rc2"), 0, "tasks pinned to CPU 2 failed");
+    assert_eq!(pinned.i64("rc5"), 0, "tasks pinned to CPU 5 failed");
+    assert_eq!(pinned.i64("lat_rc"), 0, "the latency workload failed");
+    let st_pinned = c.json("status_pinned");
+    assert!(
+        counter(&st_pinned, "pcpu_enqueues") - counter(&msg, "pcpu_enqueues") > 100,
+        "pinned tasks did not go through their CPUs' own queues"
+    );
+    let (eevdf, arbor) = (p99_us(&c, "lat_eevdf"), p99_us(&c, "lat_arbor"));
+    eprintln!(
+        "latency mix beside 12 pinned tasks, p99: EEVDF {eevdf:.0} µs, scx_arbor {arbor:.0} µs"
+    );
+    // A guard against gross regressions (a waker waiting out whole slices),
+    // not a benchmark: TCG's own p99 noise is around 50%.
+    assert!(
+        arbor <= 2.0 * eevdf,
+        "latency mix p99 {arbor:.0} µs under scx_arbor, more than twice EEVDF's {eevdf:.0} µs"
+    );
+
+    // scx CI's stress-ng mix, shortened: still enabled, exit 0, no error.
+    let stress = c.mark("stress");
+    assert_eq!(stress.i64("rc"), 0, "stress-ng failed under scx_arbor");
+    assert_eq!(stress.str("state"), "enabled", "ejected during stress-ng");
+    let exit = c.mark("sched_exit");
+    assert_eq!(exit.i64("rc"), 0, "scx_arbor must exit 0");
+    assert_eq!(exit.str("state"), "disabled");
+    let end = c.json("status_end");
+    assert_eq!(counter(&end, "walk_errors"), 0);
+    let dmesg = c.block("dmesg_scx");
+    assert!(
+        !dmesg.contains("error") && !dmesg.contains("stall"),
+        "sched_ext reported a problem:\n{dmesg}"
+    );
+    assert!(c.errors().is_empty(), "{:?}", c.errors());
+}
