@@ -35,7 +35,7 @@ pub fn require_sched_ext() -> Result<()> {
     if !Path::new(SCHED_EXT_SYSFS).exists() {
         bail!(
             "this kernel ({}) has no sched_ext support ({SCHED_EXT_SYSFS} is missing): \
-             scx_arbor needs Linux 6.12 or newer built with CONFIG_SCHED_CLASS_EXT=y",
+             scx_arbor needs Linux 6.16 or newer built with CONFIG_SCHED_CLASS_EXT=y",
             kernel_release()
         );
     }
@@ -184,7 +184,7 @@ fn explain_open_error(e: anyhow::Error) -> anyhow::Error {
     if format!("{e:#}").contains("dump() missing") {
         anyhow::anyhow!(
             "this kernel ({}) does not support sched_ext well enough for scx_arbor \
-             (sched_ext_ops has no dump()): use Linux 6.12 or newer",
+             (sched_ext_ops has no dump()): use Linux 6.16 or newer",
             kernel_release()
         )
     } else {
