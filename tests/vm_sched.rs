@@ -505,7 +505,10 @@ fn shipped_model_decisions_in_bpf_equal_the_userspace_walk() {
             .class as u64;
         per_class[r[pred_col] as usize] += 1;
         if r[pred_col] != want {
-            wrong.push(format!("features {x:?}: BPF {} userspace {want}", r[pred_col]));
+            wrong.push(format!(
+                "features {x:?}: BPF {} userspace {want}",
+                r[pred_col]
+            ));
         }
     }
     assert!(
@@ -522,5 +525,8 @@ fn shipped_model_decisions_in_bpf_equal_the_userspace_walk() {
     );
     assert_eq!(end.u64("walk_errors"), 0);
     assert_eq!(end.u64("torn_reads"), 0);
-    eprintln!("decisions per class: {per_class:?} over {} samples", rows.len());
+    eprintln!(
+        "decisions per class: {per_class:?} over {} samples",
+        rows.len()
+    );
 }
