@@ -40,8 +40,9 @@ enum Command {
     Schema,
     /// Run the A/B latency mix alone, under whatever scheduler is attached:
     /// periodic wakers (sleep to an absolute deadline, wake, burn a burst)
-    /// beside CPU hogs. Prints wakeup latency percentiles as JSON. Handy to
-    /// give the learner a workload with known burst lengths.
+    /// beside CPU hogs. Prints wakeup latency percentiles (all wakers, and
+    /// per waker with its period) as JSON. Handy to give the learner a
+    /// workload with known burst lengths.
     Workload {
         /// Seconds to run (measured).
         #[arg(long, default_value_t = 10.0)]
@@ -49,9 +50,17 @@ enum Command {
         /// Periodic wakers.
         #[arg(long, default_value_t = 2)]
         wakers: usize,
-        /// Waker period, µs (keep it off multiples of the tick).
-        #[arg(long, default_value_t = 2017)]
-        period_us: u64,
+        /// Waker period, µs, or a comma-separated list: waker i sleeps
+        /// list[i % len] (e.g. 1009,2017,2503,10007). Keep every period off
+        /// multiples of the tick (HZ=250: 4000 µs).
+        #[arg(
+            long,
+            value_name = "US[,US...]",
+            value_delimiter = ',',
+            default_value = "2017",
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
+        period_us: Vec<u64>,
         /// CPU burst each waker burns after waking, µs.
         #[arg(long, default_value_t = 50)]
         burst_us: u64,
@@ -160,6 +169,9 @@ fn real_main(cli: Cli) -> Result<()> {
                 serde_json::json!({
                     "latency": summary,
                     "missed": res.missed,
+                    "period_us": cfg.period_us,
+                    "measured_s": res.measured_s,
+                    "per_waker": res.per_waker,
                     "hog_units_per_sec": res.hog_units as f64 / res.measured_s.max(1e-9),
                 })
             );

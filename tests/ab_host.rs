@@ -283,7 +283,7 @@ fn restore_file_guard() {
 fn latency_workload_runs_on_host() {
     let cfg = ab::latency::LatencyConfig {
         wakers: 2,
-        period_us: 2017,
+        period_us: vec![2017],
         burst_us: 50,
         hogs: ab::nr_cpus(),
     };
@@ -319,6 +319,113 @@ fn latency_workload_runs_on_host() {
     }
 }
 
+/// Periods per waker from a list: wakeups + missed periods of each waker
+/// match its own period (measured on this host under its own scheduler).
+#[test]
+fn wakers_run_at_their_own_periods() {
+    let cfg = ab::latency::LatencyConfig {
+        wakers: 5,
+        period_us: vec![1009, 3001, 5003],
+        burst_us: 20,
+        hogs: 1,
+    };
+    let stop = AtomicBool::new(false);
+    let r = ab::latency::run(
+        &cfg,
+        Duration::from_millis(200),
+        Duration::from_millis(1500),
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap();
+    let periods: Vec<u64> = r.per_waker.iter().map(|w| w.period_us).collect();
+    assert_eq!(periods, [1009, 3001, 5003, 1009, 3001]);
+    check_waker_counts(&r.per_waker, r.measured_s);
+    assert_eq!(
+        r.per_waker.iter().map(|w| w.wakeups).sum::<u64>(),
+        r.samples_ns.len() as u64
+    );
+    assert_eq!(r.per_waker.iter().map(|w| w.missed).sum::<u64>(), r.missed);
+}
+
+/// Every waker saw one deadline per period of the measured window: either a
+/// wakeup or a missed period (host load only moves counts between the two).
+fn check_waker_counts(per_waker: &[ab::latency::WakerStats], measured_s: f64) {
+    for w in per_waker {
+        let expected = measured_s * 1e6 / w.period_us as f64;
+        let got = (w.wakeups + w.missed) as f64;
+        eprintln!(
+            "waker {} period {} µs: {} wakeups + {} missed, expected {expected:.0}; p50 {:.1} µs p99 {:.1} µs",
+            w.waker, w.period_us, w.wakeups, w.missed, w.p50_us, w.p99_us
+        );
+        assert!(
+            (got - expected).abs() <= 0.05 * expected + 3.0,
+            "waker {} with period {} µs: {got} deadlines in {measured_s:.3} s, expected {expected:.0}",
+            w.waker,
+            w.period_us
+        );
+        assert!(w.wakeups > 0, "waker {} never woke", w.waker);
+    }
+}
+
+/// `scx_arbor workload --period-us LIST` (no root, no sched_ext needed).
+#[test]
+fn workload_subcommand_takes_a_period_list() {
+    let bin = env!("CARGO_BIN_EXE_scx_arbor");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(bin)
+            .args(["workload", "--burst-us", "20", "--hogs", "1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--secs", "1", "--wakers", "3", "--period-us", "1009,5003"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["period_us"], serde_json::json!([1009, 5003]));
+    let per_waker: Vec<ab::latency::WakerStats> = v["per_waker"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| ab::latency::WakerStats {
+            waker: w["waker"].as_u64().unwrap() as usize,
+            period_us: w["period_us"].as_u64().unwrap(),
+            wakeups: w["wakeups"].as_u64().unwrap(),
+            missed: w["missed"].as_u64().unwrap(),
+            p50_us: w["p50_us"].as_f64().unwrap(),
+            p99_us: w["p99_us"].as_f64().unwrap(),
+            max_us: w["max_us"].as_f64().unwrap(),
+        })
+        .collect();
+    let periods: Vec<u64> = per_waker.iter().map(|w| w.period_us).collect();
+    assert_eq!(periods, [1009, 5003, 1009]);
+    check_waker_counts(&per_waker, v["measured_s"].as_f64().unwrap());
+    assert_eq!(
+        v["latency"]["samples"].as_u64().unwrap(),
+        per_waker.iter().map(|w| w.wakeups).sum::<u64>()
+    );
+
+    // One value: every waker gets it (as before lists existed).
+    let out = run(&["--secs", "0.3", "--wakers", "2", "--period-us", "2017"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["period_us"], serde_json::json!([2017]));
+    assert!(v["per_waker"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|w| w["period_us"] == 2017));
+
+    for bad in ["0", "1009,0", "1009,,2017", "abc"] {
+        let out = run(&["--secs", "0.1", "--period-us", bad]);
+        assert!(!out.status.success(), "--period-us {bad} accepted");
+    }
+}
+
 #[test]
 fn messaging_workload_runs_on_host() {
     let cfg = ab::messaging::MessagingConfig {
@@ -351,7 +458,7 @@ fn messaging_workload_runs_on_host() {
 fn workloads_stop_promptly_on_interrupt() {
     let cfg = ab::latency::LatencyConfig {
         wakers: 1,
-        period_us: 2017,
+        period_us: vec![2017],
         burst_us: 50,
         hogs: 1,
     };
@@ -514,6 +621,94 @@ fn full_run_against_fake_sched_ext_writes_json_and_svg() {
     // The terminal table renders all of it.
     let t = ab::report::table(&out.summary, &out.rounds, "hdr");
     assert!(t.contains("wakeup latency p99") && t.contains("exit 3") && t.contains("WARNING"));
+}
+
+/// The latency grid's usage: a period list and the arbor-nomodel arm. Every
+/// arm-round reports each waker with its period, and the summary compares
+/// arbor against arbor --no-model as well as both against EEVDF.
+#[test]
+fn period_list_and_nomodel_arm_through_ab() {
+    let f = Fake::new("grid");
+    let json = f.dir.join("grid.json");
+    let a = args(&[
+        "--rounds",
+        "1",
+        "--duration",
+        "0.6",
+        "--warmup",
+        "0.1",
+        "--workload",
+        "latency",
+        "--wakers",
+        "4",
+        "--period-us",
+        "1009,2017,2503,10007",
+        "--hogs",
+        "1",
+        "--walk-cost",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let out = ab::run_with(&a, &f.env()).unwrap();
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        v["config"]["period_us"],
+        serde_json::json!([1009, 2017, 2503, 10007])
+    );
+    let rounds = v["rounds"].as_array().unwrap();
+    let arms: Vec<&str> = rounds.iter().map(|r| r["arm"].as_str().unwrap()).collect();
+    assert_eq!(arms, ["eevdf", "arbor", "arbor-nomodel"]);
+    for r in rounds {
+        let lat = &r["latency"];
+        assert_eq!(
+            lat["config"]["period_us"],
+            serde_json::json!([1009, 2017, 2503, 10007])
+        );
+        let pw = lat["per_waker"].as_array().unwrap();
+        let periods: Vec<u64> = pw
+            .iter()
+            .map(|w| w["period_us"].as_u64().unwrap())
+            .collect();
+        assert_eq!(periods, [1009, 2017, 2503, 10007], "{}", r["arm"]);
+        let wakeups: Vec<u64> = pw.iter().map(|w| w["wakeups"].as_u64().unwrap()).collect();
+        assert_eq!(
+            wakeups.iter().sum::<u64>(),
+            lat["percentiles"]["samples"].as_u64().unwrap()
+        );
+        // the 1009 µs waker woke several times as often as the 10007 µs one
+        assert!(wakeups[0] > 4 * wakeups[3].max(1), "{wakeups:?}");
+    }
+    let s = &v["summary"];
+    let by = |arm: &str| {
+        s["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["arm"] == arm && c["metric"] == "lat_p99_us")
+            .count()
+    };
+    assert_eq!((by("arbor"), by("arbor-nomodel")), (1, 1));
+    let mvn = s["model_vs_nomodel"].as_array().unwrap();
+    let p99 = mvn.iter().find(|c| c["metric"] == "lat_p99_us").unwrap();
+    assert_eq!(p99["baseline"], "arbor-nomodel");
+    assert_eq!(p99["arm"], "arbor");
+    let (mb, ma) = (
+        p99["median_baseline"].as_f64().unwrap(),
+        p99["median_arm"].as_f64().unwrap(),
+    );
+    assert!((p99["ratio"].as_f64().unwrap() - ma / mb).abs() < 1e-9);
+    let t = ab::report::table(&out.summary, &out.rounds, "hdr");
+    assert!(
+        t.contains("model effect: arbor against arbor --no-model"),
+        "{t}"
+    );
+
+    // Without the third arm there is no model comparison.
+    let a = args(&["--rounds", "1", "--duration", "0.2", "--warmup", "0"]);
+    let out = ab::run_with(&a, &f.env()).unwrap();
+    assert!(out.summary.model_vs_nomodel.is_empty());
 }
 
 /// An interrupt in the middle of the scheduler arm ends the run promptly,

@@ -1,5 +1,9 @@
 //! Latency mix: periodic wakers beside CPU hogs, all SCHED_OTHER.
 //!
+//! Waker i sleeps `period_us[i % period_us.len()]`: one period makes all
+//! wakers alike; a list of different periods (e.g. 1009,2017,2503,10007)
+//! makes their wakeups drift against each other and against the tick.
+//!
 //! Each waker sleeps to an absolute deadline (`clock_nanosleep(CLOCK_MONOTONIC,
 //! TIMER_ABSTIME)`, timer slack set to 1 ns), and on waking records
 //! `actual wake − intended wake`, then spins a short burst (default 50 µs) as a
@@ -18,9 +22,37 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug, Serialize)]
 pub struct LatencyConfig {
     pub wakers: usize,
-    pub period_us: u64,
+    /// Waker periods in µs, used round-robin: waker i sleeps
+    /// `period_us[i % period_us.len()]`. Must not be empty.
+    pub period_us: Vec<u64>,
     pub burst_us: u64,
     pub hogs: usize,
+}
+
+impl LatencyConfig {
+    /// The period of waker `i`, µs (0 if no period is configured).
+    pub fn waker_period_us(&self, i: usize) -> u64 {
+        if self.period_us.is_empty() {
+            0
+        } else {
+            self.period_us[i % self.period_us.len()]
+        }
+    }
+}
+
+/// What one waker measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WakerStats {
+    /// Index of the waker (0-based).
+    pub waker: usize,
+    pub period_us: u64,
+    /// Wakeups measured (one latency sample each).
+    pub wakeups: u64,
+    /// Periods this waker skipped because it was still late or busy.
+    pub missed: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
 }
 
 /// Raw figures of one latency-mix run.
@@ -30,6 +62,8 @@ pub struct LatencyResult {
     pub samples_ns: Vec<u64>,
     /// Periods skipped because a waker was still late/busy at the next deadline.
     pub missed: u64,
+    /// The same figures per waker, in waker order.
+    pub per_waker: Vec<WakerStats>,
     pub hog_units: u64,
     pub measured_s: f64,
     pub rundelay: RunDelay,
@@ -195,18 +229,21 @@ pub fn run(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(String),
 ) -> Result<LatencyResult> {
-    if cfg.period_us == 0 {
-        return Err(anyhow!("waker period must be > 0"));
+    if cfg.period_us.is_empty() || cfg.period_us.contains(&0) {
+        return Err(anyhow!(
+            "waker periods must be > 0 (got {:?})",
+            cfg.period_us
+        ));
     }
     let phase = AtomicU8::new(WARMUP);
-    let period_ns = cfg.period_us * 1000;
     let burst_ns = cfg.burst_us * 1000;
     let mut measured_s = 0.0;
 
     let (wakers, hogs) = std::thread::scope(|s| -> Result<_> {
         let phase = &phase;
         let mut waker_handles = Vec::new();
-        for _ in 0..cfg.wakers {
+        for i in 0..cfg.wakers {
+            let period_ns = cfg.waker_period_us(i) * 1000;
             let h = std::thread::Builder::new()
                 .name("ab-waker".into())
                 .stack_size(256 * 1024)
@@ -307,8 +344,18 @@ pub fn run(
         measured_s,
         ..Default::default()
     };
-    for w in wakers {
+    for (i, w) in wakers.into_iter().enumerate() {
         let (samples, missed, rd) = w.map_err(|_| anyhow!("a waker thread panicked"))?;
+        let s = summarize(&samples);
+        res.per_waker.push(WakerStats {
+            waker: i,
+            period_us: cfg.waker_period_us(i),
+            wakeups: samples.len() as u64,
+            missed,
+            p50_us: s.p50_us,
+            p99_us: s.p99_us,
+            max_us: s.max_us,
+        });
         res.samples_ns.extend(samples);
         res.missed += missed;
         if let Some((d, ns)) = rd {
@@ -329,6 +376,31 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wakers_take_periods_round_robin() {
+        let cfg = LatencyConfig {
+            wakers: 6,
+            period_us: vec![1009, 2017, 2503, 10007],
+            burst_us: 50,
+            hogs: 0,
+        };
+        let p: Vec<u64> = (0..cfg.wakers).map(|i| cfg.waker_period_us(i)).collect();
+        assert_eq!(p, [1009, 2017, 2503, 10007, 1009, 2017]);
+        let one = LatencyConfig {
+            period_us: vec![2017],
+            ..cfg.clone()
+        };
+        assert!((0..5).all(|i| one.waker_period_us(i) == 2017));
+        let stop = AtomicBool::new(false);
+        for bad in [vec![], vec![2017, 0]] {
+            let c = LatencyConfig {
+                period_us: bad,
+                ..cfg.clone()
+            };
+            assert!(run(&c, Duration::ZERO, Duration::ZERO, &stop, &mut |_| {}).is_err());
+        }
+    }
 
     #[test]
     fn summary_percentiles() {

@@ -125,11 +125,20 @@ pub struct AbArgs {
     #[arg(long, default_value_t = 2)]
     pub wakers: usize,
 
-    /// Waker period in µs. Keep it off multiples of the tick (HZ=250: 4000 µs;
-    /// HZ=1000: 1000 µs) so wakeups do not line up with tick-driven
-    /// preemption, which would hide or exaggerate latency.
-    #[arg(long, value_name = "US", default_value_t = 2017)]
-    pub period_us: u64,
+    /// Waker period in µs, or a comma-separated list of periods: waker i
+    /// sleeps list[i % len] (e.g. 1009,2017,2503,10007 with 4 wakers gives
+    /// each its own period; one value gives all wakers the same). Keep every
+    /// period off multiples of the tick (HZ=250: 4000 µs; HZ=1000: 1000 µs)
+    /// so wakeups do not line up with tick-driven preemption, which would
+    /// hide or exaggerate latency.
+    #[arg(
+        long,
+        value_name = "US[,US...]",
+        value_delimiter = ',',
+        default_value = "2017",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub period_us: Vec<u64>,
 
     /// Busy burst each waker spins after waking, in µs, like an interactive
     /// task handling an event. Longer bursts load the CPUs more and make a
@@ -272,6 +281,8 @@ pub struct Arm {
 }
 
 pub const BASELINE: &str = "eevdf";
+/// Name of the third arm (arbor --no-model) that --walk-cost adds.
+pub const NOMODEL: &str = "arbor-nomodel";
 
 impl AbArgs {
     pub fn scheduler_args(&self) -> Vec<String> {
@@ -305,7 +316,7 @@ impl AbArgs {
         ];
         if self.walk_cost {
             arms.push(Arm {
-                name: "arbor-nomodel".into(),
+                name: NOMODEL.into(),
                 sched_args: Some(no_model_args(&sa)),
             });
         }
@@ -323,7 +334,10 @@ impl AbArgs {
         );
         anyhow::ensure!(self.attach_timeout > 0.0, "--attach-timeout must be > 0");
         if self.workloads().contains(&WorkloadKind::Latency) {
-            anyhow::ensure!(self.period_us > 0, "--period-us must be > 0");
+            anyhow::ensure!(
+                !self.period_us.is_empty() && !self.period_us.contains(&0),
+                "--period-us must be one or more periods > 0"
+            );
             anyhow::ensure!(
                 self.wakers > 0,
                 "--wakers must be > 0 for the latency workload"
@@ -711,7 +725,7 @@ fn run_arm_round(
             WorkloadKind::Latency => {
                 let cfg = latency::LatencyConfig {
                     wakers: args.wakers,
-                    period_us: args.period_us,
+                    period_us: args.period_us.clone(),
                     burst_us: args.burst_us,
                     hogs,
                 };
@@ -738,6 +752,7 @@ fn run_arm_round(
                     measured_s: r.measured_s,
                     percentiles: s,
                     missed_periods: r.missed,
+                    per_waker: r.per_waker.clone(),
                     hog_units: r.hog_units,
                     hog_units_per_s: r.hog_units_per_s(),
                     histogram: latency::histogram(&r.samples_ns),
@@ -858,6 +873,24 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
         }
     }
     s.notes.extend(min_p_note);
+    if arms.iter().any(|a| a.name == NOMODEL) && arms.iter().any(|a| a.name == "arbor") {
+        for (i, def) in report::METRICS.iter().enumerate() {
+            let base = values(NOMODEL, def.key);
+            let a = values("arbor", def.key);
+            if base.is_empty() && a.is_empty() {
+                continue;
+            }
+            let seed = args.seed ^ (i as u64 + 101).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            s.model_vs_nomodel.push(MetricComparison {
+                metric: def.key.into(),
+                label: def.label.into(),
+                unit: def.unit.into(),
+                baseline: NOMODEL.into(),
+                arm: "arbor".into(),
+                cmp: stats::compare(&base, &a, def.better, seed),
+            });
+        }
+    }
     for arm in arms {
         let samples: Vec<u64> = records
             .iter()
@@ -1005,7 +1038,7 @@ mod tests {
     fn cli_defaults_and_options() {
         let a = parse(&[]);
         assert_eq!(a.rounds, 5);
-        assert_eq!(a.period_us, 2017);
+        assert_eq!(a.period_us, vec![2017]);
         assert_eq!(a.workloads(), vec![WorkloadKind::Latency]);
         assert_eq!(a.arms().len(), 2);
         let a = parse(&[
@@ -1043,6 +1076,24 @@ mod tests {
         let a = parse(&["--workload", "messaging", "--", "true"]);
         assert_eq!(a.workloads(), vec![WorkloadKind::Messaging]);
         assert!(Cli::try_parse_from(["ab", "--rounds", "0"]).is_err());
+    }
+
+    #[test]
+    fn period_list() {
+        assert_eq!(parse(&["--period-us", "1009"]).period_us, vec![1009]);
+        let a = parse(&["--period-us", "1009,2017,2503,10007", "--wakers", "4"]);
+        assert_eq!(a.period_us, vec![1009, 2017, 2503, 10007]);
+        a.validate().unwrap();
+        assert_eq!(
+            parse(&["--period-us", "1009", "--period-us", "2503"]).period_us,
+            vec![1009, 2503]
+        );
+        for bad in ["0", "1009,0", "", "1009,,2017", "2017,x", "-5"] {
+            assert!(
+                Cli::try_parse_from(["ab", "--period-us", bad]).is_err(),
+                "{bad:?} accepted"
+            );
+        }
     }
 
     #[test]

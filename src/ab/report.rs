@@ -109,6 +109,8 @@ pub struct LatencyJson {
     pub measured_s: f64,
     pub percentiles: LatencySummary,
     pub missed_periods: u64,
+    /// Period, wakeups, missed periods and latency percentiles of each waker.
+    pub per_waker: Vec<super::latency::WakerStats>,
     pub hog_units: u64,
     pub hog_units_per_s: f64,
     /// Log-scale histogram of the wakeup latencies (non-empty buckets only).
@@ -196,6 +198,9 @@ pub struct WalkCost {
 pub struct Summary {
     pub baseline: String,
     pub comparisons: Vec<MetricComparison>,
+    /// With the arbor-nomodel arm (--walk-cost): every metric of arbor (arm)
+    /// against arbor --no-model (baseline), i.e. what the model changes.
+    pub model_vs_nomodel: Vec<MetricComparison>,
     /// Latency percentiles over all rounds of each arm pooled.
     pub latency_pooled: BTreeMap<String, LatencySummary>,
     pub bpf: Vec<BpfProgSummary>,
@@ -222,6 +227,51 @@ fn fmt_val(v: f64) -> String {
     }
 }
 
+/// One comparison table: `arm` against `baseline`, one row per metric.
+fn comparison_rows(out: &mut String, baseline: &str, arm: &str, cmps: &[&MetricComparison]) {
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  verdict",
+        "metric (median over rounds)", "better", baseline, arm, "ratio", "95% CI of ratio", "p",
+    );
+    for c in cmps {
+        let label = format!("{} [{}]", c.label, c.unit);
+        let ci = c
+            .cmp
+            .ci95
+            .map(|(l, h)| format!("[{:.3}, {:.3}]", l, h))
+            .unwrap_or_else(|| "-".into());
+        let verdict = match c.cmp.verdict {
+            Verdict::Better => "BETTER".to_string(),
+            Verdict::Worse => "WORSE".to_string(),
+            v => v.as_str().to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  {}",
+            label,
+            match c.cmp.better {
+                Better::Lower => "lower",
+                Better::Higher => "higher",
+            },
+            fmt_val(c.cmp.median_baseline),
+            fmt_val(c.cmp.median_arm),
+            c.cmp
+                .ratio
+                .map(|r| format!("{r:.3}"))
+                .unwrap_or_else(|| "-".into()),
+            ci,
+            if c.cmp.p_value.is_finite() {
+                format!("{:.4}", c.cmp.p_value)
+            } else {
+                "-".into()
+            },
+            verdict
+        );
+    }
+}
+
 /// The terminal table.
 pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String {
     let mut out = String::new();
@@ -236,53 +286,18 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
         v
     };
     for arm in &arms {
+        let cmps: Vec<&MetricComparison> = summary
+            .comparisons
+            .iter()
+            .filter(|c| &c.arm == arm)
+            .collect();
+        comparison_rows(&mut out, &summary.baseline, arm, &cmps);
+    }
+    if !summary.model_vs_nomodel.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  verdict",
-            "metric (median over rounds)",
-            "better",
-            summary.baseline,
-            arm,
-            "ratio",
-            "95% CI of ratio",
-            "p",
-        );
-        for c in summary.comparisons.iter().filter(|c| &c.arm == arm) {
-            let label = format!("{} [{}]", c.label, c.unit);
-            let ci = c
-                .cmp
-                .ci95
-                .map(|(l, h)| format!("[{:.3}, {:.3}]", l, h))
-                .unwrap_or_else(|| "-".into());
-            let verdict = match c.cmp.verdict {
-                Verdict::Better => "BETTER".to_string(),
-                Verdict::Worse => "WORSE".to_string(),
-                v => v.as_str().to_string(),
-            };
-            let _ = writeln!(
-                out,
-                "{:<36} {:>6} {:>10} {:>13} {:>7} {:>17} {:>7}  {}",
-                label,
-                match c.cmp.better {
-                    Better::Lower => "lower",
-                    Better::Higher => "higher",
-                },
-                fmt_val(c.cmp.median_baseline),
-                fmt_val(c.cmp.median_arm),
-                c.cmp
-                    .ratio
-                    .map(|r| format!("{r:.3}"))
-                    .unwrap_or_else(|| "-".into()),
-                ci,
-                if c.cmp.p_value.is_finite() {
-                    format!("{:.4}", c.cmp.p_value)
-                } else {
-                    "-".into()
-                },
-                verdict
-            );
-        }
+        let _ = write!(out, "model effect: arbor against arbor --no-model");
+        let cmps: Vec<&MetricComparison> = summary.model_vs_nomodel.iter().collect();
+        comparison_rows(&mut out, &cmps[0].baseline, &cmps[0].arm, &cmps);
     }
     // Commands: every exit status, non-zero ones called out.
     let cmds: Vec<&RoundRecord> = rounds.iter().filter(|r| r.command.is_some()).collect();
