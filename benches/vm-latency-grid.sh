@@ -9,6 +9,13 @@
 # than EEVDF's and where the model's p99 is above no-model's. Raw JSON per cell
 # goes to OUT/CELL.json (the console log to OUT/vm/console.log).
 #
+# The VM's two vCPUs are two host threads: anything else running on the host
+# (builds, other VMs) delays them and inflates every arm's latency. The script
+# samples the host's CPU use outside the VM every 2 s (OUT/hostload.log) and
+# shows it per cell; cells with more than 0.25 CPU of other load are flagged.
+# The table also shows the share of waker periods missed (a wakeup later than
+# a whole period skips deadlines: those count as missed, not as samples).
+#
 # Figures are emulated-VM figures: compare the arms with each other, not with
 # hardware. With 3 rounds no verdict can be significant (smallest attainable
 # Mann-Whitney p is 0.10); use --rounds 5 or more for verdicts.
@@ -94,6 +101,22 @@ if [ $parse_only = 0 ]; then
 	mkdir -p "$target/tmp"
 	smp_args=()
 	[ -z "$smp" ] || smp_args=(--smp "$smp")
+	# Host CPU outside the VM, every 2 s: epoch, busy ticks of all CPUs,
+	# ticks of our QEMU, its pid, its start (epoch). Guest uptimes in the
+	# cell marks map to host time from QEMU's start.
+	tck=$(getconf CLK_TCK)
+	btime=$(awk '/^btime/ { print $2 }' /proc/stat)
+	(
+		while :; do
+			q=$(pgrep -n -f -- "^qemu-system-x86_64 .*-initrd $out/vm/initramfs.cpio" || true)
+			qs="0 0"
+			[ -z "$q" ] || qs=$(awk -v b="$btime" -v t="$tck" '{ print $14 + $15, b + $22 / t }' "/proc/$q/stat" 2>/dev/null || echo "0 0")
+			busy=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
+			echo "$(date +%s.%N) $busy ${qs% *} ${q:-0} ${qs#* } $tck"
+			sleep 2
+		done
+	) >"$out/hostload.log" 2>/dev/null &
+	monpid=$!
 	t0=$(date +%s)
 	set +e
 	# The VM lock: the Rust VM tests take the same one, so two TCG VMs never
@@ -105,6 +128,8 @@ if [ $parse_only = 0 ]; then
 		--arg cells="$cells" --arg order="$order" >/dev/null
 	vmrc=$?
 	set -e
+	kill "$monpid" 2>/dev/null || true
+	wait "$monpid" 2>/dev/null || true
 	echo "vm-latency-grid: VM run rc=$vmrc, $(($(date +%s) - t0)) s wall" >&2
 else
 	vmrc=0
@@ -146,6 +171,46 @@ def block(name):
             return "\n".join(body)
     raise SystemExit(f"block {name} has no END line")
 
+# Host samples: (epoch, busy ticks, qemu ticks, qemu pid, qemu start, CLK_TCK).
+host = []
+try:
+    for l in open(os.path.join(out, "hostload.log")):
+        f = l.split()
+        if len(f) == 6:
+            host.append((float(f[0]), float(f[1]), float(f[2]), int(f[3]), float(f[4]), float(f[5])))
+except OSError:
+    pass
+qemus = [h for h in host if h[3]]
+qpid, qstart = (qemus[-1][3], qemus[-1][4]) if qemus else (0, 0.0)
+
+def host_other(up0_ms, up1_ms):
+    """Mean host CPUs busy outside our QEMU while the guest's uptime was in [up0, up1]."""
+    if not qpid:
+        return None
+    a, b = qstart + up0_ms / 1000, qstart + up1_ms / 1000
+    other = dt = 0.0
+    for p, q in zip(host, host[1:]):
+        if p[3] != qpid or q[3] != qpid or not (a <= (p[0] + q[0]) / 2 <= b):
+            continue
+        other += ((q[1] - p[1]) - (q[2] - p[2])) / q[5]
+        dt += q[0] - p[0]
+    return other / dt if dt > 0 else None
+
+def median(v):
+    v = sorted(v)
+    return None if not v else (v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2)
+
+def missed_pct(doc, arm):
+    v = []
+    for r in doc["rounds"]:
+        lat = r.get("latency")
+        if r["arm"] == arm and lat:
+            n = lat["missed_periods"] + lat["percentiles"]["samples"]
+            if n:
+                v.append(100 * lat["missed_periods"] / n)
+    m = median(v)
+    return "-" if m is None else f"{m:.0f}"
+
 def fmt(x, d=2):
     return "-" if x is None else f"{x:.{d}f}"
 
@@ -154,7 +219,7 @@ def short(v):
             "n/a": "n/a"}.get(v, v or "-")
 
 rows, worse_p99, model_gt, cells_ok, errors = [], [], [], 0, []
-worse_sig, model_sig = [], []
+worse_sig, model_sig, busy_cells = [], [], []
 done = {m["name"]: m for m in marks("cell_done")}
 for c in marks("cell"):
     name = c["name"]
@@ -162,7 +227,7 @@ for c in marks("cell"):
     raw = block(f"json:{name}")
     if raw is None:
         errors.append(f"{name}: no JSON (rc={d.get('rc', 'none')})")
-        rows.append(f"| {name} | {c['wakers']} | {c['periods']} | {c['hogs']} |" + " - |" * 11
+        rows.append(f"| {name} | {c['wakers']} | {c['periods']} | {c['hogs']} |" + " - |" * 13
                     + f" no result (rc={d.get('rc', 'none')}) |")
         continue
     with open(os.path.join(out, f"{name}.json"), "w") as f:
@@ -188,6 +253,10 @@ for c in marks("cell"):
     if m99.get("ratio") is not None and m99["ratio"] > 1:
         model_gt.append(name)
     notes = []
+    hl = host_other(float(c.get("up_ms", "nan")), float(d.get("up_ms", "nan"))) if "up_ms" in c and "up_ms" in d else None
+    if hl is not None and hl > 0.25:
+        notes.append("host busy")
+        busy_cells.append(name)
     if doc.get("error"):
         notes.append("error")
     if len(doc["rounds"]) < 3 * doc["config"]["rounds"]:
@@ -199,7 +268,9 @@ for c in marks("cell"):
         f"| {fmt(n50.get('ratio'))} | {fmt(n99.get('ratio'))} | {fmt(m99.get('ratio'))} "
         f"| {short(a50.get('verdict'))} / {short(a99.get('verdict'))} "
         f"| {short(n50.get('verdict'))} / {short(n99.get('verdict'))} "
-        f"| {short(m99.get('verdict'))} | {', '.join(notes)} |")
+        f"| {short(m99.get('verdict'))} "
+        f"| {missed_pct(doc, 'eevdf')} / {missed_pct(doc, 'arbor')} / {missed_pct(doc, 'arbor-nomodel')} "
+        f"| {fmt(hl)} | {', '.join(notes)} |")
 
 grid = (marks("grid") or [{}])[-1]
 cfg = None
@@ -219,8 +290,8 @@ print("Ratios are medians over rounds (arm / baseline; < 1: arm lower). "
 print()
 print("| cell | wakers | periods µs | hogs | EEVDF p50 / p99 µs | arbor/EEVDF p50 | arbor/EEVDF p99 "
       "| nomodel/EEVDF p50 | nomodel/EEVDF p99 | model/nomodel p99 | arbor verdict p50 / p99 "
-      "| nomodel verdict p50 / p99 | model vs nomodel p99 | notes |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| nomodel verdict p50 / p99 | model vs nomodel p99 | missed % e/a/n | host other CPUs | notes |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     print(r)
 print()
@@ -229,7 +300,8 @@ print(f"arbor p99 worse than EEVDF (ratio > 1): {len(worse_p99)} of {n} cells"
       + (f" ({', '.join(worse_p99)})" if worse_p99 else "")
       + f"; model p99 > nomodel p99: {len(model_gt)} of {n} cells"
       + (f" ({', '.join(model_gt)})" if model_gt else "")
-      + f". Significant: arbor p99 WORSE in {len(worse_sig)}, model p99 WORSE than nomodel in {len(model_sig)}.")
+      + f". Significant: arbor p99 WORSE in {len(worse_sig)}, model p99 WORSE than nomodel in {len(model_sig)}."
+      + (f" Host busy (> 0.25 CPU outside the VM) during {len(busy_cells)} cells." if busy_cells else ""))
 for e in errors:
     print(f"error: {e}", file=sys.stderr)
 PY

@@ -5,8 +5,9 @@
 # Cells are named wW-SET-hH, e.g. w4-diff-h2. Period sets (µs, waker i takes
 # list[i % len]; all off multiples of the 4 ms tick):
 #   eq   2017                   every waker the same period
-#   diff 1009,2017,2503,10007   each waker its own (1 waker: 1009 only)
-# Per cell: mark cell (before), mark cell_done rc= ms= state= arbor_procs=,
+#   diff 1009,2017,2503,10007   each waker its own (1 waker: 1009; 2: 1009,2017)
+# Per cell: mark cell (before), mark cell_done rc= ms= state= arbor_procs=
+# (both with up_ms=, the guest's uptime, to line cells up with host figures),
 # block json:CELL (the ab JSON), block table:CELL (ab's table), and on failure
 # block stderr:CELL. Ends with mark grid cells= failed= ms=. Exit 1 if any
 # cell failed, 2 if a cell left sched_ext enabled (later cells would be void).
@@ -55,7 +56,8 @@ for w in $wakers_list; do
 			cell="w$w-$pset-h$h"
 			selected "$cell" || continue
 			n=$((n + 1))
-			mark cell "name=$cell" "wakers=$w" "set=$pset" "periods=$periods" "hogs=$h"
+			mark cell "name=$cell" "wakers=$w" "set=$pset" "periods=$periods" "hogs=$h" \
+				"up_ms=$(now_ms)"
 			set -- --workload latency --wakers "$w" --period-us "$periods" --hogs "$h" \
 				--rounds "$rounds" --duration "$duration" --warmup "$warmup" \
 				--order "${ARBOR_ORDER:-alternate}" --walk-cost \
@@ -66,7 +68,7 @@ for w in $wakers_list; do
 			t0=$(now_ms)
 			scx_arbor ab "$@" >/tmp/cell.out 2>/tmp/cell.err
 			rc=$?
-			mark cell_done "name=$cell" "rc=$rc" "ms=$(($(now_ms) - t0))" \
+			mark cell_done "name=$cell" "rc=$rc" "ms=$(($(now_ms) - t0))" "up_ms=$(now_ms)" \
 				"state=$(scx_state)" "arbor_procs=$(pgrep -f 'scx_arbor --' | wc -l)"
 			[ -f /tmp/cell.json ] && block "json:$cell" cat /tmp/cell.json
 			block "table:$cell" cat /tmp/cell.out
