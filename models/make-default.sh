@@ -16,7 +16,9 @@ phase_secs=8
 cargo build --release
 bin=$root/target/release/scx_arbor
 work=$(mktemp -d "${TMPDIR:-/tmp}/arbor-default.XXXXXX")
-tests/vm/run.sh record-mix --bin "$bin" --timeout 600 --quiet --out "$work/vm" \
+# One TCG guest at a time: the VM tests take the same lock.
+mkdir -p "$root/target/tmp"
+flock "$root/target/tmp/vm.lock" tests/vm/run.sh record-mix --bin "$bin" --timeout 600 --quiet --out "$work/vm" \
 	--arg phase_secs="$phase_secs"
 console=$work/vm/console.log
 # The base64 text sits between the ARBOR-BEGIN/END lines of block csv.gz.b64.

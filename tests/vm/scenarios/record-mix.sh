@@ -28,6 +28,9 @@ phase duty-5ms stress-ng --cpu 2 --cpu-load 50 --cpu-load-slice 5 --timeout "${s
 # Context switching and sleeping threads beside a hog.
 phase switch-hog stress-ng --switch 2 --cpu 1 --timeout "${secs}s"
 phase sleepers-hog stress-ng --sleep 4 --cpu 1 --timeout "${secs}s"
+# Periodic SCHED_OTHER wakers beside hogs: short and 2 ms bursts.
+phase wakers-50us scx_arbor workload --secs "$secs" --wakers 4 --period-us 1009,2017,2503,10007 --burst-us 50 --hogs 2
+phase wakers-2ms scx_arbor workload --secs "$secs" --wakers 2 --period-us 10007 --burst-us 2000 --hogs 2
 # Everything at once.
 phase mixed sh -c "stress-ng --cpu 1 --cpu-load 30 --cpu-load-slice 2 --timeout ${secs}s & \
 	timeout $secs sh -c 'while :; do hackbench -g 2 -l 100; done'; wait"
