@@ -110,7 +110,7 @@ if [ $parse_only = 0 ]; then
 		while :; do
 			q=$(pgrep -n -f -- "^qemu-system-x86_64 .*-initrd $out/vm/initramfs.cpio" || true)
 			qs="0 0"
-			[ -z "$q" ] || qs=$(awk -v b="$btime" -v t="$tck" '{ print $14 + $15, b + $22 / t }' "/proc/$q/stat" 2>/dev/null || echo "0 0")
+			[ -z "$q" ] || qs=$(awk -v b="$btime" -v t="$tck" '{ printf "%d %.2f\n", $14 + $15, b + $22 / t }' "/proc/$q/stat" 2>/dev/null || echo "0 0")
 			busy=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
 			echo "$(date +%s.%N) $busy ${qs% *} ${q:-0} ${qs#* } $tck"
 			sleep 2
