@@ -98,6 +98,12 @@ if [ $parse_only = 0 ]; then
 		"estimate ~$((est / 60)) min $((est % 60)) s in the guest (budget ${timeout} s) + build + boot" >&2
 
 	cargo build --release --quiet
+	# Which scheduler was measured (the default model is embedded in it).
+	dirty=
+	git diff --quiet HEAD -- src bpf models build.rs Cargo.toml Cargo.lock 2>/dev/null || dirty=+dirty
+	echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty," \
+		"scx_arbor sha256 $(sha256sum "$target/release/scx_arbor" | cut -c1-12)," \
+		"models/default.onnx sha256 $(sha256sum models/default.onnx | cut -c1-12)" >"$out/build.txt"
 	mkdir -p "$target/tmp"
 	smp_args=()
 	[ -z "$smp" ] || smp_args=(--smp "$smp")
@@ -284,6 +290,8 @@ if cfg:
           f"{cc['duration']} s measured after {cc['warmup']} s warm-up, order {cc['order']}, "
           f"burst {cc['burst_us']} µs, kernel {cfg['kernel']}, {cfg['nr_cpus']} CPUs; "
           f"grid {int(grid.get('ms', 0)) / 1000:.0f} s in the guest")
+    if os.path.exists(os.path.join(out, "build.txt")):
+        print("build: " + open(os.path.join(out, "build.txt")).read().strip())
     print()
 print("Ratios are medians over rounds (arm / baseline; < 1: arm lower). "
       "Verdicts: better/WORSE only if the bootstrap 95% CI excludes 1 and Mann-Whitney p < 0.05; n.s. otherwise.")
