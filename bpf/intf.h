@@ -207,6 +207,9 @@ struct arbor_cpu_stats {
 	u64 wake_llc_remote;	/* wakeups placed in another LLC */
 	u64 pcpu_enqueues;	/* enqueues of tasks that can run on one CPU only */
 	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
+	u64 starved_runs;	/* tasks run out of deadline order after waiting 100 ms */
+	u64 vtime;		/* V, virtual ns, when this CPU last charged a run */
+	u64 runnable_weight;	/* total runnable weight seen then */
 	u64 bursts;		/* bursts completed (sampled or not) */
 	u64 generation;		/* model generation this CPU last walked */
 	/*

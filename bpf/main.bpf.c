@@ -36,8 +36,14 @@ UEI_DEFINE(uei);
 #define NSEC_PER_USEC		1000ULL
 #define NSEC_PER_MSEC		(1000ULL * NSEC_PER_USEC)
 
-/* A queue head waiting this long is served before the other queue's */
+/*
+ * A task waiting this long is run out of deadline order. Each CPU looks for
+ * one at most every STARVE_SCAN_NS, among the first STARVE_SCAN_MAX tasks
+ * of its own DSQ and its LLC's.
+ */
 #define STARVE_NS		(100ULL * NSEC_PER_MSEC)
+#define STARVE_SCAN_NS		(10ULL * NSEC_PER_MSEC)
+#define STARVE_SCAN_MAX		16
 
 /* Slice used when the action table has not been filled (µs -> ns) */
 #define DEFAULT_SLICE_NS	(3ULL * NSEC_PER_MSEC)
@@ -563,6 +569,49 @@ static bool consume_local(s32 cpu)
 	return has_mine && scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
 }
 
+/*
+ * Deadlines order a queue fairly while every task's vruntime follows V, but
+ * a task's deadline can stay behind a stream of earlier ones for long (a
+ * nice-19 task's request is 100 times longer in virtual time; a task that
+ * ran ahead of V where it was alone). Run one that waited STARVE_NS.
+ */
+static bool run_starved(s32 cpu, u64 dsq_id)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 now = scx_bpf_now();
+	u32 seen = 0;
+
+	bpf_for_each(scx_dsq, p, dsq_id, 0) {
+		if (++seen > STARVE_SCAN_MAX)
+			break;
+		tctx = lookup_task_ctx(p);
+		if (!tctx || now - tctx->queued_at < STARVE_NS ||
+		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0))
+			return true;
+	}
+	return false;
+}
+
+static bool rescue_starved(s32 cpu)
+{
+	struct arbor_cpu_stats *st;
+	struct cpu_ctx *cctx = cpu_ctx_of(cpu);
+	u64 now = scx_bpf_now();
+
+	if (!cctx || now - cctx->last_starve_scan < STARVE_SCAN_NS)
+		return false;
+	cctx->last_starve_scan = now;
+	if (!run_starved(cpu, cpu_dsq(cpu)) && !run_starved(cpu, llc_dsq(cpu)))
+		return false;
+	st = this_cpu_stats();
+	if (st)
+		st->starved_runs++;
+	return true;
+}
+
 /* This CPU's LLC has nothing: pull from the other LLCs, nearest id first */
 static bool steal_remote(s32 cpu)
 {
@@ -586,7 +635,7 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct task_ctx *tctx;
 
-	if (consume_local(cpu) || steal_remote(cpu))
+	if (rescue_starved(cpu) || consume_local(cpu) || steal_remote(cpu))
 		return;
 
 	/* Nothing else to run: let prev go on with a fresh slice */
@@ -612,6 +661,7 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	struct arbor_cpu_stats *st;
 	struct cpu_ctx *cctx;
 	u64 now = scx_bpf_now(), ran = 0;
 
@@ -628,6 +678,11 @@ void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 	tctx->vruntime += scale_by_task_weight_inverse(p, ran);
 	tctx->burst_ns += ran;
 	vclock_charge(ran);
+	st = this_cpu_stats();
+	if (st) {
+		st->vtime = vtime_now();
+		st->runnable_weight = READ_ONCE(runnable_weight);
+	}
 
 	/*
 	 * Not runnable: a sleep or another kind of dequeue, which quiescent()

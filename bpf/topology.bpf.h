@@ -66,6 +66,8 @@ static bool is_pcpu_task(const struct task_struct *p)
 struct cpu_ctx {
 	/* Virtual deadline of the running task; 0 when none is running */
 	u64 curr_deadline;
+	/* When this CPU last looked for starved tasks (written by it only) */
+	u64 last_starve_scan;
 };
 
 struct {

@@ -57,8 +57,10 @@ fn two_llcs_attach_place_locally_keep_pinned_tasks_running_and_survive_stress() 
         local + remote > 1000,
         "too few wakeups counted: {local} + {remote}"
     );
+    // Most: at least 60% (73-82% seen; a sync wakeup may still go to an
+    // idle CPU in the other LLC when the waker's LLC has none).
     assert!(
-        local > 2 * remote,
+        local * 10 >= (local + remote) * 6,
         "wakeups not placed in the waker's LLC: {local} local, {remote} remote"
     );
 

@@ -35,6 +35,12 @@ pub struct Stats {
     pub pcpu_enqueues: u64,
     /// Tasks an idle CPU pulled from another LLC's DSQ.
     pub llc_steals: u64,
+    /// Tasks run out of deadline order after waiting 100 ms.
+    pub starved_runs: u64,
+    /// The policy's virtual time V (virtual ns) at the latest charge any CPU
+    /// made, and the total runnable weight it saw then (100 = one nice-0 task).
+    pub vtime: u64,
+    pub runnable_weight: u64,
     pub bursts: u64,
     /// Shadow model generation walked (0: none).
     pub shadow_generation: u64,
@@ -97,6 +103,11 @@ impl Stats {
             st.wake_llc_remote += c.wake_llc_remote;
             st.pcpu_enqueues += c.pcpu_enqueues;
             st.llc_steals += c.llc_steals;
+            st.starved_runs += c.starved_runs;
+            if c.vtime >= st.vtime {
+                st.vtime = c.vtime;
+                st.runnable_weight = c.runnable_weight;
+            }
             st.bursts += c.bursts;
         }
         st
@@ -137,6 +148,9 @@ impl Stats {
             wake_llc_remote: sub(self.wake_llc_remote, earlier.wake_llc_remote),
             pcpu_enqueues: sub(self.pcpu_enqueues, earlier.pcpu_enqueues),
             llc_steals: sub(self.llc_steals, earlier.llc_steals),
+            starved_runs: sub(self.starved_runs, earlier.starved_runs),
+            vtime: self.vtime,
+            runnable_weight: self.runnable_weight,
             bursts: sub(self.bursts, earlier.bursts),
         }
     }
@@ -177,7 +191,7 @@ impl Stats {
         format!(
             "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} | \
              torn {} walk_err {} steps/dec {:.1} | direct {} preempt {} | \
-             wake llc local {} remote {} | pcpu {} steals {}",
+             wake llc local {} remote {} | pcpu {} steals {} starved {}",
             self.generation,
             total,
             dec,
@@ -193,7 +207,8 @@ impl Stats {
             self.wake_llc_local,
             self.wake_llc_remote,
             self.pcpu_enqueues,
-            self.llc_steals
+            self.llc_steals,
+            self.starved_runs
         )
     }
 }
