@@ -127,7 +127,7 @@ struct task_ctx {
 	u64 deadline;		/* virtual deadline, ns */
 	u64 slice_ns;		/* slice of the decided class */
 	u64 request_ns;		/* request of the decided class */
-	u64 run_start;		/* when the current run began */
+	u64 charged_exec;	/* p->se.sum_exec_runtime charged so far */
 	u64 burst_ns;		/* CPU time of the current burst so far */
 	u64 sleep_start;	/* when the task last went to sleep (0: never) */
 	u64 last_wake;		/* when the task last woke (0: never) */
@@ -631,18 +631,70 @@ static bool steal_remote(s32 cpu)
 	return false;
 }
 
+/*
+ * Charge the CPU time a task used since its last charge, from the kernel's
+ * own account (p->se.sum_exec_runtime, kept by update_curr_scx()), to its
+ * vruntime, its burst and V. Every ns is charged once, including what the
+ * kernel adds after ops.stopping on the way out of a sleep: that goes to
+ * the next burst.
+ */
+static void charge_run(struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 now = p->se.sum_exec_runtime, ran;
+
+	if (now <= tctx->charged_exec)
+		return;
+	ran = now - tctx->charged_exec;
+	tctx->charged_exec = now;
+	tctx->vruntime += scale_by_task_weight_inverse(p, ran);
+	tctx->burst_ns += ran;
+	vclock_charge(ran);
+}
+
+/* Whether @prev's deadline beats the heads of the queues @cpu serves */
+static bool prev_first(struct task_ctx *tctx, s32 cpu)
+{
+	struct dsq_head h;
+
+	if (dsq_head(cpu_dsq(cpu), &h) && time_before(h.deadline, tctx->deadline))
+		return false;
+	if (dsq_head(llc_dsq(cpu), &h) && time_before(h.deadline, tctx->deadline))
+		return false;
+	return true;
+}
+
 void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 {
-	struct task_ctx *tctx;
+	struct task_ctx *tctx = NULL;
+
+	/*
+	 * prev used its slice up but is still runnable; the kernel asks before
+	 * it requeues prev, so prev is not in any queue here. Charge its run,
+	 * end its burst if past the truncation limit, and keep it if its
+	 * deadline is still the earliest: EEVDF picks among all runnable
+	 * tasks, the current one included.
+	 */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+		tctx = lookup_task_ctx(prev);
+	if (tctx) {
+		charge_run(prev, tctx);
+		if (tctx->burst_ns >= ARBOR_BURST_TRUNC_US * NSEC_PER_USEC)
+			end_burst(prev, tctx, true);
+		refresh_request(prev, tctx);
+		if (rescue_starved(cpu))
+			return;
+		if (prev_first(tctx, cpu)) {
+			scx_bpf_task_set_slice(prev, tctx->slice_ns);
+			return;
+		}
+	}
 
 	if (rescue_starved(cpu) || consume_local(cpu) || steal_remote(cpu))
 		return;
 
 	/* Nothing else to run: let prev go on with a fresh slice */
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
-		tctx = lookup_task_ctx(prev);
-		scx_bpf_task_set_slice(prev, tctx ? tctx->slice_ns : DEFAULT_SLICE_NS);
-	}
+	if (tctx)
+		scx_bpf_task_set_slice(prev, tctx->slice_ns);
 }
 
 void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
@@ -652,7 +704,6 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 
 	if (!tctx)
 		return;
-	tctx->run_start = scx_bpf_now();
 	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
 	if (cctx)
 		WRITE_ONCE(cctx->curr_deadline, tctx->deadline ?: 1);
@@ -663,7 +714,6 @@ void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct arbor_cpu_stats *st;
 	struct cpu_ctx *cctx;
-	u64 now = scx_bpf_now(), ran = 0;
 
 	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
 	if (cctx)
@@ -672,12 +722,7 @@ void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 		return;
 
 	/* Charge what this run really took: slices vary per task */
-	if (tctx->run_start && time_after(now, tctx->run_start))
-		ran = now - tctx->run_start;
-	tctx->run_start = 0;
-	tctx->vruntime += scale_by_task_weight_inverse(p, ran);
-	tctx->burst_ns += ran;
-	vclock_charge(ran);
+	charge_run(p, tctx);
 	st = this_cpu_stats();
 	if (st) {
 		st->vtime = vtime_now();
@@ -694,6 +739,15 @@ void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 		ewma(tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE], 0);
 	if (tctx->burst_ns >= ARBOR_BURST_TRUNC_US * NSEC_PER_USEC)
 		end_burst(p, tctx, true);
+}
+
+/* Charge a long run as it goes, so dispatch compares up-to-date deadlines */
+void BPF_STRUCT_OPS(arbor_tick, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		charge_run(p, tctx);
 }
 
 void BPF_STRUCT_OPS(arbor_quiescent, struct task_struct *p, u64 deq_flags)
@@ -729,6 +783,7 @@ void BPF_STRUCT_OPS(arbor_enable, struct task_struct *p)
 		return;
 	/* A new task starts at V with no lag, as one already asleep wakes */
 	tctx->vruntime = vtime_now();
+	tctx->charged_exec = p->se.sum_exec_runtime;
 	tctx->vlag = 0;
 	tctx->asleep = true;
 	tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE] = 1000;
@@ -795,6 +850,7 @@ SCX_OPS_DEFINE(arbor_ops,
 	       .runnable	= (void *)arbor_runnable,
 	       .running		= (void *)arbor_running,
 	       .stopping	= (void *)arbor_stopping,
+	       .tick		= (void *)arbor_tick,
 	       .quiescent	= (void *)arbor_quiescent,
 	       .enable		= (void *)arbor_enable,
 	       .cpu_release	= (void *)arbor_cpu_release,
