@@ -107,7 +107,8 @@ host_timeout=$((timeout + 90))
 # nothing on the console after the firmware). That is the VM, not the code
 # under test, which only starts after /init's first marker: such a boot is
 # killed after $ARBOR_BOOT_TIMEOUT s and retried, at most $ARBOR_BOOT_TRIES
-# times in all. A scenario that started is never retried.
+# times in all; so is a guest kernel panic before /init (below). A scenario
+# that started is never retried.
 boot_timeout=${ARBOR_BOOT_TIMEOUT:-120}
 boot_tries=${ARBOR_BOOT_TRIES:-3}
 [[ $smp =~ ^[0-9]+(,[a-z]+=[0-9]+)*$ ]] || infra "--smp wants QEMU's -smp syntax (8,sockets=2,cores=4), got $smp"
@@ -144,6 +145,17 @@ while :; do
 	if [ $stalled = 1 ] && [ "$try" -lt "$boot_tries" ]; then
 		cp "$console" "$out/console.boot-stall-$try.log" 2>/dev/null || true
 		echo "run.sh: boot $try stalled (no /init marker after ${boot_timeout}s); booting again" >&2
+		try=$((try + 1))
+		continue
+	fi
+	# The same holds for a guest kernel that panics before /init: seen once
+	# with 8 vCPUs under multi-threaded TCG (an int3 oops in
+	# enqueue_task_fair while the kernel patched its own code at boot).
+	if [ $stalled = 0 ] && [ "$try" -lt "$boot_tries" ] &&
+		grep -q 'Kernel panic' "$console" 2>/dev/null &&
+		! grep -q 'ARBOR-MARK init ' "$console" 2>/dev/null; then
+		cp "$console" "$out/console.boot-panic-$try.log" 2>/dev/null || true
+		echo "run.sh: boot $try panicked before /init ($(grep -m1 'Kernel panic' "$console" | tr -d '\r')); booting again" >&2
 		try=$((try + 1))
 		continue
 	fi
