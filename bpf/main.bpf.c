@@ -511,28 +511,30 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 
 /* The task at the head of a DSQ: its deadline and when it was queued */
 struct dsq_head {
+	bool found;		/* the DSQ was not empty */
 	u64 deadline;
 	u64 queued_at;
 };
 
-static bool dsq_head(u64 dsq_id, struct dsq_head *h)
+static void dsq_head(u64 dsq_id, struct dsq_head *h)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	bool found = false;
 
+	h->found = false;
+	h->deadline = 0;
+	h->queued_at = 0;
 	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
 		p = bpf_iter_scx_dsq_next(&it);
 		if (p) {
 			tctx = lookup_task_ctx(p);
 			h->deadline = p->scx.dsq_vtime;
 			h->queued_at = tctx ? tctx->queued_at : 0;
-			found = true;
+			h->found = true;
 		}
 	}
 	bpf_iter_scx_dsq_destroy(&it);
-	return found;
 }
 
 /*
@@ -554,19 +556,15 @@ static bool mine_first(const struct dsq_head *mine, const struct dsq_head *share
 }
 
 /* Pull from this CPU's own DSQ or its LLC's, as mine_first() says */
-static bool consume_local(s32 cpu)
+static bool consume_local(s32 cpu, const struct dsq_head *mine,
+			  const struct dsq_head *shared)
 {
-	struct dsq_head mine, shared;
-	bool has_mine, has_shared;
-
-	has_mine = dsq_head(cpu_dsq(cpu), &mine);
-	has_shared = dsq_head(llc_dsq(cpu), &shared);
-	if (has_mine && (!has_shared || mine_first(&mine, &shared)) &&
+	if (mine->found && (!shared->found || mine_first(mine, shared)) &&
 	    scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0))
 		return true;
-	if (has_shared && scx_bpf_dsq_move_to_local(llc_dsq(cpu), 0))
+	if (shared->found && scx_bpf_dsq_move_to_local(llc_dsq(cpu), 0))
 		return true;
-	return has_mine && scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
+	return mine->found && scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
 }
 
 /*
@@ -651,20 +649,17 @@ static void charge_run(struct task_struct *p, struct task_ctx *tctx)
 	vclock_charge(ran);
 }
 
-/* Whether @prev's deadline beats the heads of the queues @cpu serves */
-static bool prev_first(struct task_ctx *tctx, s32 cpu)
+/* Whether a deadline is no later than the queue heads */
+static bool beats_heads(u64 deadline, const struct dsq_head *mine,
+			const struct dsq_head *shared)
 {
-	struct dsq_head h;
-
-	if (dsq_head(cpu_dsq(cpu), &h) && time_before(h.deadline, tctx->deadline))
-		return false;
-	if (dsq_head(llc_dsq(cpu), &h) && time_before(h.deadline, tctx->deadline))
-		return false;
-	return true;
+	return !(mine->found && time_before(mine->deadline, deadline)) &&
+	       !(shared->found && time_before(shared->deadline, deadline));
 }
 
 void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 {
+	struct dsq_head mine, shared;
 	struct task_ctx *tctx = NULL;
 
 	/*
@@ -681,15 +676,18 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 		if (tctx->burst_ns >= ARBOR_BURST_TRUNC_US * NSEC_PER_USEC)
 			end_burst(prev, tctx, true);
 		refresh_request(prev, tctx);
-		if (rescue_starved(cpu))
-			return;
-		if (prev_first(tctx, cpu)) {
-			scx_bpf_task_set_slice(prev, tctx->slice_ns);
-			return;
-		}
 	}
+	if (rescue_starved(cpu))
+		return;
 
-	if (rescue_starved(cpu) || consume_local(cpu) || steal_remote(cpu))
+	/* Each head is read once, for prev and for the pick */
+	dsq_head(cpu_dsq(cpu), &mine);
+	dsq_head(llc_dsq(cpu), &shared);
+	if (tctx && beats_heads(tctx->deadline, &mine, &shared)) {
+		scx_bpf_task_set_slice(prev, tctx->slice_ns);
+		return;
+	}
+	if (consume_local(cpu, &mine, &shared) || steal_remote(cpu))
 		return;
 
 	/* Nothing else to run: let prev go on with a fresh slice */
