@@ -200,9 +200,11 @@ struct arbor_cpu_stats {
 	u64 torn_reads;		/* visited nodes or headers of another generation */
 	u64 samples_sent;
 	u64 samples_dropped;	/* ring buffer full: the sample was not sent */
+	u64 samples_throttled;	/* over this CPU's per-class budget: not sent */
 	u64 direct_dispatches;	/* inserted straight into an idle CPU's local DSQ */
 	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
 	u64 preempt_lost;	/* a chosen victim was claimed by another waker first */
+	u64 preempted_requeues;	/* preempted tasks put back behind their waker */
 	u64 wake_llc_local;	/* wakeups placed in the waker CPU's LLC */
 	u64 wake_llc_remote;	/* wakeups placed in another LLC */
 	u64 pcpu_enqueues;	/* enqueues of tasks that can run on one CPU only */

@@ -39,11 +39,15 @@ UEI_DEFINE(uei);
 /*
  * A task waiting this long is run out of deadline order. Each CPU looks for
  * one at most every STARVE_SCAN_NS, among the first STARVE_SCAN_MAX tasks
- * of its own DSQ and its LLC's.
+ * of its own DSQ and its LLC's. The scan must reach deep: the task that
+ * starves is the one whose deadline sorts it behind everything else (with
+ * 160 runnable tasks on 2 CPUs, V moves 1/80 as fast as a running task's
+ * vruntime, and a task whose deadline is 100 ms of virtual time ahead waits
+ * seconds for it).
  */
 #define STARVE_NS		(100ULL * NSEC_PER_MSEC)
-#define STARVE_SCAN_NS		(10ULL * NSEC_PER_MSEC)
-#define STARVE_SCAN_MAX		16
+#define STARVE_SCAN_NS		(20ULL * NSEC_PER_MSEC)
+#define STARVE_SCAN_MAX		512
 
 /* Slice used when the action table has not been filled (µs -> ns) */
 #define DEFAULT_SLICE_NS	(3ULL * NSEC_PER_MSEC)
@@ -53,12 +57,6 @@ UEI_DEFINE(uei);
 
 /* Set by userspace before load: preempt a running task on an earlier-deadline wakeup */
 const volatile bool wakeup_preempt = true;
-
-/*
- * Runtime tunables written by userspace through the bss map:
- * send one outcome sample every sample_every bursts (0: none).
- */
-volatile u32 sample_every;
 
 /* Action table: per class (and the fallback row) the slice and request */
 struct {
@@ -106,12 +104,6 @@ struct {
 	__type(key, u32);
 	__array(values, struct model_map);
 } shadow_slot SEC(".maps");
-
-/* Outcome samples for userspace (recording, retraining) */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} samples SEC(".maps");
 
 /* Per-CPU counters, summed by userspace */
 struct {
@@ -188,6 +180,7 @@ static u32 class_of_burst(u32 burst_us)
 }
 
 #include "walk.bpf.h"
+#include "sampling.bpf.h"
 #include "placement.bpf.h"
 #include "topology.bpf.h"
 
@@ -258,8 +251,7 @@ static void new_deadline(struct task_struct *p, struct task_ctx *tctx)
 static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncated)
 {
 	struct arbor_cpu_stats *st = this_cpu_stats();
-	struct arbor_sample *s;
-	u32 burst_us, actual, every, i;
+	u32 burst_us, actual;
 
 	burst_us = sat_u32(tctx->burst_ns / NSEC_PER_USEC);
 	actual = class_of_burst(burst_us);
@@ -281,26 +273,8 @@ static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncat
 		}
 	}
 
-	every = sample_every;
-	if (st && tctx->decided && every && !(st->bursts % every)) {
-		s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
-		if (s) {
-			s->ts_ns = bpf_ktime_get_ns();
-			s->generation = tctx->generation;
-			s->pid = p->pid;
-			for (i = 0; i < ARBOR_NR_FEATURES; i++)
-				s->features[i] = tctx->dfeat[i];
-			s->burst_us = burst_us;
-			s->predicted = tctx->action;
-			s->actual = actual;
-			s->truncated = truncated;
-			s->shadow = tctx->shadow;
-			bpf_ringbuf_submit(s, 0);
-			st->samples_sent++;
-		} else {
-			st->samples_dropped++;
-		}
-	}
+	if (st && tctx->decided)
+		maybe_sample(p, tctx, st, burst_us, actual, truncated);
 
 	tctx->feat[ARBOR_F_LAST_BURST_US] = burst_us;
 	tctx->feat[ARBOR_F_EWMA_BURST_US] =
@@ -367,6 +341,7 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	struct arbor_cpu_stats *st = this_cpu_stats();
 	struct task_ctx *tctx;
 	s32 cpu;
+	u64 seen;
 
 	tctx = lookup_task_ctx(p);
 	if (!tctx || !st)
@@ -380,14 +355,37 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * fully idle core in prev's (or, for a sync wakeup, the waker's) LLC,
 	 * then node, then anywhere; then any idle CPU in the same order.
 	 */
-	cpu = scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, p->cpus_ptr, 0);
+	cpu = idle_cpu_exists(p) ?
+		scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, p->cpus_ptr, 0) : -1;
 	if (cpu >= 0) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx->slice_ns, 0);
 		st->direct_dispatches++;
-	} else {
-		/* enqueue() queues it in prev's LLC or preempts a CPU there */
-		cpu = prev_cpu;
+		goto out;
 	}
+
+	/*
+	 * No idle CPU: a wakeup with an earlier deadline preempts from here,
+	 * straight into the victim's local DSQ, so the wakeup path skips
+	 * ops.enqueue. Otherwise enqueue() queues it in prev's LLC (or finds
+	 * a CPU that went idle meanwhile).
+	 */
+	cpu = prev_cpu;
+	if (wakeup_preempt && (wake_flags & SCX_WAKE_TTWU)) {
+		s32 victim = find_victim(p, prev_cpu, tctx->deadline, &seen);
+
+		if (victim >= 0) {
+			if (claim_cpu(victim, seen, tctx->deadline)) {
+				scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL,
+						   tctx->slice_ns,
+						   SCX_ENQ_PREEMPT);
+				st->preempt_kicks++;
+				cpu = victim;
+			} else {
+				st->preempt_lost++;
+			}
+		}
+	}
+out:
 	if (wake_flags & SCX_WAKE_TTWU)
 		count_wake_llc(st, cpu);
 	return cpu;
@@ -471,6 +469,36 @@ static void enqueue_pcpu(struct task_struct *p, struct task_ctx *tctx,
 				 tctx->deadline, enq_flags);
 }
 
+/*
+ * @p was running here until a waker preempted it (the waker claimed this
+ * CPU) and no CPU is idle. If nothing waits in this CPU's or its LLC's
+ * queue, @p is what this CPU runs after the waker anyway: it goes back to
+ * the local DSQ, behind the waker, and the CPU needs no ops.dispatch when
+ * the waker's (short) burst ends. EEVDF keeps a preempted task in its
+ * queue the same way. With anything queued it waits there in deadline
+ * order, where any CPU can take it.
+ */
+static bool requeue_preempted(struct task_struct *p, struct task_ctx *tctx,
+			      struct arbor_cpu_stats *st, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct cpu_ctx *cctx;
+
+	if (enq_flags & SCX_ENQ_WAKEUP ||
+	    p != (struct task_struct *)bpf_get_current_task_btf())
+		return false;
+	cctx = cpu_ctx_of(cpu);
+	if (!cctx || !READ_ONCE(cctx->wake_preempted))
+		return false;
+	WRITE_ONCE(cctx->wake_preempted, false);
+	if (scx_bpf_dsq_nr_queued(llc_dsq(cpu)) ||
+	    scx_bpf_dsq_nr_queued(cpu_dsq(cpu)))
+		return false;
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx->slice_ns, enq_flags);
+	st->preempted_requeues++;
+	return true;
+}
+
 void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct arbor_cpu_stats *st = this_cpu_stats();
@@ -490,7 +518,8 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	/* An idle CPU, chosen as select_cpu chooses (preempted tasks, new ones) */
-	cpu = scx_bpf_select_cpu_and(p, prev, 0, p->cpus_ptr, 0);
+	cpu = idle_cpu_exists(p) ?
+		scx_bpf_select_cpu_and(p, prev, 0, p->cpus_ptr, 0) : -1;
 	if (cpu >= 0) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
 				   enq_flags);
@@ -498,6 +527,8 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 		st->direct_dispatches++;
 		return;
 	}
+	if (requeue_preempted(p, tctx, st, enq_flags))
+		return;
 
 	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
 		cpu = find_victim(p, prev, tctx->deadline, &seen);
@@ -518,23 +549,22 @@ struct dsq_head {
 
 static void dsq_head(u64 dsq_id, struct dsq_head *h)
 {
-	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	struct task_ctx *tctx;
 
 	h->found = false;
 	h->deadline = 0;
 	h->queued_at = 0;
-	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
-		p = bpf_iter_scx_dsq_next(&it);
-		if (p) {
-			tctx = lookup_task_ctx(p);
-			h->deadline = p->scx.dsq_vtime;
-			h->queued_at = tctx ? tctx->queued_at : 0;
-			h->found = true;
-		}
-	}
-	bpf_iter_scx_dsq_destroy(&it);
+	/* An empty queue costs one read, not an iterator */
+	if (!scx_bpf_dsq_nr_queued(dsq_id))
+		return;
+	p = __COMPAT_scx_bpf_dsq_peek(dsq_id);
+	if (!p)
+		return;
+	tctx = lookup_task_ctx(p);
+	h->deadline = p->scx.dsq_vtime;
+	h->queued_at = tctx ? tctx->queued_at : 0;
+	h->found = true;
 }
 
 /*
@@ -575,22 +605,37 @@ static bool consume_local(s32 cpu, const struct dsq_head *mine,
  */
 static bool run_starved(s32 cpu, u64 dsq_id)
 {
+	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	u64 now = scx_bpf_now();
-	u32 seen = 0;
+	bool moved = false;
+	u32 i;
 
-	bpf_for_each(scx_dsq, p, dsq_id, 0) {
-		if (++seen > STARVE_SCAN_MAX)
-			break;
-		tctx = lookup_task_ctx(p);
-		if (!tctx || now - tctx->queued_at < STARVE_NS ||
-		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-			continue;
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0))
-			return true;
+	if (!scx_bpf_dsq_nr_queued(dsq_id))
+		return false;
+	/*
+	 * A numeric open-coded loop around the DSQ iterator: the verifier
+	 * checks its body once, where a counted bpf_for_each() would be
+	 * walked up to STARVE_SCAN_MAX times.
+	 */
+	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
+		bpf_for(i, 0, STARVE_SCAN_MAX) {
+			p = bpf_iter_scx_dsq_next(&it);
+			if (!p)
+				break;
+			tctx = lookup_task_ctx(p);
+			if (!tctx || now - tctx->queued_at < STARVE_NS ||
+			    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+				continue;
+			if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
+				moved = true;
+				break;
+			}
+		}
 	}
-	return false;
+	bpf_iter_scx_dsq_destroy(&it);
+	return moved;
 }
 
 static bool rescue_starved(s32 cpu)
@@ -703,8 +748,10 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
-	if (cctx)
+	if (cctx) {
 		WRITE_ONCE(cctx->curr_deadline, tctx->deadline ?: 1);
+		WRITE_ONCE(cctx->wake_preempted, false);
+	}
 }
 
 void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)

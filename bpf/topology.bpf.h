@@ -59,6 +59,20 @@ static bool is_pcpu_task(const struct task_struct *p)
 }
 
 /*
+ * Whether any CPU @p may use is idle: a few word reads where the kernel's
+ * idle selection walks the topology. When every CPU is busy (the case a
+ * wakeup preemption is for) the search is skipped.
+ */
+static bool idle_cpu_exists(const struct task_struct *p)
+{
+	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
+	bool any = bpf_cpumask_intersects(idle, p->cpus_ptr);
+
+	scx_bpf_put_idle_cpumask(idle);
+	return any;
+}
+
+/*
  * What each CPU is running, for wakeup preemption. Per-CPU storage: a CPU
  * writes its own copy on every switch; other CPUs read it (and claim it)
  * only when looking for a task to preempt.
@@ -68,6 +82,11 @@ struct cpu_ctx {
 	u64 curr_deadline;
 	/* When this CPU last looked for starved tasks (written by it only) */
 	u64 last_starve_scan;
+	/*
+	 * A waker claimed this CPU: the task it preempts is requeued here
+	 * (see enqueue). Cleared when the next task starts running.
+	 */
+	bool wake_preempted;
 };
 
 struct {
@@ -101,8 +120,11 @@ static bool claim_cpu(s32 cpu, u64 seen, u64 deadline)
 {
 	struct cpu_ctx *c = cpu_ctx_of(cpu);
 
-	return c && __sync_val_compare_and_swap(&c->curr_deadline, seen,
-						deadline) == seen;
+	if (!c || __sync_val_compare_and_swap(&c->curr_deadline, seen,
+					      deadline) != seen)
+		return false;
+	WRITE_ONCE(c->wake_preempted, true);
+	return true;
 }
 
 /*

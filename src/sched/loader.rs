@@ -22,6 +22,11 @@ use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
 use crate::sched::stats::Stats;
 use crate::sched::topology::LlcMap;
+
+/// Outcome samples per second per CPU when --learn is on and nothing is
+/// recorded: a few times what a learning window needs, a small fraction of
+/// what the ring and the consumer can take.
+const DEFAULT_SAMPLE_BUDGET: u32 = 128;
 use crate::sched::{bytes_of, SchedOpts};
 use crate::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
 
@@ -163,6 +168,7 @@ impl<'a> Scheduler<'a> {
         info!("topology: {}", llcs.describe());
         let rodata = skel.maps.rodata_data.as_mut().context("no rodata")?;
         rodata.wakeup_preempt = !opts.no_wakeup_preempt;
+        rodata.arbor_tgid = std::process::id();
         rodata.nr_cpu_ids = nr_cpus as u32;
         rodata.nr_llcs = llcs.nr_llcs() as u32;
         rodata.cpu_llc[..llcs.cpu_llc.len()].copy_from_slice(&llcs.cpu_llc);
@@ -480,6 +486,11 @@ fn run_once(
         Some(n) => n,
         None if opts.record.is_some() || opts.learn != LearnMode::Off => 1,
         None => 0,
+    };
+    bss.sample_budget = match opts.sample_budget {
+        Some(n) => n,
+        None if opts.record.is_some() => 0,
+        None => DEFAULT_SAMPLE_BUDGET,
     };
 
     let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -62,6 +62,14 @@ pub struct SchedOpts {
     #[arg(long, value_name = "N")]
     pub sample_every: Option<u32>,
 
+    /// Send at most N outcome samples per second per CPU (0: no limit),
+    /// N/4 per burst class, so a flood of one kind of burst cannot crowd out
+    /// the rare ones; what the budget turns away is counted as throttled.
+    /// scx_arbor's own threads are never sampled. Default: 0 with --record
+    /// (every sample is written), else 128.
+    #[arg(long, value_name = "N")]
+    pub sample_budget: Option<u32>,
+
     /// Write every outcome sample to FILE as CSV (header: ts_ns, pid,
     /// generation, the features, predicted, actual, burst_us, truncated)
     /// until the scheduler stops. Samples the ring buffer cannot take are

@@ -107,6 +107,8 @@ impl CsvRecorder {
 
 /// Consume the ring buffer until `stop` (checked at least every 100 ms),
 /// handing every sample to `sink`. Returns the number of samples consumed.
+/// BPF submits samples without waking this thread (it wakes it only when
+/// the ring is a quarter full), so the ring is drained every 100 ms.
 pub fn consume<F>(samples: &MapHandle, stop: Arc<AtomicBool>, mut sink: F) -> Result<u64>
 where
     F: FnMut(&Sample),
@@ -130,6 +132,9 @@ where
                 Err(e) if e.kind() == libbpf_rs::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e).context("polling the samples ring buffer"),
             }
+            // The poll returns on its timeout without reading what was
+            // submitted silently.
+            rb.consume().context("draining the samples ring buffer")?;
         }
         // Drain what is left.
         let _ = rb.consume();

@@ -23,11 +23,15 @@ pub struct Stats {
     pub torn_reads: u64,
     pub samples_sent: u64,
     pub samples_dropped: u64,
+    /// Samples the per-CPU, per-class budget (--sample-budget) turned away.
+    pub samples_throttled: u64,
     pub direct_dispatches: u64,
     /// Wakeups that preempted a running task with a later deadline.
     pub preempt_kicks: u64,
     /// Preemptions given up because another waker claimed the CPU first.
     pub preempt_lost: u64,
+    /// Preempted tasks put back in their CPU's local DSQ behind the waker.
+    pub preempted_requeues: u64,
     /// Wakeups placed in the waking CPU's LLC, and in another LLC.
     pub wake_llc_local: u64,
     pub wake_llc_remote: u64,
@@ -96,8 +100,10 @@ impl Stats {
             st.torn_reads += c.torn_reads;
             st.samples_sent += c.samples_sent;
             st.samples_dropped += c.samples_dropped;
+            st.samples_throttled += c.samples_throttled;
             st.direct_dispatches += c.direct_dispatches;
             st.preempt_kicks += c.preempt_kicks;
+            st.preempted_requeues += c.preempted_requeues;
             st.preempt_lost += c.preempt_lost;
             st.wake_llc_local += c.wake_llc_local;
             st.wake_llc_remote += c.wake_llc_remote;
@@ -141,9 +147,11 @@ impl Stats {
             torn_reads: sub(self.torn_reads, earlier.torn_reads),
             samples_sent: sub(self.samples_sent, earlier.samples_sent),
             samples_dropped: sub(self.samples_dropped, earlier.samples_dropped),
+            samples_throttled: sub(self.samples_throttled, earlier.samples_throttled),
             direct_dispatches: sub(self.direct_dispatches, earlier.direct_dispatches),
             preempt_kicks: sub(self.preempt_kicks, earlier.preempt_kicks),
             preempt_lost: sub(self.preempt_lost, earlier.preempt_lost),
+            preempted_requeues: sub(self.preempted_requeues, earlier.preempted_requeues),
             wake_llc_local: sub(self.wake_llc_local, earlier.wake_llc_local),
             wake_llc_remote: sub(self.wake_llc_remote, earlier.wake_llc_remote),
             pcpu_enqueues: sub(self.pcpu_enqueues, earlier.pcpu_enqueues),
@@ -189,7 +197,7 @@ impl Stats {
             0.0
         };
         format!(
-            "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} | \
+            "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} throttled {} | \
              torn {} walk_err {} steps/dec {:.1} | direct {} preempt {} | \
              wake llc local {} remote {} | pcpu {} steals {} starved {}",
             self.generation,
@@ -199,6 +207,7 @@ impl Stats {
             self.bursts,
             self.samples_sent,
             self.samples_dropped,
+            self.samples_throttled,
             self.torn_reads,
             self.walk_errors,
             steps,
