@@ -198,8 +198,7 @@ fn real_main(cli: Cli) -> Result<()> {
             socket,
             debug_torn,
         }) => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = sched::model_file::read_model_file(&file)?;
             let req = if debug_torn {
                 Request::SwapTorn(bytes)
             } else {

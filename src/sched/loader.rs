@@ -42,6 +42,32 @@ pub fn require_sched_ext() -> Result<()> {
     Ok(())
 }
 
+/// Exit early, naming it, if a sched_ext scheduler is already attached
+/// (another scx_arbor or any other): the kernel runs one at a time.
+pub fn refuse_if_attached() -> Result<()> {
+    let read = |f: &str| {
+        std::fs::read_to_string(Path::new(SCHED_EXT_SYSFS).join(f))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let state = read("state");
+    if state.is_empty() || state == "disabled" {
+        return Ok(());
+    }
+    let ops = read("root/ops");
+    let who = if ops.is_empty() {
+        "another sched_ext scheduler".to_string()
+    } else if ops.starts_with("arbor") {
+        format!("another scx_arbor (sched_ext ops \"{ops}\")")
+    } else {
+        format!("the sched_ext scheduler \"{ops}\"")
+    };
+    bail!(
+        "{who} is already running (sched_ext state {state}); stop it before starting \
+         scx_arbor"
+    );
+}
+
 fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
@@ -114,8 +140,7 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
     }
     match &opts.model {
         Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading the model {}", path.display()))?;
+            let bytes = crate::sched::model_file::read_model_file(path)?;
             Ok(Some((path.display().to_string(), bytes)))
         }
         None => Ok(crate::sched::EMBEDDED_MODEL.map(|b| ("embedded default".into(), b.to_vec()))),
@@ -565,6 +590,7 @@ fn learn_line(l: &LearnStats) -> String {
 /// (e.g. on CPU hotplug).
 pub fn run(opts: &SchedOpts) -> Result<()> {
     require_sched_ext()?;
+    refuse_if_attached()?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))

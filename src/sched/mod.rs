@@ -4,6 +4,7 @@
 pub mod control;
 pub mod learning;
 pub mod loader;
+pub mod model_file;
 pub mod model_slot;
 pub mod samples;
 pub mod stats;
