@@ -11,5 +11,6 @@ pub mod bpf_intf;
 pub mod bpf_skel;
 pub mod learn;
 pub mod model;
+pub mod sample;
 pub mod sched;
 pub mod schema;

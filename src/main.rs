@@ -77,6 +77,18 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
         socket: PathBuf,
     },
+    /// List the generations saved in the model directory: generation,
+    /// parent, time, training samples, held-out score (and the parent's on
+    /// the same samples), live score, balanced accuracy. `swap` or --model
+    /// takes any of the files back.
+    Generations {
+        /// The model directory (as the scheduler's --model-dir).
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/scx_arbor/models")]
+        model_dir: PathBuf,
+        /// Print the lineage records as JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Install an ONNX model into the running instance, atomically. Prints the
     /// new generation, or why the model was refused (the running model then
     /// stays as it was).
@@ -190,6 +202,28 @@ fn real_main(cli: Cli) -> Result<()> {
             } else {
                 let st: sched::stats::Stats = serde_json::from_value(v["stats"].clone())?;
                 println!("{}", st.line());
+            }
+            Ok(())
+        }
+        Some(Command::Generations { model_dir, json }) => {
+            let store = scx_arbor::learn::generations::Store::new(&model_dir);
+            let all = store.list()?;
+            if json {
+                for e in &all {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "generation": e.generation,
+                            "file": e.onnx,
+                            "lineage": e.lineage,
+                            "live": e.live,
+                        })
+                    );
+                }
+            } else if all.is_empty() {
+                println!("no generations in {}", model_dir.display());
+            } else {
+                print!("{}", scx_arbor::learn::generations::render(&all));
             }
             Ok(())
         }

@@ -15,9 +15,10 @@ use serde_json::json;
 
 use crate::bpf_intf::arbor_action;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::learn::generations::Store;
 use crate::learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
 use crate::sched::control::{self, Request, Server};
-use crate::sched::learning::{LearningThread, LiveModel};
+use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
 use crate::sched::stats::Stats;
@@ -155,6 +156,8 @@ fn install_onnx(live: &mut LiveModel, bytes: &[u8]) -> Result<crate::sched::mode
         .slot
         .install(|g| crate::model::flat::flatten(&imported.ensemble, g))?;
     live.ensemble = Some(imported.ensemble);
+    // Which saved generation it is, if any, the learner finds out.
+    live.stored = None;
     Ok(done)
 }
 
@@ -338,7 +341,7 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
         );
     }
     if !(0.0..=100.0).contains(&opts.learn_margin) {
-        bail!("--learn-margin is in accuracy points, 0 to 100");
+        bail!("--learn-margin is in score points, 0 to 100");
     }
     Ok(LearnConfig {
         mode: opts.learn,
@@ -347,7 +350,7 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
         min_new_samples: (opts.learn_min_samples / 4).max(1),
         min_samples: opts.learn_min_samples.max(16),
         holdout: 0.25,
-        margin: opts.learn_margin / 100.0,
+        margin: opts.learn_margin,
         shadow_bursts: opts.promote_after_shadow,
         cart: crate::learn::CartParams {
             max_depth: opts.learn_max_depth,
@@ -365,7 +368,7 @@ fn start_workers(
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
 
-    let mut recorder = match &opts.record {
+    let recorder = match &opts.record {
         Some(path) => Some((CsvRecorder::create(path)?, path.clone())),
         None => None,
     };
@@ -376,7 +379,7 @@ fn start_workers(
             live.clone(),
             ModelSlot::new(maps.shadow_slot, generations),
             MapHandle::try_from(&maps.cpu_stats)?,
-            opts.model_dir.clone(),
+            Store::new(opts.model_dir.clone()),
         )?),
     };
 
@@ -398,74 +401,49 @@ fn start_workers(
             .spawn(move || server.serve(s, |req| control.handle(req)))?,
     );
 
-    // The learner trains on its own thread so the ring buffer keeps being
-    // drained while it works; a full queue drops (and counts) samples rather
-    // than stalling the consumer.
-    let learn_tx = match learning {
+    // The learner trains on its own thread, at idle priority, so the ring
+    // buffer keeps being drained while it works. The consumer hands samples
+    // over in batches; a full queue drops (and counts) them rather than
+    // stalling the consumer.
+    let hand_off = match learning {
         Some(mut l) => {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<samples::Sample>(1 << 16);
+            let hand_off = samples::HandOff::new(1 << 16, learn_dropped.clone());
+            let h = hand_off.clone();
             let s = stop.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name("arbor-learn".into())
                     .spawn(move || {
+                        info!("learning thread priority: {}", lower_priority());
+                        let mut batch = h.buffer();
                         while !s.load(Ordering::Relaxed) {
-                            match rx.recv_timeout(Duration::from_millis(100)) {
-                                Ok(sample) => {
-                                    l.push(&sample);
-                                    for more in rx.try_iter().take(1 << 16) {
-                                        l.push(&more);
-                                    }
-                                }
-                                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                                Err(_) => break,
+                            std::thread::sleep(Duration::from_millis(100));
+                            h.take(&mut batch);
+                            if !batch.is_empty() {
+                                l.push_batch(&batch);
+                                batch.clear();
                             }
                             l.tick();
                         }
                     })?,
             );
-            Some(tx)
+            Some(hand_off)
         }
         None => None,
     };
 
-    if recorder.is_some() || learn_tx.is_some() {
+    if recorder.is_some() || hand_off.is_some() {
         let ring = maps.samples;
         let s = stop.clone();
-        let learn_dropped = learn_dropped.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("arbor-samples".into())
                 .spawn(move || {
-                    let mut last_flush = Instant::now();
-                    let sink = |sample: &samples::Sample| {
-                        if let Some((rec, path)) = recorder.as_mut() {
-                            let flushed = rec.write(sample).and_then(|_| {
-                                if last_flush.elapsed() >= Duration::from_secs(1) {
-                                    last_flush = Instant::now();
-                                    rec.flush()?;
-                                }
-                                Ok(())
-                            });
-                            if let Err(e) = flushed {
-                                warn!("recording to {}: {e:#}", path.display());
-                            }
-                        }
-                        if let Some(tx) = &learn_tx {
-                            if tx.try_send(*sample).is_err() {
-                                learn_dropped.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    };
-                    if let Err(e) = samples::consume(&ring, s, sink) {
+                    let mut consumer = samples::Consumer::new(recorder, hand_off);
+                    if let Err(e) = samples::consume(&ring, s, &mut consumer) {
                         warn!("sample consumer stopped: {e:#}");
                     }
-                    if let Some((mut rec, path)) = recorder {
-                        if let Err(e) = rec.flush() {
-                            warn!("recording to {}: {e:#}", path.display());
-                        }
-                        info!("recorded {} samples to {}", rec.rows(), path.display());
-                    }
+                    consumer.finish();
                 })?,
         );
     }
@@ -487,14 +465,27 @@ fn fill_actions(actions: &MapHandle, table: &[arbor_action; NR_ACTIONS]) -> Resu
 
 /// Run one scheduler instance until shutdown or a kernel-side exit.
 /// Returns whether the kernel asked for a restart.
+/// `carried` is the model live before a restart (then installed instead of
+/// the startup model) and is set to the model live at the end.
 fn run_once(
     opts: &SchedOpts,
     shutdown: &Arc<AtomicBool>,
     open_object: &mut MaybeUninit<OpenObject>,
+    carried: &mut Option<Carried>,
+    generations: &Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<bool> {
     let nr_cpus = *scx_utils::NR_CPU_IDS;
     let table = action_table(opts, nr_cpus)?;
-    let model = startup_model(opts)?;
+    let configured = match carried {
+        Some(_) => None,
+        None => startup_model(opts)?,
+    };
+    let start = start_model(
+        carried.as_ref(),
+        opts.resume,
+        &Store::new(&opts.model_dir),
+        configured,
+    )?;
 
     let mut sched = Scheduler::init(opts, open_object)?;
     let maps = Maps::from_skel(&sched.skel)?;
@@ -507,21 +498,26 @@ fn run_once(
         None => 0,
     };
 
-    let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut live = LiveModel {
         slot: ModelSlot::new(
             MapHandle::try_from(&sched.skel.maps.model_slot)?,
             generations.clone(),
         ),
         ensemble: None,
+        stored: None,
     };
-    if let Some((name, bytes)) = &model {
-        let done = install_onnx(&mut live, bytes)
-            .with_context(|| format!("installing the model {name}"))?;
-        info!("model {name}: generation {}", done.generation);
-    } else {
-        info!("no model: every task gets the fallback class");
+    match &start.ensemble {
+        Some(e) => {
+            let done = live
+                .slot
+                .install(|g| crate::model::flat::flatten(e, g))
+                .with_context(|| format!("installing the model {}", start.name))?;
+            info!("model {}: generation {}", start.name, done.generation);
+        }
+        None => info!("no model: every task gets the fallback class"),
     }
+    live.ensemble = start.ensemble;
+    live.stored = start.stored;
     for (row, a) in table.iter().enumerate() {
         info!(
             "action {:<8} slice {:>6} µs request {:>6} µs",
@@ -539,7 +535,8 @@ fn run_once(
     );
 
     let cpu_stats = MapHandle::try_from(&sched.skel.maps.cpu_stats)?;
-    let workers = start_workers(opts, maps, Arc::new(Mutex::new(live)), generations)?;
+    let live = Arc::new(Mutex::new(live));
+    let workers = start_workers(opts, maps, live.clone(), generations.clone())?;
 
     let interval = opts.stats.map(Duration::from_secs_f64);
     let mut last = Stats::read(&cpu_stats)?;
@@ -564,6 +561,7 @@ fn run_once(
     }
 
     workers.stop();
+    *carried = Some(live.lock().unwrap().carry());
     let total = Stats::read(&cpu_stats)?;
     info!("totals: {}", total.line());
     sched.link.take();
@@ -573,15 +571,15 @@ fn run_once(
 
 /// The learner's counters in one line.
 fn learn_line(l: &LearnStats) -> String {
-    let pct = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.1}%", a * 100.0));
+    let pts = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{a:.1}"));
     format!(
-        "learn: {:.0} samples/s, candidates {} promoted {} rejected {}, live gen {} acc {}, last swap {}",
+        "learn: {:.0} samples/s, candidates {} promoted {} rejected {}, live gen {} score {}, last swap {}",
         l.samples_per_sec,
         l.candidates_trained,
         l.promoted,
         l.rejected,
         l.live_generation,
-        pct(l.live_accuracy),
+        pts(l.live_score),
         l.last_swap_us.map_or("-".into(), |us| format!("{us} µs"))
     )
 }
@@ -597,8 +595,18 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
         .context("installing the SIGINT/SIGTERM handler")?;
 
     let mut open_object = MaybeUninit::uninit();
+    // A restart re-installs the model live before it, and generation
+    // numbers go on from where they were.
+    let mut carried = None;
+    let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));
     loop {
-        if !run_once(opts, &shutdown, &mut open_object)? {
+        if !run_once(
+            opts,
+            &shutdown,
+            &mut open_object,
+            &mut carried,
+            &generations,
+        )? {
             break;
         }
         info!("the kernel asked scx_arbor to restart");

@@ -92,9 +92,15 @@ pub struct SchedOpts {
     #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub learn_window: usize,
 
-    /// Accuracy points (0-100) a candidate must beat the live model by to be
-    /// promoted. Larger swaps less often on noise.
-    #[arg(long, value_name = "PCT", default_value_t = 2.0)]
+    /// Score points (0-100) a candidate must beat the running tree by, on
+    /// held-out samples and in shadow (cost-weighted score; `--help` shows
+    /// the cost matrix).
+    #[arg(
+        long,
+        value_name = "POINTS",
+        default_value_t = 2.0,
+        long_help = crate::learn::cost::margin_help()
+    )]
     pub learn_margin: f64,
 
     /// Depth limit of learnt trees (<= 24). Deeper fits more, generalises less.
@@ -107,10 +113,18 @@ pub struct SchedOpts {
     #[arg(long, value_name = "BURSTS", default_value_t = 0)]
     pub promote_after_shadow: u64,
 
-    /// Directory where every promoted generation is written as ONNX with a
-    /// JSON sidecar (reload one with --model or `swap`).
+    /// Directory where every promoted generation is written as
+    /// gen-NNNNNN.onnx with a JSON lineage sidecar, numbered on from what it
+    /// holds, never overwriting (list with `generations`, reload one with
+    /// --model, --resume or `swap`).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/scx_arbor/models")]
     pub model_dir: PathBuf,
+
+    /// Start from the newest promoted generation in --model-dir (e.g. after
+    /// a reboot) instead of --model or the embedded model, which are used
+    /// only when the directory holds none. `scx_arbor generations` lists them.
+    #[arg(long, conflicts_with = "no_model")]
+    pub resume: bool,
 
     /// Print counters every SECS seconds while scheduling.
     #[arg(long, value_name = "SECS")]
