@@ -99,7 +99,9 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
         socket: PathBuf,
         /// TESTS ONLY: overwrite the live model in place instead (a torn
-        /// install), to prove that torn reads are seen and counted.
+        /// install), to prove that torn reads are seen and counted. Only in
+        /// builds with the `debug-torn` feature.
+        #[cfg(feature = "debug-torn")]
         #[arg(long, hide = true)]
         debug_torn: bool,
     },
@@ -230,14 +232,18 @@ fn real_main(cli: Cli) -> Result<()> {
         Some(Command::Swap {
             file,
             socket,
+            #[cfg(feature = "debug-torn")]
             debug_torn,
         }) => {
             let bytes = sched::model_file::read_model_file(&file)?;
+            #[cfg(feature = "debug-torn")]
             let req = if debug_torn {
                 Request::SwapTorn(bytes)
             } else {
                 Request::Swap(bytes)
             };
+            #[cfg(not(feature = "debug-torn"))]
+            let req = Request::Swap(bytes);
             let v = control::request(&socket, &req)
                 .with_context(|| format!("{} was refused", file.display()))?;
             match v["visible_us"].as_u64() {

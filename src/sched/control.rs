@@ -48,7 +48,9 @@ pub const BACKLOG: usize = 32;
 pub enum Request {
     Status,
     Swap(Vec<u8>),
-    /// Test-only negative control; refused unless the scheduler allows it.
+    /// Test-only negative control (builds with the `debug-torn` feature);
+    /// refused unless the scheduler was started to allow it.
+    #[cfg(feature = "debug-torn")]
     SwapTorn(Vec<u8>),
 }
 
@@ -94,6 +96,7 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request> {
             Some(extra) => bail!("unexpected {extra:?} after status"),
         },
         "swap" => Ok(Request::Swap(payload(&mut words, reader)?)),
+        #[cfg(feature = "debug-torn")]
         "swap-torn" => Ok(Request::SwapTorn(payload(&mut words, reader)?)),
         other => bail!("unknown request {other:?} (known: status, swap)"),
     }
@@ -386,6 +389,7 @@ fn request_once(socket: &Path, req: &Request) -> Result<Value> {
         Request::Swap(b) => stream
             .write_all(format!("swap {}\n", b.len()).as_bytes())
             .and_then(|_| stream.write_all(b)),
+        #[cfg(feature = "debug-torn")]
         Request::SwapTorn(b) => stream
             .write_all(format!("swap-torn {}\n", b.len()).as_bytes())
             .and_then(|_| stream.write_all(b)),
@@ -451,6 +455,7 @@ mod tests {
                 Request::Status => Ok(json!({"generation": 7})),
                 Request::Swap(b) if b == b"bad" => bail!("not an ONNX model"),
                 Request::Swap(_) => Ok(json!({"generation": 8})),
+                #[cfg(feature = "debug-torn")]
                 Request::SwapTorn(_) => bail!("refused"),
             })
         });

@@ -247,6 +247,7 @@ struct Control {
     /// Samples the learner's queue could not take.
     learn_dropped: Arc<std::sync::atomic::AtomicU64>,
     learn_mode: LearnMode,
+    #[cfg(feature = "debug-torn")]
     allow_torn: bool,
 }
 
@@ -296,6 +297,7 @@ impl Control {
                     "visible_us": visible.map(|d| d.as_micros() as u64),
                 }))
             }
+            #[cfg(feature = "debug-torn")]
             Request::SwapTorn(bytes) => {
                 if !self.allow_torn {
                     bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
@@ -392,6 +394,7 @@ fn start_workers(
         learn: learning.as_ref().map(|l| l.stats.clone()),
         learn_dropped: learn_dropped.clone(),
         learn_mode: opts.learn,
+        #[cfg(feature = "debug-torn")]
         allow_torn: opts.debug_allow_torn_install,
     };
     let s = stop.clone();

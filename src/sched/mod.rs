@@ -155,6 +155,9 @@ pub struct SchedOpts {
 
     /// TESTS ONLY: accept `swap --debug-torn`, which overwrites the live model
     /// in place (a deliberately torn install) to prove torn reads are counted.
+    /// Only in builds with the `debug-torn` feature (the tests'), never in a
+    /// release build.
+    #[cfg(feature = "debug-torn")]
     #[arg(long, hide = true)]
     pub debug_allow_torn_install: bool,
 }
