@@ -128,6 +128,24 @@ fn init_logging(verbose: u8) -> Result<()> {
     .context("initializing logging")
 }
 
+/// `VERSION[-gSHA[-dirty]] TARGET[/debug]`, the form scx's schedulers print
+/// (scx_utils' build_id, with this crate's own commit from build.rs).
+fn full_version() -> String {
+    let mut v = env!("CARGO_PKG_VERSION").to_string();
+    let sha = env!("ARBOR_GIT_SHA");
+    if !sha.is_empty() {
+        v += &format!("-g{sha}");
+        if !env!("ARBOR_GIT_DIRTY").is_empty() {
+            v += "-dirty";
+        }
+    }
+    v += &format!(" {}", env!("ARBOR_TARGET"));
+    if cfg!(debug_assertions) {
+        v += "/debug";
+    }
+    v
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = real_main(cli) {
@@ -138,16 +156,16 @@ fn main() {
 
 fn real_main(cli: Cli) -> Result<()> {
     if cli.sched.version {
-        println!(
-            "scx_arbor {}",
-            scx_utils::build_id::full_version(env!("CARGO_PKG_VERSION"))
-        );
+        println!("scx_arbor {}", full_version());
         return Ok(());
+    }
+    if cli.sched.help_stats {
+        return sched::stats_server::describe(&mut std::io::stdout());
     }
     init_logging(cli.sched.verbose)?;
     match cli.command {
         None => match cli.sched.monitor {
-            Some(secs) => sched::monitor(&cli.sched.control_socket, Duration::from_secs_f64(secs)),
+            Some(secs) => sched::monitor(secs),
             None => sched::run(&cli.sched),
         },
         Some(Command::Model(cmd)) => model::cli::run(cmd),

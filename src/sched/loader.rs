@@ -17,11 +17,12 @@ use crate::bpf_intf::arbor_action;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::learn::generations::Store;
 use crate::learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
-use crate::sched::control::{self, Request, Server};
+use crate::sched::control::{Request, Server};
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
-use crate::sched::stats::Stats;
+use crate::sched::stats::{LearnFigures, Metrics, Stats};
+use crate::sched::stats_server;
 use crate::sched::topology::LlcMap;
 use crate::sched::{bytes_of, SchedOpts};
 use crate::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
@@ -323,6 +324,8 @@ struct Workers {
     threads: Vec<JoinHandle<()>>,
     /// The learner's counters, when learning.
     learn: Option<Arc<Mutex<LearnStats>>>,
+    /// Samples the learner's queue could not take.
+    learn_dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Workers {
@@ -454,6 +457,7 @@ fn start_workers(
         stop,
         threads,
         learn: learn_stats,
+        learn_dropped,
     })
 }
 
@@ -541,25 +545,26 @@ fn run_once(
     let live = Arc::new(Mutex::new(live));
     let workers = start_workers(opts, maps, live.clone(), generations.clone())?;
 
-    let interval = opts.stats.map(Duration::from_secs_f64);
-    let mut last = Stats::read(&cpu_stats)?;
-    let mut last_print = Instant::now();
+    // scx_stats: the server thread asks, this loop answers with the totals
+    // since attach (the server keeps each client's previous reading).
+    let stats_server = stats_server::launch()?;
+    let (res_ch, req_ch) = stats_server.channels();
     while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
-        std::thread::sleep(Duration::from_millis(100));
-        if let Some(iv) = interval {
-            if last_print.elapsed() >= iv {
-                let now = Stats::read(&cpu_stats)?;
-                match &workers.learn {
-                    Some(l) => println!(
-                        "{} | {}",
-                        now.delta(&last).line(),
-                        learn_line(&l.lock().unwrap())
-                    ),
-                    None => println!("{}", now.delta(&last).line()),
-                }
-                last = now;
-                last_print = Instant::now();
+        match req_ch.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) => {
+                let st = Stats::read(&cpu_stats)?;
+                let learn = workers.learn.as_ref().map(|l| l.lock().unwrap().clone());
+                let figures = LearnFigures {
+                    mode: opts.learn,
+                    stats: learn.as_ref(),
+                    queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
+                };
+                res_ch
+                    .send(Metrics::collect(&st, &figures))
+                    .context("answering the stats server")?;
             }
+            Err(e) if e.is_timeout() => {}
+            Err(e) => bail!("the stats server went away: {e}"),
         }
     }
 
@@ -572,21 +577,6 @@ fn run_once(
     Ok(uei.should_restart())
 }
 
-/// The learner's counters in one line.
-fn learn_line(l: &LearnStats) -> String {
-    let pts = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{a:.1}"));
-    format!(
-        "learn: {:.0} samples/s, candidates {} promoted {} rejected {}, live gen {} score {}, last swap {}",
-        l.samples_per_sec,
-        l.candidates_trained,
-        l.promoted,
-        l.rejected,
-        l.live_generation,
-        pts(l.live_score),
-        l.last_swap_us.map_or("-".into(), |us| format!("{us} µs"))
-    )
-}
-
 /// Run the scheduler until SIGINT/SIGTERM, restarting when the kernel asks
 /// (e.g. on CPU hotplug).
 pub fn run(opts: &SchedOpts) -> Result<()> {
@@ -596,6 +586,26 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
     let s = shutdown.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
         .context("installing the SIGINT/SIGTERM handler")?;
+
+    // --stats reads this instance through its own scx_stats server, as
+    // --monitor and any other client would. The thread ends with the process.
+    let _monitor = match opts.stats {
+        Some(secs) => {
+            let interval = stats_interval(secs)?;
+            let s = shutdown.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("arbor-stats".into())
+                    .spawn(move || {
+                        stats_server::wait_for_server(&s);
+                        if let Err(e) = stats_server::monitor(interval, s) {
+                            warn!("--stats: {e:#}");
+                        }
+                    })?,
+            )
+        }
+        None => None,
+    };
 
     let mut open_object = MaybeUninit::uninit();
     // A restart re-installs the model live before it, and generation
@@ -617,23 +627,23 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
     Ok(())
 }
 
-/// `--monitor`: print the running instance's counters every `interval`.
-pub fn monitor(socket: &Path, interval: Duration) -> Result<()> {
+/// `--monitor`: print the running instance's statistics every `secs`
+/// seconds, read through its scx_stats server; no scheduling.
+pub fn monitor(secs: f64) -> Result<()> {
+    let interval = stats_interval(secs)?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();
-    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))?;
-    let read = || -> Result<Stats> {
-        let v = control::request(socket, &Request::Status)?;
-        Ok(serde_json::from_value(v["stats"].clone())?)
-    };
-    let mut last = read()?;
-    while !shutdown.load(Ordering::Relaxed) {
-        std::thread::sleep(interval);
-        let now = read()?;
-        println!("{}", now.delta(&last).line());
-        last = now;
+    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
+        .context("installing the SIGINT/SIGTERM handler")?;
+    stats_server::monitor(interval, shutdown)
+}
+
+/// A `--stats`/`--monitor` interval.
+fn stats_interval(secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        bail!("a statistics interval must be a positive number of seconds, not {secs}");
     }
-    Ok(())
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod model_file;
 pub mod model_slot;
 pub mod samples;
 pub mod stats;
+pub mod stats_server;
 pub mod topology;
 
 use std::path::PathBuf;
@@ -126,14 +127,20 @@ pub struct SchedOpts {
     #[arg(long, conflicts_with = "no_model")]
     pub resume: bool,
 
-    /// Print counters every SECS seconds while scheduling.
+    /// Print statistics every SECS seconds while scheduling, read from this
+    /// instance's scx_stats server (/var/run/scx/root/stats) like any client.
     #[arg(long, value_name = "SECS")]
     pub stats: Option<f64>,
 
-    /// Don't schedule: print the counters of the running instance every SECS
-    /// seconds (through its control socket).
+    /// Don't schedule: print the statistics of the running instance every
+    /// SECS seconds, read from its scx_stats server (/var/run/scx/root/stats).
     #[arg(long, value_name = "SECS")]
     pub monitor: Option<f64>,
+
+    /// Print the description of every statistic (`--stats`, `--monitor`,
+    /// scxtop, the OpenMetrics relay) and exit.
+    #[arg(long)]
+    pub help_stats: bool,
 
     /// Control socket of the running instance (root only, mode 0600).
     #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
