@@ -188,9 +188,15 @@ impl Sink for Consumer {
     }
 }
 
-/// Consume the ring buffer until `stop` (checked at least every 100 ms),
-/// handing every sample to `sink` and ending a batch after each poll.
-/// Returns the number of samples consumed.
+/// How often the consumer drains the ring buffer. Draining on a timer
+/// instead of waiting in epoll for each record's wakeup keeps the consumer
+/// at 20 wakeups a second whatever the sample rate; the 1 MiB ring holds
+/// 16,384 samples, over 2 s at the rates seen in the VM.
+pub const DRAIN_EVERY: Duration = Duration::from_millis(50);
+
+/// Consume the ring buffer until `stop`, draining it every [`DRAIN_EVERY`]:
+/// every sample goes to `sink`, and each drain ends a batch. Returns the
+/// number of samples consumed.
 pub fn consume<S: Sink>(samples: &MapHandle, stop: Arc<AtomicBool>, sink: &mut S) -> Result<u64> {
     let mut count = 0u64;
     let sink = RefCell::new(sink);
@@ -206,18 +212,19 @@ pub fn consume<S: Sink>(samples: &MapHandle, stop: Arc<AtomicBool>, sink: &mut S
             })
             .context("attaching to the samples ring buffer")?;
         let rb = builder.build().context("building the ring buffer")?;
-        while !stop.load(Ordering::Relaxed) {
-            match rb.poll(Duration::from_millis(100)) {
+        loop {
+            match rb.consume() {
                 Ok(()) => {}
                 Err(e) if e.kind() == libbpf_rs::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e).context("polling the samples ring buffer"),
+                Err(e) => return Err(e).context("draining the samples ring buffer"),
             }
             sink.borrow_mut().end_batch();
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(DRAIN_EVERY);
         }
-        // Drain what is left.
-        let _ = rb.consume();
     }
-    sink.borrow_mut().end_batch();
     Ok(count)
 }
 
