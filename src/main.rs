@@ -35,7 +35,7 @@ enum Command {
     Model(model::cli::ModelCommand),
     /// A/B-compare scx_arbor against the kernel's default scheduler (EEVDF)
     /// on the same workload, in interleaved rounds, with statistics.
-    Ab(ab::AbArgs),
+    Ab(Box<ab::AbArgs>),
     /// Print the feature schema, the burst classes and the model limits.
     Schema,
     /// Run the A/B latency mix alone, under whatever scheduler is attached:
@@ -173,7 +173,7 @@ fn real_main(cli: Cli) -> Result<()> {
             print!("{}", schema::describe());
             Ok(())
         }
-        Some(Command::Ab(args)) => ab::run(args),
+        Some(Command::Ab(args)) => ab::run(*args),
         Some(Command::Workload {
             secs,
             wakers,
