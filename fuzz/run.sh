@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Build the fuzz targets with libFuzzer's coverage instrumentation (stable
+# toolchain, no cargo-fuzz needed) and run each for SECS seconds (default
+# 600) at nice 19, one at a time. New inputs go to fuzz/work/TARGET; the
+# committed corpus (fuzz/corpus/TARGET) is the seed, and `--merge` folds the
+# coverage-increasing inputs back into it. Crashes land in
+# fuzz/artifacts/TARGET/.
+#   fuzz/run.sh [--merge] [SECS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+merge=0
+if [ "${1:-}" = --merge ]; then merge=1; shift; fi
+secs=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(onnx_import csv_rows control_request)
+export BPF_CLANG=${BPF_CLANG:-clang-19}
+export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
+# An explicit --target keeps RUSTFLAGS off build scripts and proc macros.
+triple=$(rustc -vV | sed -n 's/^host: //p')
+nice -n 19 cargo build --release --bins --target "$triple"
+bin=target/$triple/release
+for t in "${targets[@]}"; do
+	c=corpus/$t
+	w=work/$t
+	mkdir -p "$c" "$w" "artifacts/$t"
+	echo "=== $t: ${secs} s"
+	nice -n 19 "$bin/$t" -max_total_time="$secs" -print_final_stats=1 \
+		-max_len=65536 -rss_limit_mb=2048 -artifact_prefix="artifacts/$t/" "$w" "$c" 2>&1 |
+		tee "work/$t.log" | grep -E '^(#[0-9]+.*(INITED|DONE|pulse))|stat::|ERROR|panicked' || true
+	if [ "$merge" = 1 ]; then
+		nice -n 19 "$bin/$t" -merge=1 "$c" "$w" 2>&1 | tail -n 1
+	fi
+done
