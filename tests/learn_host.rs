@@ -61,6 +61,7 @@ fn lineage(parent: Option<u64>, score: f64) -> Lineage {
         parent_holdout_score: parent.map(|_| score - 4.0),
         parent_live_score: None,
         shadow_score: None,
+        parent_shadow_score: None,
         promoted: true,
         installed_as: 2,
     }

@@ -340,6 +340,43 @@ fn shadow_counts_without_acting_and_gates_promotion() {
             accuracy(&matrix(&st, "paired_confusion"))
         );
     }
+    // Phase 3: reachable shadow record. A candidate is promoted only after
+    // winning on held-out and then over >= 2000 bursts in shadow, by the
+    // 2-point margin, both against the running tree (always class 0).
+    let st = status(&c, "status_promote");
+    let learn = &st["learn"];
+    eprintln!("promote: {learn}");
+    let promoted = u64_of(learn, "promoted");
+    assert!(promoted >= 1, "no promotion after shadow: {learn}");
+    assert!(
+        c.text().contains("candidate generation") && c.text().contains("in shadow for 2000 bursts"),
+        "no candidate went through the shadow slot first"
+    );
+    let sidecars: Vec<String> = c
+        .text()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ARBOR-BEGIN sidecar:promote:"))
+        .map(str::to_string)
+        .collect();
+    assert!(sidecars.len() as u64 >= promoted, "{sidecars:?}");
+    for name in &sidecars {
+        let j = c.json(&format!("sidecar:promote:{name}"));
+        eprintln!("{name}: {j}");
+        let shadow = j["shadow_score"].as_f64().expect("shadow_score");
+        let parent = j["parent_shadow_score"]
+            .as_f64()
+            .expect("parent_shadow_score");
+        assert!(
+            shadow >= parent + 2.0,
+            "{name}: shadow {shadow} vs {parent}"
+        );
+        let ho = j["holdout_score"].as_f64().unwrap();
+        if let Some(p) = j["parent_holdout_score"].as_f64() {
+            assert!(ho >= p + 2.0, "{name}: held-out {ho} vs {p}");
+        }
+    }
+    // The running tree changed only by those promotions.
+    assert!(u64_of(&st, "generation") > 1);
 }
 
 #[test]

@@ -33,8 +33,11 @@ pub struct Lineage {
     pub parent_holdout_score: Option<f64>,
     /// The parent's live score (BPF counters) while it ran.
     pub parent_live_score: Option<f64>,
-    /// The candidate's score walked in shadow, when it was.
+    /// The candidate's score walked in shadow, when it was, and the
+    /// parent's over the same bursts.
     pub shadow_score: Option<f64>,
+    #[serde(default)]
+    pub parent_shadow_score: Option<f64>,
     /// Whether it was installed as the live model.
     pub promoted: bool,
     /// Scheduler generation (`status`'s `generation`) it was installed as.
@@ -297,6 +300,7 @@ mod tests {
             parent_holdout_score: Some(85.0),
             parent_live_score: None,
             shadow_score: None,
+            parent_shadow_score: None,
             promoted: true,
             installed_as: 2,
         }

@@ -204,7 +204,7 @@ impl LearningThread {
             self.shadow.clear()?;
             let why = record.describe();
             if record.candidate_wins(cfg.margin) {
-                self.promote(sh.candidate, sh.eval, record.candidate.score(), &why)?;
+                self.promote(sh.candidate, sh.eval, Some(&record), &why)?;
             } else {
                 info!("learning: rejected after shadow: {why}");
                 self.learner.verdict(
@@ -265,7 +265,7 @@ impl LearningThread {
         &mut self,
         candidate: Ensemble,
         eval: Evaluation,
-        shadow_score: Option<f64>,
+        shadow: Option<&ShadowRecord>,
         why: &str,
     ) -> Result<()> {
         let onnx = crate::model::onnx_export::to_bytes(&candidate)?;
@@ -311,7 +311,8 @@ impl LearningThread {
             holdout_balanced_accuracy: Some(eval.candidate_balanced_accuracy),
             parent_holdout_score: eval.parent_score,
             parent_live_score,
-            shadow_score,
+            shadow_score: shadow.and_then(|r| r.candidate.score()),
+            parent_shadow_score: shadow.and_then(|r| r.parent.score()),
             promoted: true,
             installed_as: generation,
         };
@@ -444,6 +445,7 @@ mod tests {
             parent_holdout_score: None,
             parent_live_score: None,
             shadow_score: None,
+            parent_shadow_score: None,
             promoted,
             installed_as: 1,
         }
