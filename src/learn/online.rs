@@ -50,8 +50,15 @@ pub struct LearnConfig {
     /// Bursts a candidate must be walked in shadow before it may be promoted
     /// (0: promote on the held-out evaluation alone).
     pub shadow_bursts: u64,
+    /// Train on at most this many samples (the newest of the training
+    /// part): bounds the time and CPU one candidate costs.
+    pub max_train_rows: usize,
     pub cart: CartParams,
 }
+
+/// Rejections in a row double the wait before the next candidate, up to
+/// `interval << MAX_BACKOFF`.
+pub const MAX_BACKOFF: u32 = 3;
 
 /// How a candidate and the running tree ("parent") did on the same
 /// held-out samples. Scores and balanced accuracies are in points (0..100).
@@ -168,6 +175,11 @@ pub struct Learner {
     window: VecDeque<([u32; NR_FEATURES], u8)>,
     new_since_train: usize,
     last_train: Option<Instant>,
+    /// Rejections in a row (capped at MAX_BACKOFF).
+    backoff: u32,
+    /// The live score when the last candidate was trained.
+    live_at_train: Option<f64>,
+    live_now: Option<f64>,
     pub stats: LearnStats,
 }
 
@@ -178,6 +190,9 @@ impl Learner {
             cfg,
             new_since_train: 0,
             last_train: None,
+            backoff: 0,
+            live_at_train: None,
+            live_now: None,
             stats: LearnStats::default(),
         }
     }
@@ -205,6 +220,23 @@ impl Learner {
         self.stats.batches += 1;
     }
 
+    /// The wait between candidates now: the interval, doubled for each
+    /// rejection in a row (up to 2^MAX_BACKOFF times).
+    pub fn current_interval(&self) -> Duration {
+        self.cfg.interval * (1u32 << self.backoff)
+    }
+
+    /// The running tree's live score (points), as it is measured: a drop
+    /// of more than the margin since the last candidate ends the back-off.
+    pub fn observe_live(&mut self, score: Option<f64>) {
+        self.live_now = score;
+        if let (Some(then), Some(now)) = (self.live_at_train, score) {
+            if now < then - self.cfg.margin.max(1.0) {
+                self.backoff = 0;
+            }
+        }
+    }
+
     /// Is it time to train a candidate?
     pub fn due(&self, now: Instant) -> bool {
         self.cfg.mode != LearnMode::Off
@@ -212,7 +244,7 @@ impl Learner {
             && self.new_since_train >= self.cfg.min_new_samples
             && self
                 .last_train
-                .is_none_or(|t| now.duration_since(t) >= self.cfg.interval)
+                .is_none_or(|t| now.duration_since(t) >= self.current_interval())
     }
 
     /// Train a candidate on the older part of the window and score it and
@@ -223,13 +255,15 @@ impl Learner {
         now: Instant,
     ) -> Result<(Ensemble, Evaluation)> {
         self.last_train = Some(now);
+        self.live_at_train = self.live_now;
         self.new_since_train = 0;
         self.stats.window_len = self.window.len();
         let n = self.window.len();
         anyhow::ensure!(n >= 2, "need at least 2 samples to train, have {n}");
         let holdout = ((n as f64 * self.cfg.holdout).round() as usize).clamp(1, n - 1);
         let split = n - holdout;
-        let (x, y): (Vec<_>, Vec<_>) = self.window.iter().take(split).copied().unzip();
+        let skip = split.saturating_sub(self.cfg.max_train_rows.max(1));
+        let (x, y): (Vec<_>, Vec<_>) = self.window.iter().take(split).skip(skip).copied().unzip();
         let t0 = Instant::now();
         let candidate = cart::train(&x, &y, &self.cfg.cart)?;
         let train_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -237,7 +271,7 @@ impl Learner {
         let cand = confusion(&candidate, &held)?;
         let par = parent.map(|m| confusion(m, &held)).transpose()?;
         let eval = Evaluation {
-            train_rows: split,
+            train_rows: split - skip,
             holdout_rows: held.len(),
             candidate_score: cand.score().unwrap_or(0.0),
             candidate_balanced_accuracy: cand.balanced_accuracy().unwrap_or(0.0),
@@ -254,8 +288,10 @@ impl Learner {
     pub fn verdict(&mut self, promoted: bool, why: String) {
         if promoted {
             self.stats.promoted += 1;
+            self.backoff = 0;
         } else {
             self.stats.rejected += 1;
+            self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
         }
         self.stats.last_verdict = why;
     }
@@ -304,8 +340,51 @@ mod tests {
             holdout: 0.25,
             margin: 2.0,
             shadow_bursts: 0,
+            max_train_rows: 100_000,
             cart: CartParams::default(),
         }
+    }
+
+    #[test]
+    fn rejections_back_off_and_a_live_drop_or_promotion_resets() {
+        let mut c = cfg(LearnMode::On);
+        c.interval = Duration::from_secs(10);
+        let mut l = Learner::new(c);
+        l.push_batch(&(0..1000).map(sample).collect::<Vec<_>>());
+        let t0 = Instant::now();
+        assert!(l.due(t0));
+        l.observe_live(Some(90.0));
+        l.train_candidate(None, t0).unwrap();
+        let more = |l: &mut Learner| l.push_batch(&(0..200).map(sample).collect::<Vec<_>>());
+        more(&mut l);
+        assert!(!l.due(t0 + Duration::from_secs(9)));
+        assert!(l.due(t0 + Duration::from_secs(10)));
+        for k in 1..=5u32 {
+            l.verdict(false, "worse".into());
+            let want = 10u64 * (1 << k.min(MAX_BACKOFF));
+            assert_eq!(l.current_interval(), Duration::from_secs(want), "after {k}");
+        }
+        assert!(!l.due(t0 + Duration::from_secs(79)));
+        assert!(l.due(t0 + Duration::from_secs(80)));
+        // A small dip does not reset; a drop beyond the margin does.
+        l.observe_live(Some(89.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(80));
+        l.observe_live(Some(87.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(10));
+        l.verdict(false, "worse".into());
+        l.verdict(true, "better".into());
+        assert_eq!(l.current_interval(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn training_rows_are_capped_to_the_newest() {
+        let mut c = cfg(LearnMode::On);
+        c.max_train_rows = 300;
+        let mut l = Learner::new(c);
+        l.push_batch(&(0..1000).map(sample).collect::<Vec<_>>());
+        let (_, eval) = l.train_candidate(None, Instant::now()).unwrap();
+        assert_eq!((eval.train_rows, eval.holdout_rows), (300, 250));
+        assert!(eval.candidate_score > 90.0, "{eval:?}");
     }
 
     fn sample_of(features: [u32; NR_FEATURES], actual: u8) -> Sample {

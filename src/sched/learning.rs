@@ -165,6 +165,7 @@ impl LearningThread {
 
     fn refresh_live(&mut self, now: &Stats) {
         let rec = self.live_record(now);
+        self.learner.observe_live(rec.score());
         let st = &mut self.learner.stats;
         st.live_generation = self.live_since.0;
         st.live_score = rec.score();

@@ -357,6 +357,7 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
         holdout: 0.25,
         margin: opts.learn_margin,
         shadow_bursts: opts.promote_after_shadow,
+        max_train_rows: opts.learn_max_train.max(16),
         cart: crate::learn::CartParams {
             max_depth: opts.learn_max_depth,
             ..Default::default()

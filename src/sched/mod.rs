@@ -93,6 +93,11 @@ pub struct SchedOpts {
     #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub learn_window: usize,
 
+    /// Train each candidate on at most the newest N samples of the window.
+    /// Bounds the CPU one candidate costs; more sees further back.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub learn_max_train: usize,
+
     /// Score points (0-100) a candidate must beat the running tree by, on
     /// held-out samples and in shadow (cost-weighted score; `--help` shows
     /// the cost matrix).
