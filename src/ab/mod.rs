@@ -801,9 +801,9 @@ fn run_arm_round(
             WorkloadKind::Schbench => {
                 let cfg = schbench::SchbenchConfig {
                     message_threads: args.message_threads,
-                    workers: args.workers.unwrap_or_else(|| {
-                        (*scx_utils::NR_CPU_IDS / args.message_threads).max(1)
-                    }),
+                    workers: args
+                        .workers
+                        .unwrap_or_else(|| (*scx_utils::NR_CPU_IDS / args.message_threads).max(1)),
                     request_us: args.request_us,
                 };
                 let r = schbench::run(&cfg, warmup, duration, stop, &mut upd)?;
@@ -1161,6 +1161,37 @@ mod tests {
                 Cli::try_parse_from(["ab", "--period-us", bad]).is_err(),
                 "{bad:?} accepted"
             );
+        }
+    }
+
+    #[test]
+    fn schbench_options() {
+        let a = parse(&["--workload", "schbench"]);
+        assert_eq!(a.workloads(), vec![WorkloadKind::Schbench]);
+        assert_eq!((a.message_threads, a.workers, a.request_us), (2, None, 200));
+        a.validate().unwrap();
+        let a = parse(&[
+            "--workload",
+            "schbench",
+            "--message-threads",
+            "4",
+            "--workers",
+            "3",
+            "--request-us",
+            "50",
+        ]);
+        assert_eq!(
+            (a.message_threads, a.workers, a.request_us),
+            (4, Some(3), 50)
+        );
+        for bad in [
+            ["--workers", "0"],
+            ["--request-us", "0"],
+            ["--message-threads", "0"],
+        ] {
+            let mut v = vec!["--workload", "schbench"];
+            v.extend(bad);
+            assert!(parse(&v).validate().is_err(), "{bad:?} accepted");
         }
     }
 
