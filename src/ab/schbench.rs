@@ -130,7 +130,11 @@ pub fn run(
     let park = Duration::from_millis(10);
     let mut measured_s = 0.0;
 
-    type WorkerOut = (Vec<u64>, Vec<u64>, Option<(super::rundelay::SchedStat, u64)>);
+    type WorkerOut = (
+        Vec<u64>,
+        Vec<u64>,
+        Option<(super::rundelay::SchedStat, u64)>,
+    );
     let (workers, messages) = std::thread::scope(|s| -> Result<_> {
         let phase = &phase;
         let mut worker_handles = Vec::new();
@@ -232,7 +236,10 @@ pub fn run(
         measured_s = wait(duration, "measuring", progress).as_secs_f64();
         phase.store(DONE, Ordering::Release);
         for g in &groups {
-            g.workers.iter().filter_map(|w| w.get()).for_each(Thread::unpark);
+            g.workers
+                .iter()
+                .filter_map(|w| w.get())
+                .for_each(Thread::unpark);
             if let Some(m) = g.message.get() {
                 m.unpark();
             }
@@ -305,6 +312,13 @@ mod tests {
             request_us: 100,
         };
         let stop = AtomicBool::new(false);
-        assert!(run(&cfg, Duration::ZERO, Duration::from_millis(10), &stop, &mut |_| {}).is_err());
+        assert!(run(
+            &cfg,
+            Duration::ZERO,
+            Duration::from_millis(10),
+            &stop,
+            &mut |_| {}
+        )
+        .is_err());
     }
 }
