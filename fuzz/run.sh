@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the fuzz targets with libFuzzer's coverage instrumentation (stable
-# toolchain, no cargo-fuzz needed) and run each for SECS seconds (default
+# Build the fuzz targets with libFuzzer's coverage instrumentation on the
+# scx_arbor library (stable toolchain, no cargo-fuzz needed; set
+# CARGO_TARGET_DIR to the tests' target directory to reuse its build) and run each for SECS seconds (default
 # 600) at nice 19, one at a time. New inputs go to fuzz/work/TARGET; the
 # committed corpus (fuzz/corpus/TARGET) is the seed, and `--merge` folds the
 # coverage-increasing inputs back into it. Crashes land in
@@ -15,13 +16,11 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(onnx_import csv_rows control_request)
 export BPF_CLANG=${BPF_CLANG:-clang-19}
-export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
--Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
--Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
-# An explicit --target keeps RUSTFLAGS off build scripts and proc macros.
-triple=$(rustc -vV | sed -n 's/^host: //p')
-nice -n 19 cargo build --release --bins --target "$triple"
-bin=target/$triple/release
+# Same dependency versions as the scheduler's own build.
+[ -f Cargo.lock ] || cp ../Cargo.lock Cargo.lock
+export RUSTC_WRAPPER=$PWD/rustc-wrapper.sh
+nice -n 19 cargo build --bins
+bin=${CARGO_TARGET_DIR:-target}/debug
 for t in "${targets[@]}"; do
 	c=corpus/$t
 	w=work/$t
