@@ -52,7 +52,14 @@ pub fn refuse_if_attached() -> Result<()> {
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     };
-    let state = read("state");
+    // A scheduler that just exited (a service restart) may still be
+    // disabling: give the kernel a moment before calling it running.
+    let t0 = Instant::now();
+    let mut state = read("state");
+    while state == "disabling" && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        state = read("state");
+    }
     if state.is_empty() || state == "disabled" {
         return Ok(());
     }
