@@ -2,9 +2,11 @@
 # Build the fuzz targets with libFuzzer's coverage instrumentation on the
 # scx_arbor library (stable toolchain, no cargo-fuzz needed; set
 # CARGO_TARGET_DIR to the tests' target directory to reuse its build) and run each for SECS seconds (default
-# 600) at nice 19, one at a time. New inputs go to fuzz/work/TARGET; the
-# committed corpus (fuzz/corpus/TARGET) is the seed, and `--merge` folds the
-# coverage-increasing inputs back into it. Crashes land in
+# 600) at nice 19, one at a time. The hand-written seeds (fuzz/seeds/TARGET)
+# and the committed corpus (fuzz/corpus/TARGET) start each run; new inputs go
+# to fuzz/work/TARGET. `--merge` replaces the corpus with a smallest set of
+# inputs covering every edge reached (libFuzzer's set-cover merge on edge
+# coverage alone, to keep the committed corpus small). Crashes land in
 # fuzz/artifacts/TARGET/.
 #   fuzz/run.sh [--merge] [SECS] [TARGET...]
 set -euo pipefail
@@ -27,9 +29,14 @@ for t in "${targets[@]}"; do
 	mkdir -p "$c" "$w" "artifacts/$t"
 	echo "=== $t: ${secs} s"
 	nice -n 19 "$bin/$t" -max_total_time="$secs" -print_final_stats=1 \
-		-max_len=65536 -rss_limit_mb=2048 -artifact_prefix="artifacts/$t/" "$w" "$c" 2>&1 |
+		-max_len=65536 -rss_limit_mb=2048 -artifact_prefix="artifacts/$t/" "$w" "$c" "seeds/$t" 2>&1 |
 		tee "work/$t.log" | grep -E '^(#[0-9]+.*(INITED|DONE|pulse))|stat::|ERROR|panicked' || true
 	if [ "$merge" = 1 ]; then
-		nice -n 19 "$bin/$t" -merge=1 "$c" "$w" 2>&1 | tail -n 1
+		rm -rf "work/$t.merged"
+		mkdir -p "work/$t.merged"
+		nice -n 19 "$bin/$t" -set_cover_merge=1 -use_cmp=0 -use_counters=0 \
+			"work/$t.merged" "$c" "$w" 2>&1 | tail -n 1
+		rm -rf "$c"
+		mv "work/$t.merged" "$c"
 	fi
 done
