@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
 # Benchmark: model swap latency (swap command -> the BPF side deciding with
 # the new generation), retraining time per candidate and the daemon's CPU
-# share, measured in the 2-vCPU TCG VM under hackbench + stress-ng with a
-# release build. Prints a markdown table. Figures are emulated-VM figures:
-# compare them with each other, not with hardware.
+# share (whole process and per thread), measured in the 2-vCPU TCG VM under
+# hackbench + stress-ng with a release build. Prints a markdown table.
+# Figures are emulated-VM figures: compare them with each other, not with
+# hardware.
 #
 # Usage: benches/vm-swap-learn.sh [SWAPS] [STEADY_SECS]
+#   ARBOR_BIN=path/to/scx_arbor  measure that binary instead of building
+#                                (e.g. an older commit's, for before/after)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export BPF_CLANG=${BPF_CLANG:-clang-19}
 swaps=${1:-100}
 steady=${2:-30}
-cargo build --release --quiet
+target=${CARGO_TARGET_DIR:-$root/target}
+bin=${ARBOR_BIN:-}
+if [ -z "$bin" ]; then
+	cargo build --release --quiet
+	bin=$target/release/scx_arbor
+fi
 out=$(mktemp -d "${TMPDIR:-/tmp}/arbor-bench.XXXXXX")
-tests/vm/run.sh bench-swap-learn --bin target/release/scx_arbor --timeout 600 --quiet \
+mkdir -p "$target/tmp"
+# The VM lock: the Rust VM tests take the same one (one TCG VM at a time).
+flock "$target/tmp/vm.lock" tests/vm/run.sh bench-swap-learn --bin "$bin" --timeout 600 --quiet \
 	--out "$out" --arg swaps="$swaps" --arg steady_secs="$steady" >/dev/null
 python3 - "$out/console.log" <<'PY'
 import json, re, statistics, sys
 
 text = open(sys.argv[1], errors="replace").read()
-marks = [dict(kv.split("=", 1) for kv in l.split("ARBOR-MARK ", 1)[1].split()[1:])
-         for l in text.splitlines() if "ARBOR-MARK " in l]
-tags = [l.split("ARBOR-MARK ", 1)[1].split()[0] for l in text.splitlines() if "ARBOR-MARK " in l]
+lines = [l.split("ARBOR-MARK ", 1)[1].split() for l in text.splitlines() if "ARBOR-MARK " in l]
+tags = [l[0] for l in lines]
+marks = [dict(kv.split("=", 1) for kv in l[1:] if "=" in kv) for l in lines]
 swaps = [m for t, m in zip(tags, marks) if t == "swap"]
 inst = sorted(int(m["install_us"]) for m in swaps if m["install_us"].isdigit())
 vis = sorted(int(m["visible_us"]) for m in swaps if m["visible_us"].isdigit())
@@ -34,16 +44,26 @@ learn = status["learn"]
 def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
-share = int(steady["ticks"]) / int(steady["user_hz"]) / (int(steady["ms"]) / 1000)
+secs = int(steady["ms"]) / 1000
+hz = int(steady["user_hz"])
+share = int(steady["ticks"]) / hz / secs
 ev = learn.get("last_evaluation") or {}
 print(f"| metric | value |\n|---|---|")
 print(f"| swaps answered | {len(swaps)} ({len(inst)} with timings) |")
-print(f"| install (compile + map fill + slot swap), p50 / p99 / max | {pct(inst,50)} / {pct(inst,99)} / {max(inst)} µs |")
-print(f"| swap command to BPF deciding with it, p50 / p99 / max | {pct(vis,50)} / {pct(vis,99)} / {max(vis)} µs |")
+if inst:
+    print(f"| install (compile + map fill + slot swap), p50 / p99 / max | {pct(inst,50)} / {pct(inst,99)} / {max(inst)} µs |")
+if vis:
+    print(f"| swap command to BPF deciding with it, p50 / p99 / max | {pct(vis,50)} / {pct(vis,99)} / {max(vis)} µs |")
 print(f"| torn reads | {status['torn_reads']} |")
 print(f"| retrain per candidate (last: {ev.get('train_rows','-')} rows) | {ev.get('train_ms', float('nan')):.0f} ms |")
 print(f"| candidates trained / promoted / rejected | {learn['candidates_trained']} / {learn['promoted']} / {learn['rejected']} |")
 print(f"| samples reaching the learner | {learn['samples_per_sec']:.0f} /s (queue drops {learn.get('queue_dropped', 0)}, ring drops {status['samples_dropped']}) |")
-print(f"| daemon CPU at steady state, learning on | {share * 100:.1f} % of one CPU ({steady['ticks']} ticks in {int(steady['ms'])/1000:.0f} s, {steady['nr_cpus']} CPUs) |")
+print(f"| daemon CPU at steady state, learning on | {share * 100:.1f} % of one CPU ({steady['ticks']} ticks in {secs:.0f} s, {steady['nr_cpus']} CPUs) |")
+t0 = [m for t, m in zip(tags, marks) if t == "threads_start"]
+t1 = [m for t, m in zip(tags, marks) if t == "threads_end"]
+if t0 and t1:
+    for name in sorted(t1[0]):
+        d = int(t1[0][name]) - int(t0[0].get(name, 0))
+        print(f"| thread {name} | {d / hz / secs * 100:.1f} % of one CPU |")
 PY
 echo "console: $out/console.log"

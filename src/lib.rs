@@ -9,7 +9,10 @@
 pub mod ab;
 pub mod bpf_intf;
 pub mod bpf_skel;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod learn;
 pub mod model;
+pub mod sample;
 pub mod sched;
 pub mod schema;

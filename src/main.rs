@@ -35,7 +35,7 @@ enum Command {
     Model(model::cli::ModelCommand),
     /// A/B-compare scx_arbor against the kernel's default scheduler (EEVDF)
     /// on the same workload, in interleaved rounds, with statistics.
-    Ab(ab::AbArgs),
+    Ab(Box<ab::AbArgs>),
     /// Print the feature schema, the burst classes and the model limits.
     Schema,
     /// Run the A/B latency mix alone, under whatever scheduler is attached:
@@ -77,6 +77,18 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
         socket: PathBuf,
     },
+    /// List the generations saved in the model directory: generation,
+    /// parent, time, training samples, held-out score (and the parent's on
+    /// the same samples), live score, balanced accuracy. `swap` or --model
+    /// takes any of the files back.
+    Generations {
+        /// The model directory (as the scheduler's --model-dir).
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/scx_arbor/models")]
+        model_dir: PathBuf,
+        /// Print the lineage records as JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Install an ONNX model into the running instance, atomically. Prints the
     /// new generation, or why the model was refused (the running model then
     /// stays as it was).
@@ -87,7 +99,9 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
         socket: PathBuf,
         /// TESTS ONLY: overwrite the live model in place instead (a torn
-        /// install), to prove that torn reads are seen and counted.
+        /// install), to prove that torn reads are seen and counted. Only in
+        /// builds with the `debug-torn` feature.
+        #[cfg(feature = "debug-torn")]
         #[arg(long, hide = true)]
         debug_torn: bool,
     },
@@ -114,6 +128,24 @@ fn init_logging(verbose: u8) -> Result<()> {
     .context("initializing logging")
 }
 
+/// `VERSION[-gSHA[-dirty]] TARGET[/debug]`, the form scx's schedulers print
+/// (scx_utils' build_id, with this crate's own commit from build.rs).
+fn full_version() -> String {
+    let mut v = env!("CARGO_PKG_VERSION").to_string();
+    let sha = env!("ARBOR_GIT_SHA");
+    if !sha.is_empty() {
+        v += &format!("-g{sha}");
+        if !env!("ARBOR_GIT_DIRTY").is_empty() {
+            v += "-dirty";
+        }
+    }
+    v += &format!(" {}", env!("ARBOR_TARGET"));
+    if cfg!(debug_assertions) {
+        v += "/debug";
+    }
+    v
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = real_main(cli) {
@@ -124,16 +156,16 @@ fn main() {
 
 fn real_main(cli: Cli) -> Result<()> {
     if cli.sched.version {
-        println!(
-            "scx_arbor {}",
-            scx_utils::build_id::full_version(env!("CARGO_PKG_VERSION"))
-        );
+        println!("scx_arbor {}", full_version());
         return Ok(());
+    }
+    if cli.sched.help_stats {
+        return sched::stats_server::describe(&mut std::io::stdout());
     }
     init_logging(cli.sched.verbose)?;
     match cli.command {
         None => match cli.sched.monitor {
-            Some(secs) => sched::monitor(&cli.sched.control_socket, Duration::from_secs_f64(secs)),
+            Some(secs) => sched::monitor(secs),
             None => sched::run(&cli.sched),
         },
         Some(Command::Model(cmd)) => model::cli::run(cmd),
@@ -141,7 +173,7 @@ fn real_main(cli: Cli) -> Result<()> {
             print!("{}", schema::describe());
             Ok(())
         }
-        Some(Command::Ab(args)) => ab::run(args),
+        Some(Command::Ab(args)) => ab::run(*args),
         Some(Command::Workload {
             secs,
             wakers,
@@ -193,18 +225,43 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Some(Command::Generations { model_dir, json }) => {
+            let store = scx_arbor::learn::generations::Store::new(&model_dir);
+            let all = store.list()?;
+            if json {
+                for e in &all {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "generation": e.generation,
+                            "file": e.onnx,
+                            "lineage": e.lineage,
+                            "live": e.live,
+                        })
+                    );
+                }
+            } else if all.is_empty() {
+                println!("no generations in {}", model_dir.display());
+            } else {
+                print!("{}", scx_arbor::learn::generations::render(&all));
+            }
+            Ok(())
+        }
         Some(Command::Swap {
             file,
             socket,
+            #[cfg(feature = "debug-torn")]
             debug_torn,
         }) => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = sched::model_file::read_model_file(&file)?;
+            #[cfg(feature = "debug-torn")]
             let req = if debug_torn {
                 Request::SwapTorn(bytes)
             } else {
                 Request::Swap(bytes)
             };
+            #[cfg(not(feature = "debug-torn"))]
+            let req = Request::Swap(bytes);
             let v = control::request(&socket, &req)
                 .with_context(|| format!("{} was refused", file.display()))?;
             match v["visible_us"].as_u64() {

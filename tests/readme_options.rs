@@ -43,6 +43,7 @@ fn every_option_is_in_the_readme() {
         &[],
         &["status"],
         &["swap"],
+        &["generations"],
         &["schema"],
         &["workload"],
         &["ab"],

@@ -24,11 +24,14 @@ pub mod latency;
 pub mod messaging;
 pub mod report;
 pub mod rundelay;
+pub mod schbench;
 pub mod stats;
 pub mod sysfs;
 
 use anyhow::{bail, Context, Result};
-use report::{CommandJson, LatencyJson, MessagingJson, MetricComparison, RoundRecord, Summary};
+use report::{
+    CommandJson, LatencyJson, MessagingJson, MetricComparison, RoundRecord, SchbenchJson, Summary,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -65,6 +68,9 @@ pub enum WorkloadKind {
     Latency,
     /// hackbench-like sender/receiver groups over pipes: completion time and messages/s.
     Messaging,
+    /// schbench-like: message threads hand requests to workers that burn a
+    /// fixed CPU burst; wakeup and request latency percentiles, requests/s.
+    Schbench,
 }
 
 /// Compare EEVDF (the kernel's default scheduler) with scx_arbor in interleaved rounds.
@@ -169,6 +175,22 @@ pub struct AbArgs {
     /// completion time less sensitive to thread start-up.
     #[arg(long, default_value_t = 100)]
     pub loops: usize,
+
+    /// schbench workload: message threads, each handing requests to
+    /// --workers worker threads of its own (schbench's -m).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub message_threads: usize,
+
+    /// schbench workload: workers per message thread (schbench's -t).
+    /// Default: CPUs / --message-threads (at least 1), one worker per CPU.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// schbench workload: CPU time each request burns in its worker, µs.
+    /// Longer requests load the CPUs more and leave the workers more time
+    /// to be preempted.
+    #[arg(long, value_name = "US", default_value_t = 200)]
+    pub request_us: u64,
 
     /// One option for the scheduler of the arbor arm; repeat for more (e.g.
     /// `--arbor-arg=--model --arbor-arg=FILE`). Write `--arbor-arg=-x` for
@@ -347,6 +369,12 @@ impl AbArgs {
             anyhow::ensure!(
                 self.groups > 0 && self.fds > 0 && self.loops > 0,
                 "--groups, --fds and --loops must be > 0"
+            );
+        }
+        if self.workloads().contains(&WorkloadKind::Schbench) {
+            anyhow::ensure!(
+                self.message_threads > 0 && self.workers != Some(0) && self.request_us > 0,
+                "--message-threads, --workers and --request-us must be > 0"
             );
         }
         Ok(())
@@ -637,6 +665,14 @@ fn round_brief(r: &RoundRecord) -> String {
             g("hog_units_per_s")
         ));
     }
+    if r.schbench.is_some() {
+        parts.push(format!(
+            "sch wakeup p99 {:.0} µs request p99 {:.0} µs {:.0} req/s",
+            g("sch_wakeup_p99_us"),
+            g("sch_request_p99_us"),
+            g("sch_requests_per_s")
+        ));
+    }
     if r.messaging.is_some() {
         parts.push(format!(
             "msg {:.1} ms/iter {:.0} msg/s",
@@ -676,6 +712,7 @@ fn run_arm_round(
         metrics: BTreeMap::new(),
         latency: None,
         messaging: None,
+        schbench: None,
         command: None,
         bpf_stats: Vec::new(),
         latency_samples_ns: Vec::new(),
@@ -760,6 +797,37 @@ fn run_arm_round(
                     rundelay_wakers: r.rundelay_wakers.clone(),
                 });
                 rec.latency_samples_ns = r.samples_ns;
+            }
+            WorkloadKind::Schbench => {
+                let cfg = schbench::SchbenchConfig {
+                    message_threads: args.message_threads,
+                    workers: args
+                        .workers
+                        .unwrap_or_else(|| (*scx_utils::NR_CPU_IDS / args.message_threads).max(1)),
+                    request_us: args.request_us,
+                };
+                let r = schbench::run(&cfg, warmup, duration, stop, &mut upd)?;
+                let (w, q) = (r.wakeup(), r.request());
+                let m = &mut rec.metrics;
+                m.insert("sch_wakeup_p50_us".into(), w.p50_us);
+                m.insert("sch_wakeup_p90_us".into(), w.p90_us);
+                m.insert("sch_wakeup_p99_us".into(), w.p99_us);
+                m.insert("sch_wakeup_p999_us".into(), w.p999_us);
+                m.insert("sch_request_p50_us".into(), q.p50_us);
+                m.insert("sch_request_p90_us".into(), q.p90_us);
+                m.insert("sch_request_p99_us".into(), q.p99_us);
+                m.insert("sch_request_p999_us".into(), q.p999_us);
+                m.insert("sch_requests_per_s".into(), r.requests_per_s());
+                m.insert("sch_rundelay_us_per_run".into(), r.rundelay.us_per_run());
+                rec.schbench = Some(SchbenchJson {
+                    config: cfg,
+                    measured_s: r.measured_s,
+                    requests: r.request_ns.len() as u64,
+                    requests_per_s: r.requests_per_s(),
+                    wakeup: w,
+                    request: q,
+                    rundelay: r.rundelay,
+                });
             }
             WorkloadKind::Messaging => {
                 let cfg = messaging::MessagingConfig {
@@ -1093,6 +1161,37 @@ mod tests {
                 Cli::try_parse_from(["ab", "--period-us", bad]).is_err(),
                 "{bad:?} accepted"
             );
+        }
+    }
+
+    #[test]
+    fn schbench_options() {
+        let a = parse(&["--workload", "schbench"]);
+        assert_eq!(a.workloads(), vec![WorkloadKind::Schbench]);
+        assert_eq!((a.message_threads, a.workers, a.request_us), (2, None, 200));
+        a.validate().unwrap();
+        let a = parse(&[
+            "--workload",
+            "schbench",
+            "--message-threads",
+            "4",
+            "--workers",
+            "3",
+            "--request-us",
+            "50",
+        ]);
+        assert_eq!(
+            (a.message_threads, a.workers, a.request_us),
+            (4, Some(3), 50)
+        );
+        for bad in [
+            ["--workers", "0"],
+            ["--request-us", "0"],
+            ["--message-threads", "0"],
+        ] {
+            let mut v = vec!["--workload", "schbench"];
+            v.extend(bad);
+            assert!(parse(&v).validate().is_err(), "{bad:?} accepted");
         }
     }
 

@@ -83,6 +83,66 @@ pub const METRICS: &[MetricDef] = &[
         "ms/task-s",
         Better::Lower,
     ),
+    m(
+        "sch_wakeup_p50_us",
+        "schbench wakeup p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_wakeup_p90_us",
+        "schbench wakeup p90",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_wakeup_p99_us",
+        "schbench wakeup p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_wakeup_p999_us",
+        "schbench wakeup p99.9",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_request_p50_us",
+        "schbench request p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_request_p90_us",
+        "schbench request p90",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_request_p99_us",
+        "schbench request p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_request_p999_us",
+        "schbench request p99.9",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "sch_requests_per_s",
+        "schbench throughput",
+        "req/s",
+        Better::Higher,
+    ),
+    m(
+        "sch_rundelay_us_per_run",
+        "schbench run delay per run",
+        "µs",
+        Better::Lower,
+    ),
     m("cmd_wall_s", "command wall time", "s", Better::Lower),
     m(
         "cmd_rundelay_us_per_run",
@@ -130,6 +190,17 @@ pub struct MessagingJson {
 }
 
 #[derive(Clone, Debug, Serialize)]
+pub struct SchbenchJson {
+    pub config: super::schbench::SchbenchConfig,
+    pub measured_s: f64,
+    pub requests: u64,
+    pub requests_per_s: f64,
+    pub wakeup: LatencySummary,
+    pub request: LatencySummary,
+    pub rundelay: RunDelay,
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct CommandJson {
     #[serde(flatten)]
     pub result: super::command::CommandResult,
@@ -154,6 +225,7 @@ pub struct RoundRecord {
     pub metrics: BTreeMap<String, f64>,
     pub latency: Option<LatencyJson>,
     pub messaging: Option<MessagingJson>,
+    pub schbench: Option<SchbenchJson>,
     pub command: Option<CommandJson>,
     /// BPF program counters accumulated during the workloads (with --bpf-stats).
     pub bpf_stats: Vec<ProgStat>,

@@ -2,6 +2,8 @@
 
 pub mod bins;
 pub mod cart;
+pub mod cost;
+pub mod generations;
 pub mod online;
 
 pub use cart::{train, CartParams, ClassWeight};

@@ -11,8 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -23,18 +24,52 @@ pub const DEFAULT_SOCKET: &str = "/run/scx_arbor.sock";
 /// Largest model payload accepted (a full ensemble in ONNX is far smaller).
 pub const MAX_PAYLOAD: usize = 64 << 20;
 
+/// Longest request line accepted, newline included (`swap 67108864\n` is 14).
+pub const MAX_LINE: usize = 256;
+
+/// A client that sends nothing for this long is dropped.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A whole request (line and payload) must arrive within this time.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Time allowed to hand a reply to a client.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections served at the same time.
+pub const WORKERS: usize = 4;
+
+/// Accepted connections waiting for a worker; beyond this, new clients get
+/// an immediate "busy" refusal.
+pub const BACKLOG: usize = 32;
+
 /// A parsed request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Request {
     Status,
     Swap(Vec<u8>),
-    /// Test-only negative control; refused unless the scheduler allows it.
+    /// Test-only negative control (builds with the `debug-torn` feature);
+    /// refused unless the scheduler was started to allow it.
+    #[cfg(feature = "debug-torn")]
     SwapTorn(Vec<u8>),
 }
 
-fn read_request(reader: &mut impl BufRead) -> Result<Request> {
-    let mut line = String::new();
-    reader.read_line(&mut line).context("reading the request")?;
+/// Read and parse one request: a line of at most [`MAX_LINE`] bytes, then
+/// the payload it announces (at most [`MAX_PAYLOAD`] bytes).
+pub fn read_request(reader: &mut impl BufRead) -> Result<Request> {
+    let mut line = Vec::new();
+    reader
+        .by_ref()
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', &mut line)
+        .context("reading the request line")?;
+    if line.last() != Some(&b'\n') {
+        if line.len() >= MAX_LINE {
+            bail!("request line longer than {MAX_LINE} bytes");
+        }
+        bail!("the client hung up before the end of the request line");
+    }
+    let line = std::str::from_utf8(&line).context("the request line is not UTF-8 text")?;
     let mut words = line.split_whitespace();
     let verb = words.next().unwrap_or("");
     let payload = |words: &mut std::str::SplitWhitespace, reader: &mut dyn Read| {
@@ -46,15 +81,24 @@ fn read_request(reader: &mut impl BufRead) -> Result<Request> {
         if n > MAX_PAYLOAD {
             bail!("payload of {n} bytes exceeds the {MAX_PAYLOAD}-byte limit");
         }
+        if let Some(extra) = words.next() {
+            bail!("unexpected {extra:?} after the payload length");
+        }
         let mut buf = vec![0u8; n];
-        reader.read_exact(&mut buf).context("reading the payload")?;
+        reader
+            .read_exact(&mut buf)
+            .with_context(|| format!("reading the {n}-byte payload"))?;
         Ok(buf)
     };
     match verb {
-        "status" => Ok(Request::Status),
+        "status" => match words.next() {
+            None => Ok(Request::Status),
+            Some(extra) => bail!("unexpected {extra:?} after status"),
+        },
         "swap" => Ok(Request::Swap(payload(&mut words, reader)?)),
+        #[cfg(feature = "debug-torn")]
         "swap-torn" => Ok(Request::SwapTorn(payload(&mut words, reader)?)),
-        other => bail!("unknown request {other:?}"),
+        other => bail!("unknown request {other:?} (known: status, swap)"),
     }
 }
 
@@ -83,6 +127,64 @@ fn peer_uid(stream: &UnixStream) -> Result<u32> {
     Ok(cred.uid)
 }
 
+/// Reads from a client within the idle timeout and the request deadline
+/// (both counted from the moment the connection was accepted, so clients
+/// that waited in the backlog are not given extra time), giving up early
+/// when the server stops.
+struct Deadlined<'a> {
+    stream: &'a UnixStream,
+    deadline: Instant,
+    /// When the client last sent something (or was accepted).
+    active: Instant,
+    stop: &'a AtomicBool,
+}
+
+impl Read for Deadlined<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::{Error, ErrorKind};
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(Error::other("the scheduler is stopping"));
+            }
+            let idle_until = self.active + IDLE_TIMEOUT;
+            let wait = self
+                .deadline
+                .min(idle_until)
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(200));
+            self.stream.set_read_timeout(Some(wait))?;
+            match (&mut &*self.stream).read(buf) {
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Ok(n) => {
+                    self.active = Instant::now();
+                    return Ok(n);
+                }
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                return Err(Error::new(
+                    ErrorKind::TimedOut,
+                    format!(
+                        "timed out: the request did not arrive within {} s",
+                        REQUEST_DEADLINE.as_secs()
+                    ),
+                ));
+            }
+            if now >= idle_until {
+                return Err(Error::new(
+                    ErrorKind::TimedOut,
+                    format!(
+                        "timed out: the client sent nothing for {} s",
+                        IDLE_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 /// A bound control socket.
 pub struct Server {
     listener: UnixListener,
@@ -93,12 +195,26 @@ impl Server {
     /// Bind `path` with mode 0600. A stale socket file is replaced; a live
     /// one (another instance answers) is an error.
     pub fn bind(path: &Path) -> Result<Server> {
-        if path.exists() {
-            if UnixStream::connect(path).is_ok() {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
                 bail!(
-                    "another scx_arbor instance is listening on {}",
+                    "{} exists and is not a socket; refusing to replace it",
                     path.display()
                 );
+            }
+            match UnixStream::connect(path) {
+                Ok(_) => bail!(
+                    "another scx_arbor instance is listening on {}",
+                    path.display()
+                ),
+                // Only a socket nobody listens on is stale; anything else
+                // (a full backlog, no permission) may be a live instance.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                Err(e) => bail!(
+                    "{} may belong to a running scx_arbor ({e}); not replacing it",
+                    path.display()
+                ),
             }
             std::fs::remove_file(path)
                 .with_context(|| format!("removing the stale socket {}", path.display()))?;
@@ -110,6 +226,7 @@ impl Server {
         // SAFETY: umask only changes this process's file creation mask.
         let old = unsafe { libc::umask(0o177) };
         let bound = UnixListener::bind(path);
+        // SAFETY: as above, restoring the previous mask.
         unsafe { libc::umask(old) };
         let listener =
             bound.with_context(|| format!("binding the control socket {}", path.display()))?;
@@ -121,40 +238,94 @@ impl Server {
         })
     }
 
-    /// Serve requests until `stop`, one connection at a time.
-    pub fn serve<H>(&self, stop: Arc<AtomicBool>, mut handle: H)
+    /// Serve requests until `stop`: [`WORKERS`] connections at a time, up to
+    /// [`BACKLOG`] more waiting, any further client refused as busy. Each
+    /// client has [`IDLE_TIMEOUT`] between bytes and [`REQUEST_DEADLINE`]
+    /// for its whole request.
+    pub fn serve<H>(&self, stop: Arc<AtomicBool>, handle: H)
     where
-        H: FnMut(Request) -> Result<Value>,
+        H: Fn(Request) -> Result<Value> + Sync,
     {
-        while !stop.load(Ordering::Relaxed) {
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if let Err(e) = Self::one(stream, &mut handle) {
+        let (tx, rx) = sync_channel::<(UnixStream, Instant)>(BACKLOG);
+        let rx = Mutex::new(rx);
+        std::thread::scope(|scope| {
+            for _ in 0..WORKERS {
+                scope.spawn(|| Self::worker(&rx, &stop, &handle));
+            }
+            while !stop.load(Ordering::Relaxed) {
+                match self.listener.accept() {
+                    Ok((stream, _)) => match tx.try_send((stream, Instant::now())) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full((stream, _)))
+                        | Err(TrySendError::Disconnected((stream, _))) => {
+                            let reply = json!({
+                                "ok": false,
+                                "error": format!(
+                                    "busy: {WORKERS} requests are being served and {BACKLOG} wait; try again"
+                                ),
+                            });
+                            Self::reply(&stream, &reply).ok();
+                        }
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => {
+                        log::warn!("control socket accept: {e}");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+            drop(tx);
+        });
+    }
+
+    fn worker<H>(rx: &Mutex<Receiver<(UnixStream, Instant)>>, stop: &AtomicBool, handle: &H)
+    where
+        H: Fn(Request) -> Result<Value>,
+    {
+        loop {
+            // A poisoned lock only means another worker panicked while
+            // waiting; the receiver itself is intact.
+            let next = rx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .recv_timeout(Duration::from_millis(200));
+            match next {
+                Ok((stream, accepted)) => {
+                    if let Err(e) = Self::one(stream, accepted, stop, handle) {
                         log::warn!("control request failed: {e:#}");
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => {
-                    log::warn!("control socket accept: {e}");
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
     }
 
-    fn one<H>(stream: UnixStream, handle: &mut H) -> Result<()>
+    fn reply(stream: &UnixStream, reply: &Value) -> Result<()> {
+        stream.set_nonblocking(false)?;
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        (&mut &*stream)
+            .write_all(format!("{reply}\n").as_bytes())
+            .context("writing the reply")
+    }
+
+    fn one<H>(stream: UnixStream, accepted: Instant, stop: &AtomicBool, handle: &H) -> Result<()>
     where
-        H: FnMut(Request) -> Result<Value>,
+        H: Fn(Request) -> Result<Value>,
     {
         stream.set_nonblocking(false)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut writer = stream.try_clone()?;
+        let deadline = accepted + REQUEST_DEADLINE;
         let reply = match peer_uid(&stream) {
             Ok(0) => {
-                let mut reader = BufReader::new(stream);
-                match read_request(&mut reader).and_then(&mut *handle) {
+                let mut reader = BufReader::new(Deadlined {
+                    stream: &stream,
+                    deadline,
+                    active: accepted,
+                    stop,
+                });
+                match read_request(&mut reader).and_then(handle) {
                     Ok(mut v) => {
                         v["ok"] = json!(true);
                         v
@@ -168,8 +339,13 @@ impl Server {
             }),
             Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
         };
-        writeln!(writer, "{reply}")?;
-        Ok(())
+        if reply["ok"] != json!(true) {
+            log::warn!(
+                "control request refused: {}",
+                reply["error"].as_str().unwrap_or("")
+            );
+        }
+        Self::reply(&stream, &reply)
     }
 }
 
@@ -179,9 +355,27 @@ impl Drop for Server {
     }
 }
 
+/// How long [`request`] retries a server that answers "busy".
+pub const BUSY_RETRY: Duration = Duration::from_secs(5);
+
 /// Send one request to the running instance and return its JSON reply.
 /// A refusal (`ok: false`) becomes an error carrying the instance's reason.
+/// A "busy" refusal is retried for up to [`BUSY_RETRY`].
 pub fn request(socket: &Path, req: &Request) -> Result<Value> {
+    let t0 = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match request_once(socket, req) {
+            Err(e) if format!("{e}").starts_with("busy:") && t0.elapsed() < BUSY_RETRY => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn request_once(socket: &Path, req: &Request) -> Result<Value> {
     let mut stream = UnixStream::connect(socket).with_context(|| {
         format!(
             "cannot reach a running scx_arbor at {} (is it running, and are you root?)",
@@ -189,21 +383,26 @@ pub fn request(socket: &Path, req: &Request) -> Result<Value> {
         )
     })?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    match req {
-        Request::Status => stream.write_all(b"status\n")?,
-        Request::Swap(b) => {
-            stream.write_all(format!("swap {}\n", b.len()).as_bytes())?;
-            stream.write_all(b)?;
-        }
-        Request::SwapTorn(b) => {
-            stream.write_all(format!("swap-torn {}\n", b.len()).as_bytes())?;
-            stream.write_all(b)?;
-        }
-    }
+    stream.set_write_timeout(Some(REQUEST_DEADLINE))?;
+    let sent = match req {
+        Request::Status => stream.write_all(b"status\n"),
+        Request::Swap(b) => stream
+            .write_all(format!("swap {}\n", b.len()).as_bytes())
+            .and_then(|_| stream.write_all(b)),
+        #[cfg(feature = "debug-torn")]
+        Request::SwapTorn(b) => stream
+            .write_all(format!("swap-torn {}\n", b.len()).as_bytes())
+            .and_then(|_| stream.write_all(b)),
+    };
+    // A server that refuses early (busy, too large) closes before taking
+    // the whole payload: its reply says why, so read it before failing.
     let mut line = String::new();
-    BufReader::new(stream)
-        .read_line(&mut line)
-        .context("reading the reply")?;
+    let got = BufReader::new(stream.take(1 << 20)).read_line(&mut line);
+    if line.trim().is_empty() {
+        sent.context("sending the request")?;
+        got.context("reading the reply")?;
+        bail!("the running scx_arbor closed the connection without a reply");
+    }
     let v: Value = serde_json::from_str(line.trim())
         .with_context(|| format!("malformed reply {:?}", line.trim()))?;
     if v["ok"] != json!(true) {
@@ -256,6 +455,7 @@ mod tests {
                 Request::Status => Ok(json!({"generation": 7})),
                 Request::Swap(b) if b == b"bad" => bail!("not an ONNX model"),
                 Request::Swap(_) => Ok(json!({"generation": 8})),
+                #[cfg(feature = "debug-torn")]
                 Request::SwapTorn(_) => bail!("refused"),
             })
         });

@@ -1,44 +1,31 @@
 //! The learning thread's glue: it feeds the learner, runs candidates in the
 //! shadow slot, promotes winners into the live slot and keeps every promoted
-//! generation on disk.
+//! generation on disk with its lineage.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use libbpf_rs::MapHandle;
 use log::{debug, info, warn};
-use serde::Serialize;
 
-use crate::learn::online::{describe, Evaluation, LearnMode, LearnStats, Learner};
+use crate::learn::cost::Confusion;
+use crate::learn::generations::{Lineage, LiveRecord, Store};
+use crate::learn::online::{
+    describe, next_step, Evaluation, LearnStats, Learner, Next, ShadowRecord,
+};
 use crate::model::ensemble::Ensemble;
+use crate::sample::Sample;
 use crate::sched::model_slot::ModelSlot;
-use crate::sched::samples::Sample;
 use crate::sched::stats::Stats;
 
 /// The live model: its slot and, when known, its ensemble (so candidates
-/// can be compared with it on the same held-out samples).
+/// can be compared with it on the same held-out samples) and its number in
+/// the model directory when it is a saved generation.
 pub struct LiveModel {
     pub slot: ModelSlot,
     pub ensemble: Option<Ensemble>,
-}
-
-/// Sidecar written beside every promoted generation's ONNX file.
-#[derive(Debug, Serialize)]
-pub struct Sidecar {
-    pub generation: u64,
-    pub parent_generation: u64,
-    /// Seconds since the Unix epoch.
-    pub time: u64,
-    pub samples_used: usize,
-    pub holdout_accuracy: f64,
-    /// The parent's accuracy on the same held-out samples (None: fallback).
-    pub parent_holdout_accuracy: Option<f64>,
-    /// The parent's live accuracy (BPF counters) while it was installed.
-    pub parent_live_accuracy: Option<f64>,
-    /// The candidate's accuracy walked in shadow, when it ran there.
-    pub shadow_accuracy: Option<f64>,
+    pub stored: Option<u64>,
 }
 
 /// A candidate being walked in the shadow slot.
@@ -48,19 +35,45 @@ struct InShadow {
     baseline: Stats,
 }
 
+/// How often the live generation's score is written beside it on disk.
+const LIVE_RECORD_EVERY: Duration = Duration::from_secs(10);
+
 pub struct LearningThread {
     learner: Learner,
     live: Arc<Mutex<LiveModel>>,
     shadow: ModelSlot,
     cpu_stats: MapHandle,
-    model_dir: PathBuf,
+    store: Store,
     pub stats: Arc<Mutex<LearnStats>>,
     in_shadow: Option<InShadow>,
-    /// Counters when the live generation was installed, for its live accuracy.
+    /// Counters when the live generation was installed, for its live score.
     live_since: (u64, Stats),
     /// For samples_per_sec.
     rate_mark: (Instant, u64),
     last_stats_read: Instant,
+    last_live_record: Instant,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Lower the calling thread's priority: SCHED_IDLE, else nice 19. Says which.
+pub fn lower_priority() -> &'static str {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: plain syscalls on the calling thread (pid 0 / its tid).
+    unsafe {
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 {
+            return "SCHED_IDLE";
+        }
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, 19) == 0 {
+            return "nice 19";
+        }
+    }
+    "unchanged"
 }
 
 impl LearningThread {
@@ -69,10 +82,10 @@ impl LearningThread {
         live: Arc<Mutex<LiveModel>>,
         shadow: ModelSlot,
         cpu_stats: MapHandle,
-        model_dir: PathBuf,
+        store: Store,
     ) -> Result<Self> {
-        std::fs::create_dir_all(&model_dir)
-            .with_context(|| format!("creating the model directory {}", model_dir.display()))?;
+        std::fs::create_dir_all(store.dir())
+            .with_context(|| format!("creating the model directory {}", store.dir().display()))?;
         let baseline = Stats::read(&cpu_stats)?;
         let generation = live.lock().unwrap().slot.generation();
         Ok(Self {
@@ -80,51 +93,100 @@ impl LearningThread {
             live,
             shadow,
             cpu_stats,
-            model_dir,
+            store,
             stats: Arc::new(Mutex::new(LearnStats::default())),
             in_shadow: None,
             live_since: (generation, baseline),
             rate_mark: (Instant::now(), 0),
             last_stats_read: Instant::now(),
+            last_live_record: Instant::now(),
         })
     }
 
-    pub fn push(&mut self, s: &Sample) {
-        self.learner.push(s);
+    /// Take a batch of samples.
+    pub fn push_batch(&mut self, batch: &[Sample]) {
+        self.learner.push_batch(batch);
     }
 
-    /// Called between ring buffer polls: train, shadow, promote.
+    /// Called by the learning thread after each batch: train, shadow,
+    /// promote, and refresh the counters once a second.
     pub fn tick(&mut self) {
         if let Err(e) = self.step() {
             warn!("learning: {e:#}");
             self.learner.stats.last_verdict = format!("error: {e:#}");
         }
-        if self.last_stats_read.elapsed() >= Duration::from_secs(1) {
-            self.last_stats_read = Instant::now();
-            match Stats::read(&self.cpu_stats) {
-                Ok(now) => {
-                    self.learner.stats.live_accuracy = self.live_accuracy(&now);
-                    self.learner.stats.live_generation = self.live_since.0;
-                }
-                Err(e) => warn!("learning: {e:#}"),
-            }
-            let (t, seen) = self.rate_mark;
-            let secs = t.elapsed().as_secs_f64();
-            self.learner.stats.samples_per_sec =
-                (self.learner.stats.samples_seen - seen) as f64 / secs;
-            self.rate_mark = (Instant::now(), self.learner.stats.samples_seen);
+        if self.last_stats_read.elapsed() < Duration::from_secs(1) {
+            return;
         }
+        self.last_stats_read = Instant::now();
+        match Stats::read(&self.cpu_stats) {
+            Ok(now) => self.refresh_live(&now),
+            Err(e) => warn!("learning: {e:#}"),
+        }
+        let (t, seen) = self.rate_mark;
+        let secs = t.elapsed().as_secs_f64();
+        self.learner.stats.samples_per_sec = (self.learner.stats.samples_seen - seen) as f64 / secs;
+        self.rate_mark = (Instant::now(), self.learner.stats.samples_seen);
         *self.stats.lock().unwrap() = self.learner.stats.clone();
     }
 
-    /// Live accuracy (BPF counters) of the live generation since it was installed.
-    fn live_accuracy(&mut self, now: &Stats) -> Option<f64> {
+    /// The live generation's record on real outcomes (BPF counters) since
+    /// it was installed; a model installed by `swap` starts a new record.
+    fn live_record(&mut self, now: &Stats) -> Confusion {
         let generation = self.live.lock().unwrap().slot.generation();
         if generation != self.live_since.0 {
-            // Installed by `swap` meanwhile: start counting afresh.
             self.live_since = (generation, now.clone());
+            self.identify_swapped();
         }
-        now.delta(&self.live_since.1).accuracy()
+        Confusion::from_rows(&now.delta(&self.live_since.1).confusion)
+    }
+
+    /// After a `swap`: is the new live model a saved generation?
+    fn identify_swapped(&mut self) {
+        let mut live = self.live.lock().unwrap();
+        live.stored = None;
+        let Some(ens) = live.ensemble.clone() else {
+            return;
+        };
+        drop(live);
+        let found = self.store.list().ok().and_then(|all| {
+            all.into_iter().rev().find(|e| {
+                crate::model::onnx_import::import_file(&e.onnx).is_ok_and(|imp| imp.ensemble == ens)
+            })
+        });
+        if let Some(e) = found {
+            info!(
+                "learning: the swapped-in model is generation {}",
+                e.generation
+            );
+            self.live.lock().unwrap().stored = Some(e.generation);
+        }
+    }
+
+    fn refresh_live(&mut self, now: &Stats) {
+        let rec = self.live_record(now);
+        self.learner.observe_live(rec.score());
+        let st = &mut self.learner.stats;
+        st.live_generation = self.live_since.0;
+        st.live_score = rec.score();
+        st.live_balanced_accuracy = rec.balanced_accuracy();
+        st.live_bursts = rec.total();
+        let stored = self.live.lock().unwrap().stored;
+        st.live_stored_generation = stored;
+        if let (Some(n), Some(score)) = (stored, rec.score()) {
+            if self.last_live_record.elapsed() >= LIVE_RECORD_EVERY {
+                self.last_live_record = Instant::now();
+                let r = LiveRecord {
+                    live_score: score,
+                    live_balanced_accuracy: rec.balanced_accuracy(),
+                    bursts: rec.total(),
+                    time: unix_now(),
+                };
+                if let Err(e) = self.store.record_live(n, &r) {
+                    warn!("learning: {e:#}");
+                }
+            }
+        }
     }
 
     fn step(&mut self) -> Result<()> {
@@ -132,23 +194,27 @@ impl LearningThread {
         if let Some(sh) = &self.in_shadow {
             let now = Stats::read(&self.cpu_stats)?;
             let d = now.delta(&sh.baseline);
-            let shadowed: u64 = d.shadow_confusion.iter().flatten().sum();
-            if shadowed < cfg.shadow_bursts {
+            let record = ShadowRecord {
+                candidate: Confusion::from_rows(&d.shadow_confusion),
+                parent: Confusion::from_rows(&d.paired_confusion),
+            };
+            if record.candidate.total() < cfg.shadow_bursts {
                 return Ok(());
             }
-            let sh = self.in_shadow.take().unwrap();
-            let (shadow_acc, live_acc) = d.shadow_record().unwrap_or((0.0, None));
+            let sh = self.in_shadow.take().context("no candidate in shadow")?;
             self.shadow.clear()?;
-            let record = format!(
-                "shadow record over {shadowed} bursts: candidate {:.1}% vs live {}",
-                shadow_acc * 100.0,
-                live_acc.map_or("none (fallback)".into(), |a| format!("{:.1}%", a * 100.0))
-            );
-            if shadow_acc >= live_acc.unwrap_or(0.0) + cfg.margin {
-                self.promote(sh.candidate, sh.eval, Some(shadow_acc), &record)?;
+            let why = record.describe();
+            if record.candidate_wins(cfg.margin) {
+                self.promote(sh.candidate, sh.eval, Some(&record), &why)?;
             } else {
-                info!("learning: rejected after shadow: {record}");
-                self.learner.verdict(false, format!("rejected: {record}"));
+                info!("learning: rejected after shadow: {why}");
+                self.learner.verdict(
+                    false,
+                    format!(
+                        "rejected after shadow: {why}; needs a {:.1}-point margin",
+                        cfg.margin
+                    ),
+                );
             }
             return Ok(());
         }
@@ -157,13 +223,12 @@ impl LearningThread {
         if !self.learner.due(now) {
             return Ok(());
         }
-        let live = self.live.lock().unwrap().ensemble.clone();
-        let (candidate, eval) = self.learner.train_candidate(live.as_ref(), now)?;
+        let parent = self.live.lock().unwrap().ensemble.clone();
+        let (candidate, eval) = self.learner.train_candidate(parent.as_ref(), now)?;
         let summary = describe(&eval);
         debug!("learning: {summary}");
-        match cfg.mode {
-            LearnMode::Off => {}
-            LearnMode::Shadow => {
+        match next_step(&cfg, &eval) {
+            Next::ShadowOnly => {
                 let done = self
                     .shadow
                     .install(|g| crate::model::flat::flatten(&candidate, g))?;
@@ -173,17 +238,11 @@ impl LearningThread {
                 );
                 self.learner.stats.last_verdict = format!("in shadow: {summary}");
             }
-            LearnMode::On if !eval.beats_live(cfg.margin) => {
-                info!("learning: rejected: {summary}");
-                self.learner.verdict(
-                    false,
-                    format!(
-                        "rejected: {summary}; needs a {:.1}-point margin",
-                        cfg.margin * 100.0
-                    ),
-                );
+            Next::Reject(why) => {
+                info!("learning: {why}");
+                self.learner.verdict(false, why);
             }
-            LearnMode::On if cfg.shadow_bursts > 0 => {
+            Next::Shadow => {
                 let done = self
                     .shadow
                     .install(|g| crate::model::flat::flatten(&candidate, g))?;
@@ -198,7 +257,7 @@ impl LearningThread {
                     baseline: Stats::read(&self.cpu_stats)?,
                 });
             }
-            LearnMode::On => self.promote(candidate, eval, None, &summary)?,
+            Next::Promote => self.promote(candidate, eval, None, &summary)?,
         }
         Ok(())
     }
@@ -207,57 +266,268 @@ impl LearningThread {
         &mut self,
         candidate: Ensemble,
         eval: Evaluation,
-        shadow_accuracy: Option<f64>,
+        shadow: Option<&ShadowRecord>,
         why: &str,
     ) -> Result<()> {
+        let onnx = crate::model::onnx_export::to_bytes(&candidate)?;
         let now_stats = Stats::read(&self.cpu_stats)?;
-        let parent_live_accuracy = self.live_accuracy(&now_stats);
+        let parent_record = self.live_record(&now_stats);
         let t0 = Instant::now();
-        let (generation, parent) = {
+        let (generation, parent_stored) = {
             let mut live = self.live.lock().unwrap();
-            let parent = live.slot.generation();
             let done = live
                 .slot
                 .install(|g| crate::model::flat::flatten(&candidate, g))?;
-            live.ensemble = Some(candidate.clone());
-            (done.generation, parent)
+            live.ensemble = Some(candidate);
+            (done.generation, live.stored.take())
         };
         let swap_us = t0.elapsed().as_micros() as u64;
         self.live_since = (generation, now_stats);
-        self.learner.stats.last_swap_us = Some(swap_us);
-        self.learner.stats.parent_live_accuracy = parent_live_accuracy;
-        self.learner.stats.live_generation = generation;
-        self.learner.stats.live_accuracy = None;
-        info!(
-            "learning: promoted generation {generation} (parent {parent}, live accuracy {}) in {swap_us} µs: {why}",
-            parent_live_accuracy.map_or("-".into(), |a| format!("{:.1}%", a * 100.0))
-        );
-        self.learner
-            .verdict(true, format!("promoted generation {generation}: {why}"));
-        let sidecar = Sidecar {
-            generation,
-            parent_generation: parent,
-            time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            samples_used: eval.train_rows,
-            holdout_accuracy: eval.candidate_accuracy,
-            parent_holdout_accuracy: eval.live_accuracy,
-            parent_live_accuracy,
-            shadow_accuracy,
+        let parent_live_score = parent_record.score();
+        let st = &mut self.learner.stats;
+        st.last_swap_us = Some(swap_us);
+        st.parent_live_score = parent_live_score;
+        st.live_generation = generation;
+        st.live_score = None;
+        st.live_balanced_accuracy = None;
+        st.live_bursts = 0;
+        if let (Some(p), Some(score)) = (parent_stored, parent_live_score) {
+            let r = LiveRecord {
+                live_score: score,
+                live_balanced_accuracy: parent_record.balanced_accuracy(),
+                bursts: parent_record.total(),
+                time: unix_now(),
+            };
+            if let Err(e) = self.store.record_live(p, &r) {
+                warn!("learning: {e:#}");
+            }
+        }
+        let mut lineage = Lineage {
+            generation: 0,
+            parent: parent_stored,
+            time: unix_now(),
+            samples: eval.train_rows,
+            holdout_rows: eval.holdout_rows,
+            holdout_score: Some(eval.candidate_score),
+            holdout_balanced_accuracy: Some(eval.candidate_balanced_accuracy),
+            parent_holdout_score: eval.parent_score,
+            parent_live_score,
+            shadow_score: shadow.and_then(|r| r.candidate.score()),
+            parent_shadow_score: shadow.and_then(|r| r.parent.score()),
+            promoted: true,
+            installed_as: generation,
         };
-        save_generation(&self.model_dir, &candidate, &sidecar)
+        let saved = self.store.save(&onnx, &mut lineage);
+        let saved_as = match &saved {
+            Ok(n) => {
+                self.live.lock().unwrap().stored = Some(*n);
+                self.learner.stats.live_stored_generation = Some(*n);
+                format!("saved as gen-{n:06}")
+            }
+            Err(e) => format!("NOT saved: {e:#}"),
+        };
+        info!(
+            "learning: promoted generation {generation} (parent live score {}) in {swap_us} µs, {saved_as}: {why}",
+            parent_live_score.map_or("-".into(), |a| format!("{a:.1}"))
+        );
+        self.learner.verdict(
+            true,
+            format!("promoted generation {generation} ({saved_as}): {why}"),
+        );
+        saved.map(|_| ())
     }
 }
 
-/// Write `gen-NNNNNN.onnx` and its `.json` sidecar into `dir`.
-pub fn save_generation(dir: &Path, model: &Ensemble, sidecar: &Sidecar) -> Result<()> {
-    let stem = dir.join(format!("gen-{:06}", sidecar.generation));
-    let onnx = stem.with_extension("onnx");
-    crate::model::onnx_export::write_file(model, &onnx)?;
-    let json = stem.with_extension("json");
-    std::fs::write(&json, serde_json::to_string_pretty(sidecar)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
-    info!("learning: saved {}", onnx.display());
-    Ok(())
+/// What a restart of the scheduler inside this process carries over: the
+/// model that was live, learned or swapped in.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub ensemble: Option<Ensemble>,
+    pub stored: Option<u64>,
+}
+
+impl LiveModel {
+    pub fn carry(&self) -> Carried {
+        Carried {
+            ensemble: self.ensemble.clone(),
+            stored: self.stored,
+        }
+    }
+}
+
+/// The model an instance starts with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartModel {
+    /// For the log.
+    pub name: String,
+    /// None: no model, every task gets the fallback class.
+    pub ensemble: Option<Ensemble>,
+    /// Its number in the model directory, if it is a saved generation.
+    pub stored: Option<u64>,
+}
+
+/// Choose the starting model: after an in-process restart, the one that
+/// was live; else with `resume`, the newest promoted generation in `store`;
+/// else `configured` (--model, the embedded model, or None for --no-model).
+pub fn start_model(
+    carried: Option<&Carried>,
+    resume: bool,
+    store: &Store,
+    configured: Option<(String, Vec<u8>)>,
+) -> Result<StartModel> {
+    if let Some(c) = carried {
+        return Ok(StartModel {
+            name: match c.stored {
+                Some(n) => format!("generation {n} (live before the restart)"),
+                None if c.ensemble.is_some() => "the model live before the restart".into(),
+                None => "no model (as before the restart)".into(),
+            },
+            ensemble: c.ensemble.clone(),
+            stored: c.stored,
+        });
+    }
+    if resume {
+        match store.newest_promoted()? {
+            Some(e) => {
+                let imported = crate::model::onnx_import::import_file(&e.onnx)
+                    .with_context(|| format!("resuming from {}", e.onnx.display()))?;
+                return Ok(StartModel {
+                    name: format!("{} (resumed)", e.onnx.display()),
+                    ensemble: Some(imported.ensemble),
+                    stored: Some(e.generation),
+                });
+            }
+            None => info!(
+                "--resume: no promoted generation in {}; starting from the configured model",
+                store.dir().display()
+            ),
+        }
+    }
+    match configured {
+        Some((name, bytes)) => {
+            let imported = crate::model::onnx_import::import_bytes(&bytes)
+                .with_context(|| format!("reading the model {name}"))?;
+            Ok(StartModel {
+                name,
+                ensemble: Some(imported.ensemble),
+                stored: None,
+            })
+        }
+        None => Ok(StartModel {
+            name: "no model".into(),
+            ensemble: None,
+            stored: None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::learn::generations::Lineage;
+    use crate::learn::{train, CartParams};
+    use crate::schema::NR_FEATURES;
+
+    /// A tree that predicts `class` everywhere.
+    fn constant(class: u8) -> Ensemble {
+        let x = vec![[0u32; NR_FEATURES]; 4];
+        train(&x, &[class; 4], &CartParams::default()).unwrap()
+    }
+
+    fn lineage(promoted: bool) -> Lineage {
+        Lineage {
+            generation: 0,
+            parent: None,
+            time: 1,
+            samples: 4,
+            holdout_rows: 1,
+            holdout_score: Some(100.0),
+            holdout_balanced_accuracy: Some(100.0),
+            parent_holdout_score: None,
+            parent_live_score: None,
+            shadow_score: None,
+            parent_shadow_score: None,
+            promoted,
+            installed_as: 1,
+        }
+    }
+
+    fn tmpdir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("arbor-start-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn onnx(e: &Ensemble) -> Vec<u8> {
+        crate::model::onnx_export::to_bytes(e).unwrap()
+    }
+
+    #[test]
+    fn a_restart_reinstalls_what_was_live_not_the_startup_model() {
+        let d = tmpdir("restart");
+        let store = Store::new(&d);
+        let configured = || Some(("startup.onnx".to_string(), onnx(&constant(0))));
+        // First start: the configured model.
+        let first = start_model(None, false, &store, configured()).unwrap();
+        assert_eq!(first.ensemble, Some(constant(0)));
+        // A learned generation was live at the restart.
+        let learned = Carried {
+            ensemble: Some(constant(2)),
+            stored: Some(7),
+        };
+        let again = start_model(Some(&learned), false, &store, configured()).unwrap();
+        assert_eq!(again.ensemble, Some(constant(2)));
+        assert_eq!(again.stored, Some(7));
+        // A swapped-in model that is not saved, with --resume too.
+        let swapped = Carried {
+            ensemble: Some(constant(3)),
+            stored: None,
+        };
+        let again = start_model(Some(&swapped), true, &store, configured()).unwrap();
+        assert_eq!(again.ensemble, Some(constant(3)));
+        // --no-model before the restart stays no model.
+        let none = Carried {
+            ensemble: None,
+            stored: None,
+        };
+        assert_eq!(
+            start_model(Some(&none), false, &store, configured())
+                .unwrap()
+                .ensemble,
+            None
+        );
+    }
+
+    #[test]
+    fn resume_starts_from_the_newest_promoted_generation() {
+        let d = tmpdir("resume");
+        let store = Store::new(&d);
+        let configured = || Some(("startup.onnx".to_string(), onnx(&constant(0))));
+        // Empty directory: the configured model.
+        let s = start_model(None, true, &store, configured()).unwrap();
+        assert_eq!((s.ensemble, s.stored), (Some(constant(0)), None));
+        store.save(&onnx(&constant(1)), &mut lineage(true)).unwrap();
+        store.save(&onnx(&constant(2)), &mut lineage(true)).unwrap();
+        store
+            .save(&onnx(&constant(3)), &mut lineage(false))
+            .unwrap();
+        let s = start_model(None, true, &store, configured()).unwrap();
+        assert_eq!(s.ensemble, Some(constant(2)));
+        assert_eq!(s.stored, Some(2));
+        // Without --resume the directory is not consulted.
+        let s = start_model(None, false, &store, configured()).unwrap();
+        assert_eq!(s.ensemble, Some(constant(0)));
+        // A corrupt newest generation is an error, not a silent fallback.
+        std::fs::write(d.join("gen-000004.onnx"), b"junk").unwrap();
+        let mut l = lineage(true);
+        l.generation = 4;
+        std::fs::write(
+            d.join("gen-000004.json"),
+            serde_json::to_string(&l).unwrap(),
+        )
+        .unwrap();
+        let err = start_model(None, true, &store, configured()).unwrap_err();
+        assert!(format!("{err:#}").contains("gen-000004.onnx"), "{err:#}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

@@ -15,12 +15,14 @@ use serde_json::json;
 
 use crate::bpf_intf::arbor_action;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::learn::generations::Store;
 use crate::learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
-use crate::sched::control::{self, Request, Server};
-use crate::sched::learning::{LearningThread, LiveModel};
+use crate::sched::control::{Request, Server};
+use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
-use crate::sched::stats::Stats;
+use crate::sched::stats::{LearnFigures, Metrics, Stats};
+use crate::sched::stats_server;
 use crate::sched::topology::LlcMap;
 
 /// Outcome samples per second per CPU when --learn is on and nothing is
@@ -45,6 +47,39 @@ pub fn require_sched_ext() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Exit early, naming it, if a sched_ext scheduler is already attached
+/// (another scx_arbor or any other): the kernel runs one at a time.
+pub fn refuse_if_attached() -> Result<()> {
+    let read = |f: &str| {
+        std::fs::read_to_string(Path::new(SCHED_EXT_SYSFS).join(f))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    // A scheduler that just exited (a service restart) may still be
+    // disabling: give the kernel a moment before calling it running.
+    let t0 = Instant::now();
+    let mut state = read("state");
+    while state == "disabling" && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        state = read("state");
+    }
+    if state.is_empty() || state == "disabled" {
+        return Ok(());
+    }
+    let ops = read("root/ops");
+    let who = if ops.is_empty() {
+        "another sched_ext scheduler".to_string()
+    } else if ops.starts_with("arbor") {
+        format!("another scx_arbor (sched_ext ops \"{ops}\")")
+    } else {
+        format!("the sched_ext scheduler \"{ops}\"")
+    };
+    bail!(
+        "{who} is already running (sched_ext state {state}); stop it before starting \
+         scx_arbor"
+    );
 }
 
 fn kernel_release() -> String {
@@ -119,8 +154,7 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
     }
     match &opts.model {
         Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading the model {}", path.display()))?;
+            let bytes = crate::sched::model_file::read_model_file(path)?;
             Ok(Some((path.display().to_string(), bytes)))
         }
         None => Ok(crate::sched::EMBEDDED_MODEL.map(|b| ("embedded default".into(), b.to_vec()))),
@@ -135,6 +169,8 @@ fn install_onnx(live: &mut LiveModel, bytes: &[u8]) -> Result<crate::sched::mode
         .slot
         .install(|g| crate::model::flat::flatten(&imported.ensemble, g))?;
     live.ensemble = Some(imported.ensemble);
+    // Which saved generation it is, if any, the learner finds out.
+    live.stored = None;
     Ok(done)
 }
 
@@ -225,6 +261,7 @@ struct Control {
     /// Samples the learner's queue could not take.
     learn_dropped: Arc<std::sync::atomic::AtomicU64>,
     learn_mode: LearnMode,
+    #[cfg(feature = "debug-torn")]
     allow_torn: bool,
 }
 
@@ -274,6 +311,7 @@ impl Control {
                     "visible_us": visible.map(|d| d.as_micros() as u64),
                 }))
             }
+            #[cfg(feature = "debug-torn")]
             Request::SwapTorn(bytes) => {
                 if !self.allow_torn {
                     bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
@@ -299,6 +337,8 @@ struct Workers {
     threads: Vec<JoinHandle<()>>,
     /// The learner's counters, when learning.
     learn: Option<Arc<Mutex<LearnStats>>>,
+    /// Samples the learner's queue could not take.
+    learn_dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Workers {
@@ -319,7 +359,7 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
         );
     }
     if !(0.0..=100.0).contains(&opts.learn_margin) {
-        bail!("--learn-margin is in accuracy points, 0 to 100");
+        bail!("--learn-margin is in score points, 0 to 100");
     }
     Ok(LearnConfig {
         mode: opts.learn,
@@ -328,8 +368,9 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
         min_new_samples: (opts.learn_min_samples / 4).max(1),
         min_samples: opts.learn_min_samples.max(16),
         holdout: 0.25,
-        margin: opts.learn_margin / 100.0,
+        margin: opts.learn_margin,
         shadow_bursts: opts.promote_after_shadow,
+        max_train_rows: opts.learn_max_train.max(16),
         cart: crate::learn::CartParams {
             max_depth: opts.learn_max_depth,
             ..Default::default()
@@ -346,7 +387,7 @@ fn start_workers(
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
 
-    let mut recorder = match &opts.record {
+    let recorder = match &opts.record {
         Some(path) => Some((CsvRecorder::create(path)?, path.clone())),
         None => None,
     };
@@ -357,7 +398,7 @@ fn start_workers(
             live.clone(),
             ModelSlot::new(maps.shadow_slot, generations),
             MapHandle::try_from(&maps.cpu_stats)?,
-            opts.model_dir.clone(),
+            Store::new(opts.model_dir.clone()),
         )?),
     };
 
@@ -370,6 +411,7 @@ fn start_workers(
         learn: learning.as_ref().map(|l| l.stats.clone()),
         learn_dropped: learn_dropped.clone(),
         learn_mode: opts.learn,
+        #[cfg(feature = "debug-torn")]
         allow_torn: opts.debug_allow_torn_install,
     };
     let s = stop.clone();
@@ -379,74 +421,49 @@ fn start_workers(
             .spawn(move || server.serve(s, |req| control.handle(req)))?,
     );
 
-    // The learner trains on its own thread so the ring buffer keeps being
-    // drained while it works; a full queue drops (and counts) samples rather
-    // than stalling the consumer.
-    let learn_tx = match learning {
+    // The learner trains on its own thread, at idle priority, so the ring
+    // buffer keeps being drained while it works. The consumer hands samples
+    // over in batches; a full queue drops (and counts) them rather than
+    // stalling the consumer.
+    let hand_off = match learning {
         Some(mut l) => {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<samples::Sample>(1 << 16);
+            let hand_off = samples::HandOff::new(1 << 16, learn_dropped.clone());
+            let h = hand_off.clone();
             let s = stop.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name("arbor-learn".into())
                     .spawn(move || {
+                        info!("learning thread priority: {}", lower_priority());
+                        let mut batch = h.buffer();
                         while !s.load(Ordering::Relaxed) {
-                            match rx.recv_timeout(Duration::from_millis(100)) {
-                                Ok(sample) => {
-                                    l.push(&sample);
-                                    for more in rx.try_iter().take(1 << 16) {
-                                        l.push(&more);
-                                    }
-                                }
-                                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                                Err(_) => break,
+                            std::thread::sleep(Duration::from_millis(100));
+                            h.take(&mut batch);
+                            if !batch.is_empty() {
+                                l.push_batch(&batch);
+                                batch.clear();
                             }
                             l.tick();
                         }
                     })?,
             );
-            Some(tx)
+            Some(hand_off)
         }
         None => None,
     };
 
-    if recorder.is_some() || learn_tx.is_some() {
+    if recorder.is_some() || hand_off.is_some() {
         let ring = maps.samples;
         let s = stop.clone();
-        let learn_dropped = learn_dropped.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("arbor-samples".into())
                 .spawn(move || {
-                    let mut last_flush = Instant::now();
-                    let sink = |sample: &samples::Sample| {
-                        if let Some((rec, path)) = recorder.as_mut() {
-                            let flushed = rec.write(sample).and_then(|_| {
-                                if last_flush.elapsed() >= Duration::from_secs(1) {
-                                    last_flush = Instant::now();
-                                    rec.flush()?;
-                                }
-                                Ok(())
-                            });
-                            if let Err(e) = flushed {
-                                warn!("recording to {}: {e:#}", path.display());
-                            }
-                        }
-                        if let Some(tx) = &learn_tx {
-                            if tx.try_send(*sample).is_err() {
-                                learn_dropped.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    };
-                    if let Err(e) = samples::consume(&ring, s, sink) {
+                    let mut consumer = samples::Consumer::new(recorder, hand_off);
+                    if let Err(e) = samples::consume(&ring, s, &mut consumer) {
                         warn!("sample consumer stopped: {e:#}");
                     }
-                    if let Some((mut rec, path)) = recorder {
-                        if let Err(e) = rec.flush() {
-                            warn!("recording to {}: {e:#}", path.display());
-                        }
-                        info!("recorded {} samples to {}", rec.rows(), path.display());
-                    }
+                    consumer.finish();
                 })?,
         );
     }
@@ -454,6 +471,7 @@ fn start_workers(
         stop,
         threads,
         learn: learn_stats,
+        learn_dropped,
     })
 }
 
@@ -468,14 +486,27 @@ fn fill_actions(actions: &MapHandle, table: &[arbor_action; NR_ACTIONS]) -> Resu
 
 /// Run one scheduler instance until shutdown or a kernel-side exit.
 /// Returns whether the kernel asked for a restart.
+/// `carried` is the model live before a restart (then installed instead of
+/// the startup model) and is set to the model live at the end.
 fn run_once(
     opts: &SchedOpts,
     shutdown: &Arc<AtomicBool>,
     open_object: &mut MaybeUninit<OpenObject>,
+    carried: &mut Option<Carried>,
+    generations: &Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<bool> {
     let nr_cpus = *scx_utils::NR_CPU_IDS;
     let table = action_table(opts, nr_cpus)?;
-    let model = startup_model(opts)?;
+    let configured = match carried {
+        Some(_) => None,
+        None => startup_model(opts)?,
+    };
+    let start = start_model(
+        carried.as_ref(),
+        opts.resume,
+        &Store::new(&opts.model_dir),
+        configured,
+    )?;
 
     let mut sched = Scheduler::init(opts, open_object)?;
     let maps = Maps::from_skel(&sched.skel)?;
@@ -493,21 +524,26 @@ fn run_once(
         None => DEFAULT_SAMPLE_BUDGET,
     };
 
-    let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut live = LiveModel {
         slot: ModelSlot::new(
             MapHandle::try_from(&sched.skel.maps.model_slot)?,
             generations.clone(),
         ),
         ensemble: None,
+        stored: None,
     };
-    if let Some((name, bytes)) = &model {
-        let done = install_onnx(&mut live, bytes)
-            .with_context(|| format!("installing the model {name}"))?;
-        info!("model {name}: generation {}", done.generation);
-    } else {
-        info!("no model: every task gets the fallback class");
+    match &start.ensemble {
+        Some(e) => {
+            let done = live
+                .slot
+                .install(|g| crate::model::flat::flatten(e, g))
+                .with_context(|| format!("installing the model {}", start.name))?;
+            info!("model {}: generation {}", start.name, done.generation);
+        }
+        None => info!("no model: every task gets the fallback class"),
     }
+    live.ensemble = start.ensemble;
+    live.stored = start.stored;
     for (row, a) in table.iter().enumerate() {
         info!(
             "action {:<8} slice {:>6} µs request {:>6} µs",
@@ -525,31 +561,34 @@ fn run_once(
     );
 
     let cpu_stats = MapHandle::try_from(&sched.skel.maps.cpu_stats)?;
-    let workers = start_workers(opts, maps, Arc::new(Mutex::new(live)), generations)?;
+    let live = Arc::new(Mutex::new(live));
+    let workers = start_workers(opts, maps, live.clone(), generations.clone())?;
 
-    let interval = opts.stats.map(Duration::from_secs_f64);
-    let mut last = Stats::read(&cpu_stats)?;
-    let mut last_print = Instant::now();
+    // scx_stats: the server thread asks, this loop answers with the totals
+    // since attach (the server keeps each client's previous reading).
+    let stats_server = stats_server::launch()?;
+    let (res_ch, req_ch) = stats_server.channels();
     while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
-        std::thread::sleep(Duration::from_millis(100));
-        if let Some(iv) = interval {
-            if last_print.elapsed() >= iv {
-                let now = Stats::read(&cpu_stats)?;
-                match &workers.learn {
-                    Some(l) => println!(
-                        "{} | {}",
-                        now.delta(&last).line(),
-                        learn_line(&l.lock().unwrap())
-                    ),
-                    None => println!("{}", now.delta(&last).line()),
-                }
-                last = now;
-                last_print = Instant::now();
+        match req_ch.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) => {
+                let st = Stats::read(&cpu_stats)?;
+                let learn = workers.learn.as_ref().map(|l| l.lock().unwrap().clone());
+                let figures = LearnFigures {
+                    mode: opts.learn,
+                    stats: learn.as_ref(),
+                    queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
+                };
+                res_ch
+                    .send(Metrics::collect(&st, &figures))
+                    .context("answering the stats server")?;
             }
+            Err(e) if e.is_timeout() => {}
+            Err(e) => bail!("the stats server went away: {e}"),
         }
     }
 
     workers.stop();
+    *carried = Some(live.lock().unwrap().carry());
     let total = Stats::read(&cpu_stats)?;
     info!("totals: {}", total.line());
     sched.link.take();
@@ -557,33 +596,49 @@ fn run_once(
     Ok(uei.should_restart())
 }
 
-/// The learner's counters in one line.
-fn learn_line(l: &LearnStats) -> String {
-    let pct = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.1}%", a * 100.0));
-    format!(
-        "learn: {:.0} samples/s, candidates {} promoted {} rejected {}, live gen {} acc {}, last swap {}",
-        l.samples_per_sec,
-        l.candidates_trained,
-        l.promoted,
-        l.rejected,
-        l.live_generation,
-        pct(l.live_accuracy),
-        l.last_swap_us.map_or("-".into(), |us| format!("{us} µs"))
-    )
-}
-
 /// Run the scheduler until SIGINT/SIGTERM, restarting when the kernel asks
 /// (e.g. on CPU hotplug).
 pub fn run(opts: &SchedOpts) -> Result<()> {
     require_sched_ext()?;
+    refuse_if_attached()?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
         .context("installing the SIGINT/SIGTERM handler")?;
 
+    // --stats reads this instance through its own scx_stats server, as
+    // --monitor and any other client would. The thread ends with the process.
+    let _monitor = match opts.stats {
+        Some(secs) => {
+            let interval = stats_interval(secs)?;
+            let s = shutdown.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("arbor-stats".into())
+                    .spawn(move || {
+                        stats_server::wait_for_server(&s);
+                        if let Err(e) = stats_server::monitor(interval, s) {
+                            warn!("--stats: {e:#}");
+                        }
+                    })?,
+            )
+        }
+        None => None,
+    };
+
     let mut open_object = MaybeUninit::uninit();
+    // A restart re-installs the model live before it, and generation
+    // numbers go on from where they were.
+    let mut carried = None;
+    let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));
     loop {
-        if !run_once(opts, &shutdown, &mut open_object)? {
+        if !run_once(
+            opts,
+            &shutdown,
+            &mut open_object,
+            &mut carried,
+            &generations,
+        )? {
             break;
         }
         info!("the kernel asked scx_arbor to restart");
@@ -591,23 +646,23 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
     Ok(())
 }
 
-/// `--monitor`: print the running instance's counters every `interval`.
-pub fn monitor(socket: &Path, interval: Duration) -> Result<()> {
+/// `--monitor`: print the running instance's statistics every `secs`
+/// seconds, read through its scx_stats server; no scheduling.
+pub fn monitor(secs: f64) -> Result<()> {
+    let interval = stats_interval(secs)?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();
-    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))?;
-    let read = || -> Result<Stats> {
-        let v = control::request(socket, &Request::Status)?;
-        Ok(serde_json::from_value(v["stats"].clone())?)
-    };
-    let mut last = read()?;
-    while !shutdown.load(Ordering::Relaxed) {
-        std::thread::sleep(interval);
-        let now = read()?;
-        println!("{}", now.delta(&last).line());
-        last = now;
+    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
+        .context("installing the SIGINT/SIGTERM handler")?;
+    stats_server::monitor(interval, shutdown)
+}
+
+/// A `--stats`/`--monitor` interval.
+fn stats_interval(secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        bail!("a statistics interval must be a positive number of seconds, not {secs}");
     }
-    Ok(())
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 pub mod control;
 pub mod learning;
 pub mod loader;
+pub mod model_file;
 pub mod model_slot;
 pub mod samples;
 pub mod stats;
+pub mod stats_server;
 pub mod topology;
 
 use std::path::PathBuf;
@@ -99,9 +101,20 @@ pub struct SchedOpts {
     #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub learn_window: usize,
 
-    /// Accuracy points (0-100) a candidate must beat the live model by to be
-    /// promoted. Larger swaps less often on noise.
-    #[arg(long, value_name = "PCT", default_value_t = 2.0)]
+    /// Train each candidate on at most the newest N samples of the window.
+    /// Bounds the CPU one candidate costs; more sees further back.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub learn_max_train: usize,
+
+    /// Score points (0-100) a candidate must beat the running tree by, on
+    /// held-out samples and in shadow (cost-weighted score; `--help` shows
+    /// the cost matrix).
+    #[arg(
+        long,
+        value_name = "POINTS",
+        default_value_t = 2.0,
+        long_help = crate::learn::cost::margin_help()
+    )]
     pub learn_margin: f64,
 
     /// Depth limit of learnt trees (<= 24). Deeper fits more, generalises less.
@@ -114,19 +127,33 @@ pub struct SchedOpts {
     #[arg(long, value_name = "BURSTS", default_value_t = 0)]
     pub promote_after_shadow: u64,
 
-    /// Directory where every promoted generation is written as ONNX with a
-    /// JSON sidecar (reload one with --model or `swap`).
+    /// Directory where every promoted generation is written as
+    /// gen-NNNNNN.onnx with a JSON lineage sidecar, numbered on from what it
+    /// holds, never overwriting (list with `generations`, reload one with
+    /// --model, --resume or `swap`).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/scx_arbor/models")]
     pub model_dir: PathBuf,
 
-    /// Print counters every SECS seconds while scheduling.
+    /// Start from the newest promoted generation in --model-dir (e.g. after
+    /// a reboot) instead of --model or the embedded model, which are used
+    /// only when the directory holds none. `scx_arbor generations` lists them.
+    #[arg(long, conflicts_with = "no_model")]
+    pub resume: bool,
+
+    /// Print statistics every SECS seconds while scheduling, read from this
+    /// instance's scx_stats server (/var/run/scx/root/stats) like any client.
     #[arg(long, value_name = "SECS")]
     pub stats: Option<f64>,
 
-    /// Don't schedule: print the counters of the running instance every SECS
-    /// seconds (through its control socket).
+    /// Don't schedule: print the statistics of the running instance every
+    /// SECS seconds, read from its scx_stats server (/var/run/scx/root/stats).
     #[arg(long, value_name = "SECS")]
     pub monitor: Option<f64>,
+
+    /// Print the description of every statistic (`--stats`, `--monitor`,
+    /// scxtop, the OpenMetrics relay) and exit.
+    #[arg(long)]
+    pub help_stats: bool,
 
     /// Control socket of the running instance (root only, mode 0600).
     #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
@@ -148,6 +175,9 @@ pub struct SchedOpts {
 
     /// TESTS ONLY: accept `swap --debug-torn`, which overwrites the live model
     /// in place (a deliberately torn install) to prove torn reads are counted.
+    /// Only in builds with the `debug-torn` feature (the tests'), never in a
+    /// release build.
+    #[cfg(feature = "debug-torn")]
     #[arg(long, hide = true)]
     pub debug_allow_torn_install: bool,
 }

@@ -125,6 +125,7 @@ impl ModelSlot {
     /// through an mmap of its map, header first and nodes slowly afterwards,
     /// exactly the torn write the slot swap exists to prevent. The BPF side
     /// must see and count it (torn_reads). Never used by normal installs.
+    #[cfg(feature = "debug-torn")]
     pub fn debug_torn_overwrite<F>(&mut self, build: F, hold: Duration) -> Result<Installed>
     where
         F: FnOnce(u64) -> Result<Box<arbor_model>>,

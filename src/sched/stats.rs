@@ -1,7 +1,9 @@
-//! Counters read from the BPF side's per-CPU `cpu_stats` map.
+//! Counters read from the BPF side's per-CPU `cpu_stats` map, and their
+//! scx_stats form ([`Metrics`]).
 
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
+use scx_stats_derive::{stat_doc, Stats as ScxStats};
 use serde::{Deserialize, Serialize};
 
 use crate::bpf_intf::arbor_cpu_stats;
@@ -222,9 +224,309 @@ impl Stats {
     }
 }
 
-/// Accuracy of a confusion matrix whose rows are predicted classes; rows
-/// past the classes (the fallback) are not predictions and are ignored.
-pub fn matrix_accuracy(m: &[Vec<u64>]) -> Option<f64> {
+/// The counters as scx_stats serves them (`stats_meta`, `stats`): what
+/// `--stats`, `--monitor`, scxtop and the OpenMetrics relay read. Counters
+/// are per reading: the first `stats` request on a connection answers with
+/// the totals since the scheduler attached, each later one with what
+/// happened since the previous request on that connection. Gauges (marked
+/// so) are the value at the time of the request.
+#[stat_doc]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ScxStats)]
+#[stat(top, desc = "scx_arbor scheduler statistics")]
+pub struct Metrics {
+    #[stat(
+        desc = "Gauge: model generation the BPF side decides with (newest walked by any CPU; 0 = none)"
+    )]
+    pub generation: u64,
+    #[stat(desc = "Decisions made at wakeup (all action rows)")]
+    pub decisions: u64,
+    #[stat(desc = "Decisions for the tiny class (predicted burst <= 250 us)")]
+    pub decisions_tiny: u64,
+    #[stat(desc = "Decisions for the short class (predicted burst <= 1 ms)")]
+    pub decisions_short: u64,
+    #[stat(desc = "Decisions for the medium class (predicted burst <= 4 ms)")]
+    pub decisions_medium: u64,
+    #[stat(desc = "Decisions for the long class (predicted burst > 4 ms)")]
+    pub decisions_long: u64,
+    #[stat(desc = "Decisions given the fallback row (no model installed, or the walk failed)")]
+    pub decisions_fallback: u64,
+    #[stat(desc = "Bursts (wakeup to sleep) that ended")]
+    pub bursts: u64,
+    #[stat(desc = "Bursts that ended after a model decision (the fallback excluded)")]
+    pub model_outcomes: u64,
+    #[stat(desc = "Of model_outcomes, bursts whose class the model predicted right")]
+    pub model_hits: u64,
+    #[stat(
+        desc = "Live model accuracy over this reading, percent (model_hits / model_outcomes; 0 when no outcomes)"
+    )]
+    pub accuracy_pct: f64,
+    #[stat(desc = "Tree nodes walked by all decisions")]
+    pub walk_steps: u64,
+    #[stat(
+        desc = "Decisions whose tree walk failed (bad node index or depth); they got the fallback"
+    )]
+    pub walk_errors: u64,
+    #[stat(
+        desc = "Decisions that saw a model whose generation tags disagreed (torn install); should stay 0"
+    )]
+    pub torn_reads: u64,
+    #[stat(desc = "Outcome samples sent to userspace through the ring buffer")]
+    pub samples_sent: u64,
+    #[stat(desc = "Outcome samples dropped because the ring buffer was full")]
+    pub samples_dropped: u64,
+    #[stat(desc = "Outcome samples not sent: over the CPU's per-class budget (--sample-budget)")]
+    pub samples_throttled: u64,
+    #[stat(desc = "Tasks inserted straight into an idle CPU's local DSQ")]
+    pub direct_dispatches: u64,
+    #[stat(desc = "Wakeups that preempted a running task with a later deadline")]
+    pub preempt_kicks: u64,
+    #[stat(desc = "Preemptions given up because another waker claimed the CPU first")]
+    pub preempt_lost: u64,
+    #[stat(desc = "Preempted tasks put back in their CPU's local DSQ, behind the waker")]
+    pub preempted_requeues: u64,
+    #[stat(desc = "Wakeups placed in the waking CPU's LLC")]
+    pub wake_llc_local: u64,
+    #[stat(desc = "Wakeups placed in another LLC")]
+    pub wake_llc_remote: u64,
+    #[stat(desc = "Enqueues of tasks that can run on one CPU only (into that CPU's DSQ)")]
+    pub pcpu_enqueues: u64,
+    #[stat(desc = "Tasks an idle CPU pulled from another LLC's DSQ")]
+    pub llc_steals: u64,
+    #[stat(desc = "Tasks run out of deadline order after waiting 100 ms")]
+    pub starved_runs: u64,
+    #[stat(desc = "Gauge: the policy's virtual time V, virtual ns, at the latest charge")]
+    pub vtime: u64,
+    #[stat(
+        desc = "Gauge: total weight of runnable tasks at the latest charge (100 = one nice-0 task)"
+    )]
+    pub runnable_weight: u64,
+    #[stat(desc = "Gauge: generation of the candidate walked in shadow (0 = none)")]
+    pub shadow_generation: u64,
+    #[stat(desc = "Decisions the shadow candidate made beside the live model")]
+    pub shadow_decisions: u64,
+    #[stat(desc = "Bursts that ended after a shadow decision")]
+    pub shadow_outcomes: u64,
+    #[stat(desc = "Of shadow_outcomes, bursts whose class the shadow candidate predicted right")]
+    pub shadow_hits: u64,
+    #[stat(desc = "Learning mode: off, shadow or on")]
+    pub learn_mode: String,
+    #[stat(desc = "Gauge: outcome samples per second reaching the learner (0 when not learning)")]
+    pub learn_samples_per_sec: f64,
+    #[stat(desc = "Outcome samples the learner took in")]
+    pub learn_samples: u64,
+    #[stat(desc = "Outcome samples the learner's queue could not take (dropped, never blocking)")]
+    pub learn_dropped: u64,
+    #[stat(desc = "Gauge: samples in the learner's window")]
+    pub learn_window: u64,
+    #[stat(desc = "Candidate trees trained")]
+    pub learn_candidates: u64,
+    #[stat(desc = "Candidates promoted to the live model")]
+    pub learn_promoted: u64,
+    #[stat(desc = "Candidates rejected (did not beat the live model by the margin)")]
+    pub learn_rejected: u64,
+    #[stat(desc = "Gauge: generation the learner counts as live")]
+    pub learn_live_generation: u64,
+    #[stat(
+        desc = "Gauge: bursts the live generation's live score is counted over (0 = no score yet)"
+    )]
+    pub learn_live_bursts: u64,
+    #[stat(
+        desc = "Gauge: live score, the live generation's cost-weighted score (points) on real outcomes since it was installed (valid when learn_live_bursts > 0)"
+    )]
+    pub learn_live_score: f64,
+    #[stat(
+        desc = "Gauge: the live generation's balanced accuracy on real outcomes since it was installed, percent (valid when learn_live_bursts > 0)"
+    )]
+    pub learn_live_balanced_accuracy_pct: f64,
+    #[stat(desc = "Gauge: time of the last promotion's slot swap, us (0 = none yet)")]
+    pub learn_last_swap_us: u64,
+    #[stat(desc = "Why the last candidate was promoted or rejected")]
+    pub learn_last_verdict: String,
+}
+
+/// The learner's side of [`Metrics`], when learning.
+pub struct LearnFigures<'a> {
+    pub mode: crate::learn::online::LearnMode,
+    pub stats: Option<&'a crate::learn::online::LearnStats>,
+    /// Samples the learner's queue could not take.
+    pub queue_dropped: u64,
+}
+
+impl Metrics {
+    /// Totals since attach, from a counter snapshot and the learner's figures.
+    pub fn collect(st: &Stats, learn: &LearnFigures<'_>) -> Metrics {
+        let row = |a: usize| st.decisions.get(a).copied().unwrap_or(0);
+        let (model_hits, model_outcomes) = matrix_hits(&st.confusion);
+        let (shadow_hits, shadow_outcomes) = matrix_hits(&st.shadow_confusion);
+        let mode = serde_json::to_value(learn.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut m = Metrics {
+            generation: st.generation,
+            decisions: st.decisions.iter().sum(),
+            decisions_tiny: row(0),
+            decisions_short: row(1),
+            decisions_medium: row(2),
+            decisions_long: row(3),
+            decisions_fallback: row(crate::schema::CLASS_FALLBACK),
+            bursts: st.bursts,
+            model_outcomes,
+            model_hits,
+            accuracy_pct: 0.0,
+            walk_steps: st.walk_steps,
+            walk_errors: st.walk_errors,
+            torn_reads: st.torn_reads,
+            samples_sent: st.samples_sent,
+            samples_dropped: st.samples_dropped,
+            samples_throttled: st.samples_throttled,
+            direct_dispatches: st.direct_dispatches,
+            preempt_kicks: st.preempt_kicks,
+            preempt_lost: st.preempt_lost,
+            preempted_requeues: st.preempted_requeues,
+            wake_llc_local: st.wake_llc_local,
+            wake_llc_remote: st.wake_llc_remote,
+            pcpu_enqueues: st.pcpu_enqueues,
+            llc_steals: st.llc_steals,
+            starved_runs: st.starved_runs,
+            vtime: st.vtime,
+            runnable_weight: st.runnable_weight,
+            shadow_generation: st.shadow_generation,
+            shadow_decisions: st.shadow_decisions,
+            shadow_outcomes,
+            shadow_hits,
+            learn_mode: mode,
+            learn_dropped: learn.queue_dropped,
+            ..Default::default()
+        };
+        if let Some(l) = learn.stats {
+            m.learn_samples_per_sec = l.samples_per_sec;
+            m.learn_samples = l.samples_seen;
+            m.learn_window = l.window_len as u64;
+            m.learn_candidates = l.candidates_trained;
+            m.learn_promoted = l.promoted;
+            m.learn_rejected = l.rejected;
+            m.learn_live_generation = l.live_generation;
+            m.learn_live_bursts = l.live_bursts;
+            m.learn_live_score = l.live_score.unwrap_or(0.0);
+            m.learn_live_balanced_accuracy_pct = l.live_balanced_accuracy.unwrap_or(0.0);
+            m.learn_last_swap_us = l.last_swap_us.unwrap_or(0);
+            m.learn_last_verdict = l.last_verdict.clone();
+        }
+        m.accuracy_pct = percent(m.model_hits, m.model_outcomes);
+        m
+    }
+
+    /// Counters accumulated since `prev`; gauges as they are now.
+    pub fn delta(&self, prev: &Metrics) -> Metrics {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        let mut m = Metrics {
+            decisions: d(self.decisions, prev.decisions),
+            decisions_tiny: d(self.decisions_tiny, prev.decisions_tiny),
+            decisions_short: d(self.decisions_short, prev.decisions_short),
+            decisions_medium: d(self.decisions_medium, prev.decisions_medium),
+            decisions_long: d(self.decisions_long, prev.decisions_long),
+            decisions_fallback: d(self.decisions_fallback, prev.decisions_fallback),
+            bursts: d(self.bursts, prev.bursts),
+            model_outcomes: d(self.model_outcomes, prev.model_outcomes),
+            model_hits: d(self.model_hits, prev.model_hits),
+            walk_steps: d(self.walk_steps, prev.walk_steps),
+            walk_errors: d(self.walk_errors, prev.walk_errors),
+            torn_reads: d(self.torn_reads, prev.torn_reads),
+            samples_sent: d(self.samples_sent, prev.samples_sent),
+            samples_dropped: d(self.samples_dropped, prev.samples_dropped),
+            samples_throttled: d(self.samples_throttled, prev.samples_throttled),
+            direct_dispatches: d(self.direct_dispatches, prev.direct_dispatches),
+            preempt_kicks: d(self.preempt_kicks, prev.preempt_kicks),
+            preempt_lost: d(self.preempt_lost, prev.preempt_lost),
+            preempted_requeues: d(self.preempted_requeues, prev.preempted_requeues),
+            wake_llc_local: d(self.wake_llc_local, prev.wake_llc_local),
+            wake_llc_remote: d(self.wake_llc_remote, prev.wake_llc_remote),
+            pcpu_enqueues: d(self.pcpu_enqueues, prev.pcpu_enqueues),
+            llc_steals: d(self.llc_steals, prev.llc_steals),
+            starved_runs: d(self.starved_runs, prev.starved_runs),
+            shadow_decisions: d(self.shadow_decisions, prev.shadow_decisions),
+            shadow_outcomes: d(self.shadow_outcomes, prev.shadow_outcomes),
+            shadow_hits: d(self.shadow_hits, prev.shadow_hits),
+            learn_samples: d(self.learn_samples, prev.learn_samples),
+            learn_dropped: d(self.learn_dropped, prev.learn_dropped),
+            learn_candidates: d(self.learn_candidates, prev.learn_candidates),
+            learn_promoted: d(self.learn_promoted, prev.learn_promoted),
+            learn_rejected: d(self.learn_rejected, prev.learn_rejected),
+            ..self.clone()
+        };
+        m.accuracy_pct = percent(m.model_hits, m.model_outcomes);
+        m
+    }
+
+    /// One human-readable line, as `--stats` and `--monitor` print it.
+    pub fn line(&self) -> String {
+        let steps = if self.decisions > 0 {
+            self.walk_steps as f64 / self.decisions as f64
+        } else {
+            0.0
+        };
+        let mut s = format!(
+            "gen {} | decisions {} [tiny {} short {} medium {} long {} fallback {}] | \
+             acc {:.1}% of {} | bursts {} | samples {} dropped {} throttled {} | torn {} walk_err {} \
+             steps/dec {:.1} | direct {} preempt {} lost {} requeued {} | wake llc local {} remote {} | \
+             pcpu {} steals {} starved {}",
+            self.generation,
+            self.decisions,
+            self.decisions_tiny,
+            self.decisions_short,
+            self.decisions_medium,
+            self.decisions_long,
+            self.decisions_fallback,
+            self.accuracy_pct,
+            self.model_outcomes,
+            self.bursts,
+            self.samples_sent,
+            self.samples_dropped,
+            self.samples_throttled,
+            self.torn_reads,
+            self.walk_errors,
+            steps,
+            self.direct_dispatches,
+            self.preempt_kicks,
+            self.preempt_lost,
+            self.preempted_requeues,
+            self.wake_llc_local,
+            self.wake_llc_remote,
+            self.pcpu_enqueues,
+            self.llc_steals,
+            self.starved_runs
+        );
+        if self.learn_mode != "off" {
+            let live = if self.learn_live_bursts == 0 {
+                "-".to_string()
+            } else {
+                format!(
+                    "{:.1} points, balanced acc {:.1}% over {} bursts",
+                    self.learn_live_score,
+                    self.learn_live_balanced_accuracy_pct,
+                    self.learn_live_bursts
+                )
+            };
+            s += &format!(
+                " | learn {}: {:.0} samples/s dropped {}, candidates {} promoted {} rejected {}, \
+                 live gen {} score {}",
+                self.learn_mode,
+                self.learn_samples_per_sec,
+                self.learn_dropped,
+                self.learn_candidates,
+                self.learn_promoted,
+                self.learn_rejected,
+                self.learn_live_generation,
+                live
+            );
+        }
+        s
+    }
+}
+
+/// (diagonal, total) of the class rows of a confusion matrix.
+fn matrix_hits(m: &[Vec<u64>]) -> (u64, u64) {
     let (mut hit, mut all) = (0u64, 0u64);
     for (a, row) in m.iter().enumerate().take(NR_CLASSES) {
         for (k, v) in row.iter().enumerate() {
@@ -234,6 +536,21 @@ pub fn matrix_accuracy(m: &[Vec<u64>]) -> Option<f64> {
             }
         }
     }
+    (hit, all)
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// Accuracy of a confusion matrix whose rows are predicted classes; rows
+/// past the classes (the fallback) are not predictions and are ignored.
+pub fn matrix_accuracy(m: &[Vec<u64>]) -> Option<f64> {
+    let (hit, all) = matrix_hits(m);
     (all > 0).then(|| hit as f64 / all as f64)
 }
 
@@ -297,6 +614,66 @@ mod tests {
         assert_eq!(d.accuracy(), None);
         assert!(b.line().contains("gen 2"));
         assert_eq!(d.shadow_record(), None);
+    }
+
+    #[test]
+    fn every_metric_is_described_and_one_struct_is_top() {
+        use scx_stats::Meta;
+        let meta = Metrics::meta();
+        assert_eq!(meta.attrs.top.as_deref(), Some("true"));
+        // Every field serde emits is in the metadata, with a description.
+        let json = serde_json::to_value(Metrics::default()).unwrap();
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        let fields: Vec<_> = meta.fields.keys().cloned().collect();
+        assert_eq!(keys, fields);
+        for (name, f) in &meta.fields {
+            let desc = f.attrs.desc.as_deref().unwrap_or("");
+            assert!(desc.len() > 10, "{name} has no real description");
+        }
+    }
+
+    #[test]
+    fn metrics_count_classes_outcomes_and_subtract_counters_only() {
+        let mut c = cpu(3, [4, 0, 2, 0, 1]);
+        c.shadow_confusion[1][1] = 2;
+        c.shadow_confusion[1][0] = 2;
+        c.samples_dropped = 5;
+        c.vtime = 900;
+        c.runnable_weight = 300;
+        let st = Stats::sum(&[c]);
+        let off = LearnFigures {
+            mode: crate::learn::online::LearnMode::Off,
+            stats: None,
+            queue_dropped: 0,
+        };
+        let a = Metrics::collect(&st, &off);
+        assert_eq!(a.decisions, 7);
+        assert_eq!((a.decisions_tiny, a.decisions_medium), (4, 2));
+        assert_eq!(a.decisions_fallback, 1);
+        // confusion[0][0] = 3 hit, [0][1] = 1 miss; the fallback row is no outcome.
+        assert_eq!((a.model_hits, a.model_outcomes), (3, 4));
+        assert_eq!(a.accuracy_pct, 75.0);
+        assert_eq!((a.shadow_hits, a.shadow_outcomes), (2, 4));
+        assert_eq!(a.learn_mode, "off");
+        // The first reading of a connection is against zero: the totals.
+        assert_eq!(a.delta(&Metrics::default()), a);
+
+        let mut c2 = cpu(4, [6, 1, 2, 0, 1]);
+        c2.confusion[1][1] = 4;
+        c2.samples_dropped = 8;
+        c2.vtime = 1000;
+        c2.runnable_weight = 200;
+        let b = Metrics::collect(&Stats::sum(&[c2]), &off);
+        let d = b.delta(&a);
+        assert_eq!(d.decisions, 3);
+        assert_eq!((d.decisions_tiny, d.decisions_short), (2, 1));
+        assert_eq!((d.model_hits, d.model_outcomes), (4, 4));
+        assert_eq!(d.accuracy_pct, 100.0);
+        assert_eq!(d.samples_dropped, 3);
+        // Gauges are the newer reading's.
+        assert_eq!((d.generation, d.vtime, d.runnable_weight), (4, 1000, 200));
+        assert!(d.line().starts_with("gen 4 | decisions 3 "));
+        assert!(!d.line().contains("learn"), "no learning part when off");
     }
 
     #[test]

@@ -21,11 +21,21 @@ done
 # ticks) over the window, learning on, under the same load.
 pid=$SCHED_PID
 ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+# Per thread, by name: name=ticks ...
+thread_ticks() {
+	for t in /proc/"$pid"/task/*; do
+		echo "$(tr -c 'A-Za-z0-9_.\n-' _ <"$t/comm")=$(awk '{ print $14 + $15 }' "$t/stat")"
+	done | awk -F= '{ s[$1] += $2 } END { for (k in s) printf "%s=%d ", k, s[k] }'
+}
 t0=$(now_ms)
 c0=$(ticks)
+th0=$(thread_ticks)
 sleep "${ARBOR_STEADY_SECS:-30}"
 c1=$(ticks)
+th1=$(thread_ticks)
 mark steady "ms=$(($(now_ms) - t0))" "ticks=$((c1 - c0))" "user_hz=100" "nr_cpus=$(nproc)"
+mark threads_start $th0
+mark threads_end $th1
 status status_end
 load_stop
 sched_stop INT

@@ -1,25 +1,73 @@
 # Live learning on a workload unlike the default model's training data:
 # periodic wakers that burn 2 ms per wakeup (class "medium", which the
-# default model almost never predicts) beside one CPU hog. With --learn on, a candidate must be
-# promoted, written to the model directory with its sidecar, and be
-# reloadable (rolled back to) with `swap`.
+# default model almost never predicts) beside one CPU hog. With --learn on, a
+# candidate must be promoted and written to the model directory with its
+# lineage, numbered after what the directory already held (gen 1..3 from "an
+# earlier run", left untouched). Then: `generations` lists them; a CPU
+# hotplug makes the kernel restart the scheduler, which must re-install the
+# learned tree; a rollback `swap`; a fresh process with --resume starts from
+# the newest promoted generation; and, as the control, the default model on
+# the same workload.
 # Args: arbor.secs (default 40).
 . /scenarios/_lib.sh
 
 dir=/tmp/models
-sched_start --learn on --learn-interval 4 --learn-min-samples 4000 \
-	--learn-window 20000 --model-dir "$dir" --stats 5 || fail "scx_arbor did not attach"
-status status_start
-block workload scx_arbor workload --secs "${ARBOR_SECS:-40}" --wakers 4 \
-	--period-us 6317 --burst-us 2000 --hogs 1
-status status_end
-first=$(ls "$dir"/gen-*.onnx 2>/dev/null | head -n 1)
-mark models "n=$(ls "$dir"/gen-*.onnx 2>/dev/null | wc -l)" "first=${first:-none}"
-for j in "$dir"/gen-*.json; do
-	[ -f "$j" ] && block "sidecar:$(basename "$j")" cat "$j"
+mkdir -p "$dir"
+for n in 1 2 3; do
+	cp /models/const_class_0.onnx "$dir/gen-00000$n.onnx"
 done
+crafted() { cat "$dir"/gen-00000[123].onnx | md5sum | cut -d' ' -f1; }
+crafted_before=$(crafted)
+
+# work NAME SECS: the waker mix for SECS seconds, then `status` as NAME.
+work() {
+	block "workload:$1" scx_arbor workload --secs "$2" --wakers 4 \
+		--period-us 6317 --burst-us 2000 --hogs 1
+	status "$1"
+}
+
+sched_start --learn on --learn-interval 4 --learn-min-samples 4000 \
+	--learn-window 20000 --model-dir "$dir" || fail "scx_arbor did not attach"
+status status_start
+work status_end "${ARBOR_SECS:-40}"
+
+# CPU hotplug: sched_ext has the scheduler exit with a restart request; the
+# process restarts it and must re-install the tree that was live.
+status status_prehotplug
+echo 0 >/sys/devices/system/cpu/cpu1/online
+gone=$(wait_state disabled 20)
+back=$(wait_state enabled 60)
+mark restart "disabled_after_ms=$gone" "enabled_after_ms=$back" "state=$(scx_state)" \
+	"alive=$(sched_alive && echo 1 || echo 0)" "cpus=$(nproc)"
+work status_restart 6
+echo 1 >/sys/devices/system/cpu/cpu1/online
+wait_state disabled 20 >/dev/null
+back=$(wait_state enabled 60)
+mark online "enabled_after_ms=$back" "state=$(scx_state)" "cpus=$(nproc)"
+
+first=$(ls "$dir"/gen-*.onnx | sed -n 4p)
 if [ -n "$first" ]; then
 	block rollback scx_arbor swap "$first"
 fi
 sched_stop INT
-dump_log sched.log
+
+# What the directory holds now that the learner has stopped.
+mark models "n=$(ls "$dir"/gen-*.onnx 2>/dev/null | wc -l)" "first=${first:-none}" \
+	"crafted_unchanged=$([ "$(crafted)" = "$crafted_before" ] && echo 1 || echo 0)"
+for j in "$dir"/gen-*.json; do
+	case $j in
+	*.live.json) block "live:$(basename "$j")" cat "$j" ;;
+	*) block "sidecar:$(basename "$j")" cat "$j" ;;
+	esac
+done
+block generations scx_arbor generations --model-dir "$dir"
+
+# After a "reboot": a new process with --resume, not learning.
+sched_start --resume --model-dir "$dir" || fail "scx_arbor --resume did not attach"
+work status_resumed 6
+sched_stop INT
+
+# The control: the default model on the same workload.
+sched_start --model-dir "$dir" || fail "scx_arbor did not attach"
+work status_default 6
+sched_stop INT
