@@ -12,6 +12,13 @@ secs=${ARBOR_SECS:-4}
 period=${ARBOR_PERIOD_US:-10000}
 burst=${ARBOR_BURST_US:-2000}
 
+# waker_tids PID: the ids of PID's threads named ab-waker, comma-separated
+waker_tids() {
+	for t in /proc/$1/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = ab-waker ] && printf '%s,' "${t##*/}"
+	done
+}
+
 # per_tid CSV: "tid count mean_burst_us comm tgid", most samples first
 per_tid() {
 	awk -F, 'NR > 1 { n[$2]++; b[$2] += $(NF - 1) }
@@ -33,12 +40,13 @@ wpid=$!
 sleep 1
 mark self "pid=$SCHED_PID" "tids=$(ls /proc/$SCHED_PID/task | tr '\n' ',')"
 # The waker's thread ids, while it runs
-mark waker "pid=$wpid" "tids=$(ls /proc/$wpid/task | tr '\n' ',')"
+mark waker "pid=$wpid" "tids=$(waker_tids $wpid)"
 block per_tid_all per_tid /tmp/all.csv
 wait $wpid || fail "workload failed: $(cat "$LOGS/w1.err")"
 sched_stop INT
 block per_tid_all_end per_tid /tmp/all.csv
 mark all "rows=$(($(wc -l </tmp/all.csv) - 1))"
+block csv_all cat /tmp/all.csv
 
 [ -n "${ARBOR_BUDGET:-}" ] || exit 0
 
@@ -57,7 +65,7 @@ wpid=$!
 ) &
 hpid=$!
 sleep 1
-mark waker "pid=$wpid" "tids=$(ls /proc/$wpid/task | tr '\n' ',')"
+mark waker "pid=$wpid" "tids=$(waker_tids $wpid)"
 wait $wpid || fail "workload failed: $(cat "$LOGS/w2.err")"
 wait $hpid
 t1=$(awk '{ print $1 }' /proc/uptime)
