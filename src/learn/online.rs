@@ -303,7 +303,8 @@ impl Learner {
         let skip = train.len().saturating_sub(self.cfg.max_train_rows.max(1));
         let (x, y): (Vec<_>, Vec<_>) = train[skip..].iter().copied().unzip();
         let t0 = Instant::now();
-        let candidate = cart::train(&x, &y, &self.cfg.cart)?;
+        // Judged by the cost-weighted score, so labelled by least cost.
+        let candidate = cart::cost_leaves(&cart::train(&x, &y, &self.cfg.cart)?);
         let train_ms = t0.elapsed().as_secs_f64() * 1e3;
         let cand = confusion(&candidate, &held)?;
         let par = parent.map(|m| confusion(m, &held)).transpose()?;
