@@ -123,6 +123,37 @@ pub fn train(x: &[[u32; NR_FEATURES]], y: &[u8], params: &CartParams) -> Result<
     Ok(e)
 }
 
+/// Relabels the leaves of a tree trained by [`train`] for the least
+/// expected cost ([`super::cost::COST`]) instead of the most likely class:
+/// a leaf's score for class `p` becomes `1 - E[cost of predicting p] /
+/// MAX_COST` over the leaf's class proportions, so the walk's argmax picks
+/// the cheapest class. Mispredicting upwards costs twice as much as
+/// downwards, so where classes mix in a leaf this leans to the lower class;
+/// a pure leaf keeps its class.
+pub fn cost_leaves(e: &Ensemble) -> Ensemble {
+    use super::cost::{COST, MAX_COST};
+    let mut out = e.clone();
+    let one = f64::from(1u32 << LEAF_FRAC_BITS);
+    for tree in &mut out.trees {
+        for node in &mut tree.nodes {
+            if let Node::Leaf { scores } = node {
+                let q: [f64; NR_CLASSES] = std::array::from_fn(|c| f64::from(scores[c].max(0)));
+                let total: f64 = q.iter().sum();
+                if total <= 0.0 {
+                    continue;
+                }
+                *scores = std::array::from_fn(|p| {
+                    let cost: f64 = (0..NR_CLASSES)
+                        .map(|c| q[c] / total * f64::from(COST[p][c]))
+                        .sum();
+                    ((1.0 - cost / f64::from(MAX_COST)) * one).round() as i32
+                });
+            }
+        }
+    }
+    out
+}
+
 struct Builder<'a> {
     binned: &'a Binned,
     y: &'a [u8],
@@ -338,6 +369,32 @@ mod tests {
         assert!(train(&x, &y[..10], &CartParams::default()).is_err());
         assert!(train(&[], &[], &CartParams::default()).is_err());
         assert!(train(&x[..1], &[7], &CartParams::default()).is_err());
+    }
+
+    #[test]
+    fn cost_leaves_pick_the_cheapest_class() {
+        // One leaf: 40% tiny, 60% medium. Majority says medium; predicting
+        // medium costs 0.4 * 4 = 1.6, short costs 0.4 * 2 + 0.6 * 1 = 1.4,
+        // tiny costs 0.6 * 2 = 1.2: tiny is cheapest.
+        let x = vec![[0u32; NR_FEATURES]; 10];
+        let y = [0, 0, 0, 0, 2, 2, 2, 2, 2, 2];
+        let p = CartParams {
+            min_samples_leaf: 1,
+            ..Default::default()
+        };
+        let e = train(&x, &y, &p).unwrap();
+        assert_eq!(e.predict(&x[0]).unwrap(), 2);
+        let c = cost_leaves(&e);
+        assert_eq!(c.predict(&x[0]).unwrap(), 0);
+        c.validate().unwrap();
+        // 30% tiny, 70% long: tiny 0.7 * 3 = 2.1, short 0.3 * 2 + 0.7 * 2
+        // = 2.0, medium 0.3 * 4 + 0.7 * 1 = 1.9, long 0.3 * 6 = 1.8: long.
+        let y = [0, 0, 0, 3, 3, 3, 3, 3, 3, 3];
+        let c = cost_leaves(&train(&x, &y, &p).unwrap());
+        assert_eq!(c.predict(&x[0]).unwrap(), 3);
+        // A pure leaf keeps its class.
+        let c = cost_leaves(&train(&x, &[1; 10], &p).unwrap());
+        assert_eq!(c.predict(&x[0]).unwrap(), 1);
     }
 
     #[test]

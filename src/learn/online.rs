@@ -43,7 +43,8 @@ pub struct LearnConfig {
     pub min_new_samples: usize,
     /// Never train on fewer samples than this.
     pub min_samples: usize,
-    /// Share of the newest samples held out for evaluation (never trained on).
+    /// Share of the samples held out for evaluation (never trained on),
+    /// spread evenly over the window by arrival order (see [`is_held_out`]).
     pub holdout: f64,
     /// Score points (0..100) a candidate must beat the running tree by.
     pub margin: f64,
@@ -51,7 +52,7 @@ pub struct LearnConfig {
     /// (0: promote on the held-out evaluation alone).
     pub shadow_bursts: u64,
     /// Train on at most this many samples (the newest of the training
-    /// part): bounds the time and CPU one candidate costs.
+    /// samples): bounds the time and CPU one candidate costs.
     pub max_train_rows: usize,
     pub cart: CartParams,
 }
@@ -59,6 +60,18 @@ pub struct LearnConfig {
 /// Rejections in a row double the wait before the next candidate, up to
 /// `interval << MAX_BACKOFF`.
 pub const MAX_BACKOFF: u32 = 3;
+
+/// Is the sample that arrived `seq`-th (0-based, over the learner's life)
+/// held out for evaluation? Held-out samples are spread evenly by arrival
+/// order, a share `holdout` of them, so training and evaluation samples come
+/// from the same stretch of time: right after a workload switch the newest
+/// samples are trained on too, not only scored. The choice depends on the
+/// sample alone, so a sample trained on once is never held out later and a
+/// parent tree is never scored on samples it was trained on.
+pub fn is_held_out(seq: u64, holdout: f64) -> bool {
+    let h = holdout.clamp(0.0, 1.0);
+    ((seq + 1) as f64 * h).floor() > (seq as f64 * h).floor()
+}
 
 /// How a candidate and the running tree ("parent") did on the same
 /// held-out samples. Scores and balanced accuracies are in points (0..100).
@@ -177,8 +190,12 @@ pub struct Learner {
     last_train: Option<Instant>,
     /// Rejections in a row (capped at MAX_BACKOFF).
     backoff: u32,
-    /// The live score when the last candidate was trained.
-    live_at_train: Option<f64>,
+    /// The live score when the current run of rejections began: the level
+    /// the running tree held while candidates could not beat it.
+    live_ref: Option<f64>,
+    /// `samples_seen` when the live score first fell below `live_ref` by
+    /// more than the margin (None: not degraded).
+    degraded_since: Option<u64>,
     live_now: Option<f64>,
     pub stats: LearnStats,
 }
@@ -191,7 +208,8 @@ impl Learner {
             new_since_train: 0,
             last_train: None,
             backoff: 0,
-            live_at_train: None,
+            live_ref: None,
+            degraded_since: None,
             live_now: None,
             stats: LearnStats::default(),
         }
@@ -226,14 +244,29 @@ impl Learner {
         self.cfg.interval * (1u32 << self.backoff)
     }
 
-    /// The running tree's live score (points), as it is measured: a drop
-    /// of more than the margin since the last candidate ends the back-off.
+    /// The running tree's recent live score (points), as it is measured.
+    /// While it is more than the margin below the level it held when the
+    /// rejections began, the workload has changed under it: candidates are
+    /// trained at the plain interval, without back-off, until one is
+    /// promoted or a whole window of samples has arrived since the drop
+    /// (then the lower level is the new reference: no candidate trained on
+    /// the new workload alone beat the running tree).
     pub fn observe_live(&mut self, score: Option<f64>) {
         self.live_now = score;
-        if let (Some(then), Some(now)) = (self.live_at_train, score) {
-            if now < then - self.cfg.margin.max(1.0) {
-                self.backoff = 0;
-            }
+        let (Some(reference), Some(now)) = (self.live_ref, score) else {
+            return;
+        };
+        if now >= reference - self.cfg.margin.max(1.0) {
+            self.degraded_since = None;
+            return;
+        }
+        let seen = self.stats.samples_seen;
+        let since = *self.degraded_since.get_or_insert(seen);
+        if seen - since >= self.cfg.window as u64 {
+            self.live_ref = Some(now);
+            self.degraded_since = None;
+        } else {
+            self.backoff = 0;
         }
     }
 
@@ -247,31 +280,36 @@ impl Learner {
                 .is_none_or(|t| now.duration_since(t) >= self.current_interval())
     }
 
-    /// Train a candidate on the older part of the window and score it and
-    /// `parent` (the running tree) on the newest part.
+    /// Train a candidate on the window's training samples (the newest
+    /// `max_train_rows` of them) and score it and `parent` (the running tree)
+    /// on its held-out samples ([`is_held_out`]).
     pub fn train_candidate(
         &mut self,
         parent: Option<&Ensemble>,
         now: Instant,
     ) -> Result<(Ensemble, Evaluation)> {
         self.last_train = Some(now);
-        self.live_at_train = self.live_now;
         self.new_since_train = 0;
         self.stats.window_len = self.window.len();
         let n = self.window.len();
         anyhow::ensure!(n >= 2, "need at least 2 samples to train, have {n}");
-        let holdout = ((n as f64 * self.cfg.holdout).round() as usize).clamp(1, n - 1);
-        let split = n - holdout;
-        let skip = split.saturating_sub(self.cfg.max_train_rows.max(1));
-        let (x, y): (Vec<_>, Vec<_>) = self.window.iter().take(split).skip(skip).copied().unzip();
+        let (train, held) = self.split();
+        anyhow::ensure!(
+            !train.is_empty() && !held.is_empty(),
+            "{n} samples give {} to train on and {} to hold out",
+            train.len(),
+            held.len()
+        );
+        let skip = train.len().saturating_sub(self.cfg.max_train_rows.max(1));
+        let (x, y): (Vec<_>, Vec<_>) = train[skip..].iter().copied().unzip();
         let t0 = Instant::now();
-        let candidate = cart::train(&x, &y, &self.cfg.cart)?;
+        // Judged by the cost-weighted score, so labelled by least cost.
+        let candidate = cart::cost_leaves(&cart::train(&x, &y, &self.cfg.cart)?);
         let train_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let held: Vec<_> = self.window.iter().skip(split).copied().collect();
         let cand = confusion(&candidate, &held)?;
         let par = parent.map(|m| confusion(m, &held)).transpose()?;
         let eval = Evaluation {
-            train_rows: split - skip,
+            train_rows: x.len(),
             holdout_rows: held.len(),
             candidate_score: cand.score().unwrap_or(0.0),
             candidate_balanced_accuracy: cand.balanced_accuracy().unwrap_or(0.0),
@@ -284,14 +322,38 @@ impl Learner {
         Ok((candidate, eval))
     }
 
+    /// The window split into training and held-out samples, oldest first.
+    #[allow(clippy::type_complexity)]
+    fn split(&self) -> (Vec<([u32; NR_FEATURES], u8)>, Vec<([u32; NR_FEATURES], u8)>) {
+        let first = self.stats.samples_seen - self.window.len() as u64;
+        let (held, train): (Vec<_>, Vec<_>) = self
+            .window
+            .iter()
+            .enumerate()
+            .partition(|(i, _)| is_held_out(first + *i as u64, self.cfg.holdout));
+        let strip = |v: Vec<(usize, &([u32; NR_FEATURES], u8))>| -> Vec<_> {
+            v.into_iter().map(|(_, r)| *r).collect()
+        };
+        (strip(train), strip(held))
+    }
+
     /// Record a promotion or a rejection and why.
     pub fn verdict(&mut self, promoted: bool, why: String) {
         if promoted {
             self.stats.promoted += 1;
             self.backoff = 0;
+            self.live_ref = None;
+            self.degraded_since = None;
+            // The replaced tree's score says nothing about the new one.
+            self.live_now = None;
         } else {
             self.stats.rejected += 1;
-            self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
+            if self.live_ref.is_none() {
+                self.live_ref = self.live_now;
+            }
+            if self.degraded_since.is_none() {
+                self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
+            }
         }
         self.stats.last_verdict = why;
     }
@@ -371,9 +433,64 @@ mod tests {
         assert_eq!(l.current_interval(), Duration::from_secs(80));
         l.observe_live(Some(87.0));
         assert_eq!(l.current_interval(), Duration::from_secs(10));
+        // While the live score stays down, rejections do not back off ...
+        for _ in 0..3 {
+            l.verdict(false, "worse".into());
+            l.observe_live(Some(80.0));
+            assert_eq!(l.current_interval(), Duration::from_secs(10));
+        }
+        // ... until a whole window (1000) of samples arrived since the
+        // drop: then 80 is the level to hold and rejections back off again.
+        more(&mut l);
+        l.observe_live(Some(80.0));
+        for _ in 0..4 {
+            more(&mut l);
+        }
+        l.observe_live(Some(80.0));
         l.verdict(false, "worse".into());
+        assert_eq!(l.current_interval(), Duration::from_secs(20));
+        l.observe_live(Some(79.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(20));
+        l.observe_live(Some(77.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(10));
+        // A promotion ends the back-off and forgets the level.
         l.verdict(true, "better".into());
         assert_eq!(l.current_interval(), Duration::from_secs(10));
+        l.observe_live(Some(50.0));
+        l.verdict(false, "worse".into());
+        assert_eq!(l.current_interval(), Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_quarter_held_out_is_every_fourth_sample() {
+        let held: Vec<u64> = (0..12).filter(|&s| is_held_out(s, 0.25)).collect();
+        assert_eq!(held, [3, 7, 11]);
+        assert_eq!((0..1000).filter(|&s| is_held_out(s, 0.1)).count(), 100);
+        assert!(!(0..100).any(|s| is_held_out(s, 0.0)));
+        // After a workload switch the newest samples are trained on: a
+        // window of 900 old samples then 300 of a new rule.
+        let mut l = Learner::new(LearnConfig {
+            window: 1200,
+            ..cfg(LearnMode::On)
+        });
+        l.push_batch(&(0..900).map(sample).collect::<Vec<_>>());
+        let flipped: Vec<Sample> = (0..300)
+            .map(|i| {
+                let s = sample(i);
+                Sample {
+                    actual: 3 - s.actual,
+                    ..s
+                }
+            })
+            .collect();
+        l.push_batch(&flipped);
+        let (_, eval) = l.train_candidate(None, Instant::now()).unwrap();
+        assert_eq!((eval.train_rows, eval.holdout_rows), (900, 300));
+        let (train, held) = l.split();
+        let new_class =
+            |r: &([u32; NR_FEATURES], u8)| r.1 != crate::schema::class_of_burst(r.0[0]) as u8;
+        assert_eq!(train.iter().filter(|r| new_class(r)).count(), 225);
+        assert_eq!(held.iter().filter(|r| new_class(r)).count(), 75);
     }
 
     #[test]
@@ -568,7 +685,12 @@ mod tests {
                         .collect();
                     l.push_batch(&batch);
                     let (cand, eval) = l.train_candidate(parent.as_ref(), Instant::now()).unwrap();
-                    let held: Vec<_> = l.window.iter().skip(eval.train_rows).copied().collect();
+                    // A quarter held out: every fourth sample to arrive.
+                    let first = l.stats.samples_seen as usize - l.window.len();
+                    let held: Vec<_> = (l.window.iter().enumerate())
+                        .filter(|(i, _)| (first + i) % 4 == 3)
+                        .map(|(_, r)| *r)
+                        .collect();
                     assert_eq!(held.len(), eval.holdout_rows);
                     let cand_truth = truth_score(&cand, &held);
                     assert!((cand_truth - eval.candidate_score).abs() < 1e-9);

@@ -48,6 +48,9 @@ pub struct LearningThread {
     in_shadow: Option<InShadow>,
     /// Counters when the live generation was installed, for its live score.
     live_since: (u64, Stats),
+    /// Counters at the last refresh, for the live score of the last second
+    /// (what the learner watches for a workload change).
+    recent_mark: (u64, Stats),
     /// For samples_per_sec.
     rate_mark: (Instant, u64),
     last_stats_read: Instant,
@@ -96,7 +99,8 @@ impl LearningThread {
             store,
             stats: Arc::new(Mutex::new(LearnStats::default())),
             in_shadow: None,
-            live_since: (generation, baseline),
+            live_since: (generation, baseline.clone()),
+            recent_mark: (generation, baseline),
             rate_mark: (Instant::now(), 0),
             last_stats_read: Instant::now(),
             last_live_record: Instant::now(),
@@ -165,7 +169,18 @@ impl LearningThread {
 
     fn refresh_live(&mut self, now: &Stats) {
         let rec = self.live_record(now);
-        self.learner.observe_live(rec.score());
+        // The live generation's score since the last refresh (since its
+        // install if it is newer): a workload change shows at once, not
+        // diluted by everything it scored before.
+        let (generation, since) = &self.live_since;
+        let mark = if self.recent_mark.0 == *generation {
+            &self.recent_mark.1
+        } else {
+            since
+        };
+        let recent = Confusion::from_rows(&now.delta(mark).confusion);
+        self.learner.observe_live(recent.score());
+        self.recent_mark = (*generation, now.clone());
         let st = &mut self.learner.stats;
         st.live_generation = self.live_since.0;
         st.live_score = rec.score();
