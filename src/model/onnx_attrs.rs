@@ -80,7 +80,7 @@ fn tensor_reals(t: &TensorProto) -> Result<Vec<f64>> {
             Ok(t.float_data.iter().map(|&f| f64::from(f)).collect())
         }
         DataType::Float => {
-            if t.raw_data.len() % 4 != 0 {
+            if !t.raw_data.len().is_multiple_of(4) {
                 bail!("raw float data of {} bytes", t.raw_data.len());
             }
             Ok(t.raw_data
@@ -90,7 +90,7 @@ fn tensor_reals(t: &TensorProto) -> Result<Vec<f64>> {
         }
         DataType::Double if !t.double_data.is_empty() => Ok(t.double_data.clone()),
         DataType::Double => {
-            if t.raw_data.len() % 8 != 0 {
+            if !t.raw_data.len().is_multiple_of(8) {
                 bail!("raw double data of {} bytes", t.raw_data.len());
             }
             Ok(t.raw_data
