@@ -13,8 +13,10 @@ for phase in shadow gated promote; do
 	gated) set -- --learn on --promote-after-shadow 1000000000 --learn-margin 0 ;;
 	promote) set -- --learn on --promote-after-shadow 2000 ;;
 	esac
+	# --sample-budget 0: this is about the shadow gate, and 20 s phases need
+	# the samples faster than the default budget (128/s per CPU) sends them.
 	sched_start --model /models/const_class_0.onnx "$@" --learn-interval 3 \
-		--learn-min-samples 3000 --model-dir "/tmp/models-$phase" ||
+		--learn-min-samples 3000 --sample-budget 0 --model-dir "/tmp/models-$phase" ||
 		fail "scx_arbor did not attach ($phase)"
 	load_start "${ARBOR_SECS:-20}"
 	load_wait
