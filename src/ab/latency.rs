@@ -315,20 +315,7 @@ pub fn run(
         }
 
         let wait = |d: Duration, what: &str, progress: &mut dyn FnMut(String)| {
-            let t0 = Instant::now();
-            let mut last = Instant::now() - Duration::from_secs(1);
-            while t0.elapsed() < d && !stop.load(Ordering::Relaxed) {
-                if last.elapsed() >= Duration::from_millis(250) {
-                    progress(format!(
-                        "latency {what} {:.1}/{:.1} s",
-                        t0.elapsed().as_secs_f64(),
-                        d.as_secs_f64()
-                    ));
-                    last = Instant::now();
-                }
-                std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(t0.elapsed())));
-            }
-            t0.elapsed()
+            wait_reporting(d, &format!("latency {what}"), stop, progress)
         };
         wait(warmup, "warm-up", progress);
         phase.store(MEASURE, Ordering::Release);
@@ -371,6 +358,30 @@ pub fn run(
         }
     }
     Ok(res)
+}
+
+/// Sleep through a workload phase of `d` (cut short by `stop`), reporting
+/// "`what` elapsed/total s" every 250 ms; returns the time it took.
+pub(crate) fn wait_reporting(
+    d: Duration,
+    what: &str,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(String),
+) -> Duration {
+    let t0 = Instant::now();
+    let mut last = Instant::now() - Duration::from_secs(1);
+    while t0.elapsed() < d && !stop.load(Ordering::Relaxed) {
+        if last.elapsed() >= Duration::from_millis(250) {
+            progress(format!(
+                "{what} {:.1}/{:.1} s",
+                t0.elapsed().as_secs_f64(),
+                d.as_secs_f64()
+            ));
+            last = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(t0.elapsed())));
+    }
+    t0.elapsed()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SchbenchConfig {
@@ -216,20 +216,7 @@ pub fn run(
         }
 
         let wait = |d: Duration, what: &str, progress: &mut dyn FnMut(String)| {
-            let t0 = Instant::now();
-            let mut last = Instant::now() - Duration::from_secs(1);
-            while t0.elapsed() < d && !stop.load(Ordering::Relaxed) {
-                if last.elapsed() >= Duration::from_millis(250) {
-                    progress(format!(
-                        "schbench {what} {:.1}/{:.1} s",
-                        t0.elapsed().as_secs_f64(),
-                        d.as_secs_f64()
-                    ));
-                    last = Instant::now();
-                }
-                std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(t0.elapsed())));
-            }
-            t0.elapsed()
+            super::latency::wait_reporting(d, &format!("schbench {what}"), stop, progress)
         };
         wait(warmup, "warm-up", progress);
         phase.store(MEASURE, Ordering::Release);
