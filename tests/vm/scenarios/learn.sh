@@ -26,8 +26,10 @@ work() {
 	status "$1"
 }
 
+# --sample-budget 0: this is about generations on disk, the restart and
+# --resume; the default budget would stretch the 40 s of learning.
 sched_start --learn on --learn-interval 4 --learn-min-samples 4000 \
-	--learn-window 20000 --model-dir "$dir" || fail "scx_arbor did not attach"
+	--learn-window 20000 --sample-budget 0 --model-dir "$dir" || fail "scx_arbor did not attach"
 status status_start
 work status_end "${ARBOR_SECS:-40}"
 
