@@ -335,6 +335,28 @@ static void count_wake_llc(struct arbor_cpu_stats *st, s32 cpu)
 		st->wake_llc_remote++;
 }
 
+/*
+ * Preempt the task running on @cpu, seen at deadline @seen, for @p: @p goes
+ * to the head of @cpu's local DSQ and the running task back to its queue.
+ */
+static bool preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu,
+			u64 seen, u64 enq_flags)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+	bool claimed = claim_cpu(cpu, seen, tctx->deadline);
+
+	if (claimed)
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
+				   enq_flags | SCX_ENQ_PREEMPT);
+	if (st) {
+		if (claimed)
+			st->preempt_kicks++;
+		else
+			st->preempt_lost++;
+	}
+	return claimed;
+}
+
 s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
@@ -373,17 +395,9 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	if (wakeup_preempt && (wake_flags & SCX_WAKE_TTWU)) {
 		s32 victim = find_victim(p, prev_cpu, tctx->deadline, &seen);
 
-		if (victim >= 0) {
-			if (claim_cpu(victim, seen, tctx->deadline)) {
-				scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL,
-						   tctx->slice_ns,
-						   SCX_ENQ_PREEMPT);
-				st->preempt_kicks++;
-				cpu = victim;
-			} else {
-				st->preempt_lost++;
-			}
-		}
+		/* @p is queued on the CPU returned: its local DSQ is the victim's */
+		if (victim >= 0 && preempt_cpu(p, tctx, victim, seen, 0))
+			cpu = victim;
 	}
 out:
 	if (wake_flags & SCX_WAKE_TTWU)
@@ -421,28 +435,6 @@ void BPF_STRUCT_OPS(arbor_runnable, struct task_struct *p, u64 enq_flags)
 		wake_up(p, tctx);
 	else
 		tctx->asleep = false;
-}
-
-/*
- * Preempt the task running on @cpu, seen at deadline @seen, for @p: @p goes
- * to the head of @cpu's local DSQ and the running task back to its queue.
- */
-static bool preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu,
-			u64 seen, u64 enq_flags)
-{
-	struct arbor_cpu_stats *st = this_cpu_stats();
-	bool claimed = claim_cpu(cpu, seen, tctx->deadline);
-
-	if (claimed)
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
-				   enq_flags | SCX_ENQ_PREEMPT);
-	if (st) {
-		if (claimed)
-			st->preempt_kicks++;
-		else
-			st->preempt_lost++;
-	}
-	return claimed;
 }
 
 /* A task that can run on its CPU only: that CPU's own DSQ */
