@@ -559,6 +559,10 @@ fn run_once(
         nr_cpus,
         table[CLASS_FALLBACK].slice_ns / 1000
     );
+    info!(
+        "verified insns: {}",
+        super::verifier::describe(&super::verifier::verified_insns("arbor_"))
+    );
 
     let cpu_stats = MapHandle::try_from(&sched.skel.maps.cpu_stats)?;
     let live = Arc::new(Mutex::new(live));

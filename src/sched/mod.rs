@@ -10,6 +10,7 @@ pub mod samples;
 pub mod stats;
 pub mod stats_server;
 pub mod topology;
+pub mod verifier;
 
 use std::path::PathBuf;
 
