@@ -85,16 +85,19 @@ enum arbor_class_bound {
 };
 
 /*
- * Tree ensemble limits. The BPF walk is one bounded loop of at most
- * ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1) steps; the loader refuses any model
- * beyond these limits.
+ * Tree ensemble limits. What bounds a decision's cost is the number of nodes
+ * it walks, not the number of trees: the loader refuses any model whose
+ * worst-case walk (the sum over trees of depth + 1) exceeds
+ * ARBOR_MAX_WALK_STEPS, and the BPF walk stops and counts a walk error when
+ * it would take more steps than that. The BPF walk is one bounded loop over
+ * the trees around one bounded loop over a tree's depth.
  */
 enum arbor_limits {
-	ARBOR_MAX_TREES		= 16,
-	ARBOR_MAX_NODES		= 4096,	/* all trees together, leaves included */
-	ARBOR_MAX_LEAVES	= 2048,	/* all trees together */
+	ARBOR_MAX_TREES		= 128,
+	ARBOR_MAX_NODES		= 8192,	/* all trees together, leaves included */
+	ARBOR_MAX_LEAVES	= 4096,	/* all trees together */
 	ARBOR_MAX_DEPTH		= 24,	/* splits on any root-to-leaf path */
-	ARBOR_MAX_WALK_STEPS	= ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1),
+	ARBOR_MAX_WALK_STEPS	= 512,	/* nodes walked per decision, at most */
 	ARBOR_LEAF		= 0xffff, /* arbor_node.feature of a leaf */
 	ARBOR_NO_SHADOW		= 0xff,	/* no shadow model walked */
 };

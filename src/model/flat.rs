@@ -411,13 +411,11 @@ mod tests {
         assert_eq!(walk(&z, &x), Ok(Walk { class: 0, steps: 0 }));
     }
 
-    #[test]
-    fn sixteen_max_depth_trees_fit_the_step_budget() {
-        use crate::schema::MAX_DEPTH;
-        let mut e = Ensemble::new(4, 8);
-        // Right-leaning chains: x = 0 .. always right to the deepest leaf with x0 large.
+    /// A right-leaning chain of `depth` splits on feature 0: x0 large walks
+    /// all of it to the deepest leaf (class 1).
+    fn chain(depth: usize) -> Tree {
         let mut nodes = Vec::new();
-        for i in 0..MAX_DEPTH {
+        for i in 0..depth {
             let b = nodes.len() as u32;
             nodes.push(Node::Split {
                 feature: 0,
@@ -428,10 +426,42 @@ mod tests {
             nodes.push(leaf([1, 0, 0, 0]));
         }
         nodes.push(leaf([0, 1, 0, 0]));
-        e.trees = vec![Tree { nodes }; MAX_TREES];
+        Tree { nodes }
+    }
+
+    #[test]
+    fn a_walk_of_exactly_the_budget_completes() {
+        use crate::schema::MAX_DEPTH;
+        // 20 chains at the depth limit (500 nodes walked) and one of 11 (12).
+        let mut e = Ensemble::new(4, 8);
+        e.trees = vec![chain(MAX_DEPTH); 20];
+        e.trees.push(chain(11));
+        assert_eq!(e.validate().unwrap().walk, MAX_WALK_STEPS);
         let m = flatten(&e, 9).unwrap();
         let w = walk(&m, &row(&[(0, 1000)])).unwrap();
         assert_eq!(w.steps as usize, MAX_WALK_STEPS);
         assert_eq!(w.class, 1);
+        // One node more is refused by the loader, and a flat model that
+        // claims it anyway runs out of steps in the walk.
+        e.trees.push(chain(0));
+        assert!(e.validate().is_err());
+        let mut m2 = m.clone();
+        m2.nr_trees += 1;
+        m2.roots[21] = m2.nodes[..m2.nr_nodes as usize]
+            .iter()
+            .position(|n| n.feature == LEAF)
+            .unwrap() as u32;
+        assert_eq!(walk(&m2, &row(&[(0, 1000)])), Err(WalkFault::Error));
+        // ... while a short walk over the same 22 roots is fine.
+        assert!(walk(&m2, &row(&[(0, 0)])).is_ok());
+    }
+
+    #[test]
+    fn the_tree_limit_is_128_trees() {
+        let mut e = Ensemble::new(4, 8);
+        e.trees = vec![chain(2); MAX_TREES];
+        let m = flatten(&e, 3).unwrap();
+        assert_eq!(m.nr_trees as usize, MAX_TREES);
+        assert_eq!(walk(&m, &row(&[(0, 1000)])).unwrap().steps, 3 * 128);
     }
 }
