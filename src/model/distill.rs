@@ -124,15 +124,13 @@ impl Report {
             "accuracy against the recorded actual class, by actual class:\n  {:<7} {:<22} small",
             "", "big"
         );
-        for c in 0..NR_CLASSES {
-            if self.big_accuracy[c].1 > 0 {
-                let _ = writeln!(
-                    out,
-                    "  {:<7} {:<22} {}",
-                    CLASS_NAMES[c],
-                    pct(self.big_accuracy[c]),
-                    pct(self.small_accuracy[c])
-                );
+        for ((name, &big), &small) in CLASS_NAMES
+            .iter()
+            .zip(&self.big_accuracy)
+            .zip(&self.small_accuracy)
+        {
+            if big.1 > 0 {
+                let _ = writeln!(out, "  {name:<7} {:<22} {}", pct(big), pct(small));
             }
         }
         let _ = writeln!(
