@@ -148,8 +148,38 @@ pub struct Walk {
     pub steps: u32,
 }
 
+/// One split a walk took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Tree the split belongs to.
+    pub tree: usize,
+    /// Schema feature it tests.
+    pub feature: usize,
+    /// The row's value of that feature.
+    pub value: u32,
+    /// `value <= threshold` goes left.
+    pub threshold: u32,
+    /// True when the walk went left.
+    pub left: bool,
+}
+
 /// Walks the flat model on one row, exactly as the BPF policy does.
 pub fn walk(m: &arbor_model, x: &[u32; NR_FEATURES]) -> Result<Walk, WalkFault> {
+    walk_recording(m, x, None)
+}
+
+/// [`walk`], also returning every split taken, in order.
+pub fn trace(m: &arbor_model, x: &[u32; NR_FEATURES]) -> Result<(Walk, Vec<Step>), WalkFault> {
+    let mut steps = Vec::new();
+    let w = walk_recording(m, x, Some(&mut steps))?;
+    Ok((w, steps))
+}
+
+fn walk_recording(
+    m: &arbor_model,
+    x: &[u32; NR_FEATURES],
+    mut record: Option<&mut Vec<Step>>,
+) -> Result<Walk, WalkFault> {
     if m.gen_head != m.gen_tail {
         return Err(WalkFault::Torn);
     }
@@ -194,11 +224,17 @@ pub fn walk(m: &arbor_model, x: &[u32; NR_FEATURES]) -> Result<Walk, WalkFault> 
             if f >= NR_FEATURES {
                 return Err(WalkFault::Error);
             }
-            idx = if x[f] <= node.threshold {
-                node.left
-            } else {
-                node.right
-            } as usize;
+            let left = x[f] <= node.threshold;
+            if let Some(r) = record.as_deref_mut() {
+                r.push(Step {
+                    tree,
+                    feature: f,
+                    value: x[f],
+                    threshold: node.threshold,
+                    left,
+                });
+            }
+            idx = if left { node.left } else { node.right } as usize;
         }
     }
     if tree < m.nr_trees as usize {
@@ -303,6 +339,26 @@ mod tests {
                 assert_eq!(walk(&m, &x).unwrap().class, e.predict(&x).unwrap());
             }
         }
+    }
+
+    #[test]
+    fn trace_records_every_split_taken() {
+        let m = flatten(&sample(), 7).unwrap();
+        let x = row(&[(1, 11), (3, 6), (0, 7)]);
+        let (w, path) = trace(&m, &x).unwrap();
+        assert_eq!(w, walk(&m, &x).unwrap());
+        let got: Vec<(usize, usize, u32, u32, bool)> = path
+            .iter()
+            .map(|s| (s.tree, s.feature, s.value, s.threshold, s.left))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 1, 11, 10, false),
+                (1, 3, 6, 5, false),
+                (1, 0, 7, 7, true)
+            ]
+        );
     }
 
     #[test]
