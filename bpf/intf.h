@@ -16,6 +16,7 @@ typedef unsigned int u32;
 typedef unsigned long long u64;
 typedef int s32;
 typedef long long s64;
+typedef _Bool bool;
 #endif
 
 /*
@@ -85,16 +86,19 @@ enum arbor_class_bound {
 };
 
 /*
- * Tree ensemble limits. The BPF walk is one bounded loop of at most
- * ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1) steps; the loader refuses any model
- * beyond these limits.
+ * Tree ensemble limits. What bounds a decision's cost is the number of nodes
+ * it walks, not the number of trees: the loader refuses any model whose
+ * worst-case walk (the sum over trees of depth + 1) exceeds
+ * ARBOR_MAX_WALK_STEPS, and the BPF walk stops and counts a walk error when
+ * it would take more steps than that. The BPF walk is one bounded loop over
+ * the trees around one bounded loop over a tree's depth.
  */
 enum arbor_limits {
-	ARBOR_MAX_TREES		= 16,
-	ARBOR_MAX_NODES		= 4096,	/* all trees together, leaves included */
-	ARBOR_MAX_LEAVES	= 2048,	/* all trees together */
+	ARBOR_MAX_TREES		= 128,
+	ARBOR_MAX_NODES		= 8192,	/* all trees together, leaves included */
+	ARBOR_MAX_LEAVES	= 4096,	/* all trees together */
 	ARBOR_MAX_DEPTH		= 24,	/* splits on any root-to-leaf path */
-	ARBOR_MAX_WALK_STEPS	= ARBOR_MAX_TREES * (ARBOR_MAX_DEPTH + 1),
+	ARBOR_MAX_WALK_STEPS	= 512,	/* nodes walked per decision, at most */
 	ARBOR_LEAF		= 0xffff, /* arbor_node.feature of a leaf */
 	ARBOR_NO_SHADOW		= 0xff,	/* no shadow model walked */
 };
@@ -223,6 +227,33 @@ struct arbor_cpu_stats {
 	u64 shadow_confusion[ARBOR_NR_CLASSES][ARBOR_NR_CLASSES];
 	/* live_confusion over the same bursts, for a like-for-like record */
 	u64 paired_confusion[ARBOR_NR_ACTIONS][ARBOR_NR_CLASSES];
+};
+
+/*
+ * Per-task scheduling state and features, kept in BPF task storage
+ * (task_ctxs). Here so that userspace (`scx_arbor explain`) can read it.
+ */
+struct task_ctx {
+	u64 vruntime;		/* weighted virtual runtime, ns */
+	u64 deadline;		/* virtual deadline, ns */
+	u64 slice_ns;		/* slice of the decided class */
+	u64 request_ns;		/* request of the decided class */
+	u64 charged_exec;	/* p->se.sum_exec_runtime charged so far */
+	u64 burst_ns;		/* CPU time of the current burst so far */
+	u64 sleep_start;	/* when the task last went to sleep (0: never) */
+	u64 last_wake;		/* when the task last woke (0: never) */
+	u64 generation;		/* model generation of the decision */
+	s64 vlag;		/* lag (V - vruntime) kept across a sleep */
+	u64 queued_weight;	/* weight counted in runnable_weight (0: none) */
+	u64 queued_at;		/* when it was last put in a DSQ */
+	u32 ewma_period_us;	/* EWMA of the wakeup-to-wakeup period */
+	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
+	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
+	u8 action;		/* action row of the decision */
+	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
+	bool decided;		/* a decision covers the current burst */
+	bool asleep;		/* slept (or never ran): the next wakeup places it */
+	bool moved;		/* dequeued without sleeping: placed again when back */
 };
 
 #endif /* __ARBOR_INTF_H */

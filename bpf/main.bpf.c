@@ -113,29 +113,7 @@ struct {
 	__type(value, struct arbor_cpu_stats);
 } cpu_stats SEC(".maps");
 
-/* Per-task scheduling state and features */
-struct task_ctx {
-	u64 vruntime;		/* weighted virtual runtime, ns */
-	u64 deadline;		/* virtual deadline, ns */
-	u64 slice_ns;		/* slice of the decided class */
-	u64 request_ns;		/* request of the decided class */
-	u64 charged_exec;	/* p->se.sum_exec_runtime charged so far */
-	u64 burst_ns;		/* CPU time of the current burst so far */
-	u64 sleep_start;	/* when the task last went to sleep (0: never) */
-	u64 last_wake;		/* when the task last woke (0: never) */
-	u64 generation;		/* model generation of the decision */
-	s64 vlag;		/* lag (V - vruntime) kept across a sleep */
-	u64 queued_weight;	/* weight counted in runnable_weight (0: none) */
-	u64 queued_at;		/* when it was last put in a DSQ */
-	u32 ewma_period_us;	/* EWMA of the wakeup-to-wakeup period */
-	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
-	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
-	u8 action;		/* action row of the decision */
-	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
-	bool decided;		/* a decision covers the current burst */
-	bool asleep;		/* slept (or never ran): the next wakeup places it */
-	bool moved;		/* dequeued without sleeping: placed again when back */
-};
+/* Per-task scheduling state and features: struct task_ctx in intf.h */
 
 /* Task storage holding each task's task_ctx */
 struct {

@@ -18,7 +18,8 @@ static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
 	s64 acc[ARBOR_NR_CLASSES];
 	struct arbor_model *m;
 	u32 nr_trees, nr_nodes, nr_leaves, nr_classes;
-	u32 zero = 0, steps = 0, c, best;
+	u32 zero = 0, c, best;
+	u64 base, steps;
 	bool failed = false, torn = false;
 	s64 best_score;
 	void *inner;
@@ -53,9 +54,21 @@ static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
 		acc[c] = m->base_scores[c];
 
 	/*
+	 * Count this walk's steps on top of the CPU's running total, read from
+	 * the map: a counter starting at a constant 0 would let the verifier
+	 * decide the budget test on every iteration, which marks the counter
+	 * precise, and the loops would then never converge (one verifier
+	 * pass per step).
+	 */
+	base = st->walk_steps;
+	steps = base;
+
+	/*
 	 * One tree after the other; within a tree at most ARBOR_MAX_DEPTH
-	 * splits and a leaf. Both loops are open-coded iterators, so the
-	 * verifier checks each body once rather than every path.
+	 * splits and a leaf, and at most ARBOR_MAX_WALK_STEPS nodes in all
+	 * (the loader refuses a model whose worst-case walk is longer). Both
+	 * loops are open-coded iterators, so the verifier checks each body
+	 * once rather than every path.
 	 */
 	bpf_for(t, 0, nr_trees) {
 		bool reached = false;
@@ -68,7 +81,8 @@ static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
 			struct arbor_node *n;
 			u32 leaf, f, k;
 
-			if (idx >= nr_nodes || idx >= ARBOR_MAX_NODES)
+			if (idx >= nr_nodes || idx >= ARBOR_MAX_NODES ||
+			    steps - base >= ARBOR_MAX_WALK_STEPS)
 				break;
 			n = &m->nodes[idx];
 			steps++;
@@ -95,7 +109,7 @@ static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
 			break;
 		}
 	}
-	st->walk_steps += steps;
+	st->walk_steps = steps;
 
 	if (torn) {
 		st->torn_reads++;

@@ -89,6 +89,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Explain a running task's slice: its current features (from the BPF
+    /// task storage), the path the live model takes for them (every split),
+    /// the class and its action row, and the class of its last decision.
+    /// Asks the running instance (root only); PID may be a thread id.
+    Explain {
+        /// The task (process or thread id).
+        pid: u32,
+        /// Print the raw JSON reply instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Control socket of the running instance.
+        #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
     /// Install an ONNX model into the running instance, atomically. Prints the
     /// new generation, or why the model was refused (the running model then
     /// stays as it was).
@@ -222,6 +236,19 @@ fn real_main(cli: Cli) -> Result<()> {
             } else {
                 let st: sched::stats::Stats = serde_json::from_value(v["stats"].clone())?;
                 println!("{}", st.line());
+            }
+            Ok(())
+        }
+        Some(Command::Explain { pid, json, socket }) => {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                anyhow::bail!("no task with pid {pid} (it has exited, or never existed)");
+            }
+            let v = control::request(&socket, &Request::Explain(pid))
+                .with_context(|| format!("explaining task {pid}"))?;
+            if json {
+                println!("{v}");
+            } else {
+                print!("{}", sched::explain::render(&v)?);
             }
             Ok(())
         }

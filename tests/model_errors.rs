@@ -258,18 +258,28 @@ fn limits_say_by_how_much_and_what_to_do() {
         "{e}"
     );
     assert!(e.contains("max_depth <= 24"), "{e}");
-    let rows: Vec<Row> = (0..20).flat_map(|t| chain(t, 1)).collect();
-    let e = err_of(&synth(&rows));
-    assert!(e.contains("20 trees, 4 more than the limit of 16"), "{e}");
-    assert!(e.contains("fewer trees"), "{e}");
-    // 16 trees of 24-deep chains: 784 nodes, fine; 2 trees of 2100-node... too many nodes:
-    let rows: Vec<Row> = (0..16).flat_map(|t| chain(t, 24)).collect();
+    // 128 one-split trees are fine; 131 are 3 too many.
+    let rows: Vec<Row> = (0..128).flat_map(|t| chain(t, 1)).collect();
     import_bytes(&synth(&rows).encode_to_vec()).unwrap();
-    // A balanced tree of depth 12 has 8191 nodes.
+    let rows: Vec<Row> = (0..131).flat_map(|t| chain(t, 1)).collect();
+    let e = err_of(&synth(&rows));
+    assert!(e.contains("131 trees, 3 more than the limit of 128"), "{e}");
+    assert!(e.contains("fewer trees"), "{e}");
+    // 20 trees of 24-deep chains walk 500 nodes: fine; a 21st walks 525.
+    let rows: Vec<Row> = (0..20).flat_map(|t| chain(t, 24)).collect();
+    import_bytes(&synth(&rows).encode_to_vec()).unwrap();
+    let rows: Vec<Row> = (0..21).flat_map(|t| chain(t, 24)).collect();
+    let e = err_of(&synth(&rows));
+    assert!(
+        e.contains("walks up to 525 nodes") && e.contains("13 more than the budget of 512"),
+        "{e}"
+    );
+    assert!(e.contains("model distill"), "{e}");
+    // A balanced tree of depth 13 has 16383 nodes.
     let mut rows = Vec::new();
-    let n = (1 << 13) - 1;
+    let n = (1 << 14) - 1;
     for i in 0..n {
-        if i < (1 << 12) - 1 {
+        if i < (1 << 13) - 1 {
             rows.push((
                 0,
                 i,
@@ -284,7 +294,7 @@ fn limits_say_by_how_much_and_what_to_do() {
         }
     }
     let e = err_of(&synth(&rows));
-    assert!(e.contains("more than the limit of 4096"), "{e}");
+    assert!(e.contains("8191 more than the limit of 8192"), "{e}");
 }
 
 #[test]

@@ -22,12 +22,18 @@ const TRACT_UNSUPPORTED: &[&str] = &[
     "sklearn_rf_regressor",
     "sklearn_gb_binary",
     "xgboost_binary",
+    "boost_sklearn_gb_binary20",
+    "boost_xgboost_binary20",
 ];
 
 /// Binary classifiers with one score column: tract labels them by an argmax
 /// over its own two-column layout, which differs from onnxruntime's
 /// `score > threshold` rule (onnxruntime's labels are the reference).
-const TRACT_MISLABELS: &[&str] = &["lightgbm_binary", "sklearn_dt_binary"];
+const TRACT_MISLABELS: &[&str] = &[
+    "lightgbm_binary",
+    "sklearn_dt_binary",
+    "boost_lightgbm_binary20",
+];
 
 /// Supported fixtures: the models with onnxruntime's labels beside them
 /// (the other .onnx files are models the scheduler must refuse).
@@ -92,6 +98,50 @@ fn every_fixture_matches_onnxruntime_and_tract() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Boosted models as users train them (make_fixtures.py `boosted`): one
+/// tree per class and round, depth 3. Each must fit the walk budget with its
+/// every tree, and agree with onnxruntime on every stored row (checked for
+/// every fixture above; here also by name, so none can go missing).
+#[test]
+fn boosted_ensembles_within_the_walk_budget_agree_with_onnxruntime() {
+    use scx_arbor::schema::{MAX_TREES, MAX_WALK_STEPS};
+    for (name, trees) in [
+        ("boost_sklearn_gb_multi15", 60),
+        ("boost_lightgbm_multi15", 60),
+        ("boost_xgboost_multi15", 60),
+        ("boost_sklearn_gb_binary20", 20),
+        ("boost_lightgbm_binary20", 20),
+        ("boost_xgboost_binary20", 20),
+    ] {
+        let bytes = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+        let imported = onnx_import::import_bytes(&bytes)
+            .unwrap_or_else(|e| panic!("{name}: import failed: {e:#}"));
+        let st = imported.ensemble.validate().unwrap();
+        assert_eq!(st.trees, trees, "{name}");
+        assert!(st.trees > 16 && st.trees <= MAX_TREES, "{name}: {st:?}");
+        assert!(st.max_depth <= 3, "{name}: {st:?}");
+        assert!(st.walk <= MAX_WALK_STEPS, "{name}: {st:?}");
+        let flat = flatten(&imported.ensemble, 9).unwrap();
+        let table = Table::read(&dir().join(format!("{name}.expected.csv"))).unwrap();
+        let rows = table.feature_rows().unwrap();
+        let expected = table.u32_column("label").unwrap();
+        assert!(rows.len() > 500, "{name}: {} rows", rows.len());
+        let mut seen = [false; 4];
+        for (r, &e) in rows.iter().zip(&expected) {
+            let w = walk(&flat, r).unwrap();
+            assert_eq!(w.class, e as usize, "{name}: row {r:?}");
+            assert!(w.steps as usize <= st.walk, "{name}");
+            seen[e as usize] = true;
+        }
+        let want = if trees == 60 { 4 } else { 2 };
+        assert_eq!(
+            seen.iter().filter(|&&s| s).count(),
+            want,
+            "{name}: onnxruntime's labels cover too few classes to mean much"
+        );
+    }
 }
 
 #[test]

@@ -51,6 +51,8 @@ fn every_option_is_in_the_readme() {
         &["model", "inspect"],
         &["model", "train"],
         &["model", "annotate"],
+        &["model", "distill"],
+        &["explain"],
     ];
     let mut missing = Vec::new();
     let mut seen = 0;

@@ -1,6 +1,8 @@
 //! The verifier accepts the tree walk at its limits and the walk holds up
-//! there under load: every decision of a maximal ensemble walks exactly
-//! 16 trees x 25 nodes, with no walk error, on every CPU.
+//! there under load: every decision of a maximal ensemble (128 trees, 4096
+//! leaves, a depth-24 tree) walks exactly the 512-node budget, with no walk
+//! error, on every CPU; a boosted 4-class LightGBM model of 60 trees then
+//! runs under load with no walk error either.
 
 #[path = "common/vm.rs"]
 mod vm;
@@ -9,8 +11,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// Nodes every decision of tests/fixtures/models/limits_max.onnx visits.
-const STEPS_PER_DECISION: u64 = 16 * 25;
+/// Nodes every decision of tests/fixtures/models/limits_max.onnx visits:
+/// 25 in tree 0, 4 in each of 106 trees, 3 in each of 21.
+const STEPS_PER_DECISION: u64 = 25 + 106 * 4 + 21 * 3;
 const FALLBACK: usize = 4;
 
 fn field(v: &Value, key: &str) -> u64 {
@@ -29,7 +32,31 @@ fn decisions(v: &Value) -> Vec<u64> {
 }
 
 #[test]
-fn maximal_ensemble_walks_400_nodes_per_decision_under_load() {
+fn maximal_ensemble_walks_512_nodes_per_decision_under_load() {
+    assert_eq!(
+        STEPS_PER_DECISION as usize,
+        scx_arbor::schema::MAX_WALK_STEPS
+    );
+    let limits = scx_arbor::model::onnx_import::import_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/models/limits_max.onnx"
+    )))
+    .unwrap();
+    let st = limits.ensemble.validate().unwrap();
+    assert_eq!(
+        (st.trees, st.leaves, st.max_depth, st.walk),
+        (128, 4096, 24, 512),
+        "limits_max.onnx is not at the limits"
+    );
+    let boosted = scx_arbor::model::onnx_import::import_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/models/boost_lightgbm_multi15.onnx"
+    )))
+    .unwrap()
+    .ensemble
+    .validate()
+    .unwrap();
+
     let c = vm::run_scenario("limits", &[], Duration::from_secs(180));
     c.assert_exit_ok();
     let a = c.mark("attach");
@@ -68,6 +95,41 @@ fn maximal_ensemble_walks_400_nodes_per_decision_under_load() {
             .sum();
         assert!(n > 0, "CPU {cpu} made no decisions");
     }
+
+    let swapped = c.block("swap_boosted");
+    assert_eq!(c.block_rc("swap_boosted"), Some(0), "{swapped}");
+    let b0 = c.json("boosted_start");
+    let b1 = c.json("boosted_end");
+    assert_eq!(field(&b1, "generation"), 2, "the boosted model is not live");
+    let made: u64 = decisions(&b1).iter().sum::<u64>() - decisions(&b0).iter().sum::<u64>();
+    assert!(
+        made > 1000,
+        "only {made} decisions under load with the boosted model"
+    );
+    assert_eq!(
+        decisions(&b1)[FALLBACK],
+        decisions(&b0)[FALLBACK],
+        "boosted-model decisions fell back to the constant class"
+    );
+    assert_eq!(
+        field(&b1, "walk_errors"),
+        0,
+        "walk errors with the boosted model"
+    );
+    assert_eq!(field(&b1, "torn_reads"), 0);
+    let steps = field(&b1, "walk_steps") - field(&b0, "walk_steps");
+    // Every tree is entered (at least its root) and none walks past its depth.
+    assert!(
+        steps >= made * boosted.trees as u64 && steps <= made * boosted.walk as u64,
+        "{steps} nodes for {made} decisions of a {}-tree model walking at most {}",
+        boosted.trees,
+        boosted.walk
+    );
+    println!(
+        "boosted model: {made} decisions, {:.1} nodes walked per decision (at most {})",
+        steps as f64 / made as f64,
+        boosted.walk
+    );
 
     let refused = c.block("refuse_deep");
     assert_eq!(c.block_rc("refuse_deep"), Some(1), "{refused}");

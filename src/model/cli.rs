@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::rows::{Rng, Row, Table};
-use super::{annotate, flat, inspect, onnx_export, onnx_import, verify};
+use super::{annotate, distill, flat, inspect, onnx_export, onnx_import, verify};
 use crate::learn::{self, CartParams, ClassWeight};
 use crate::schema::{CLASS_NAMES, NR_CLASSES};
 
@@ -28,9 +28,11 @@ pub enum ModelCommand {
     Verify {
         /// The ONNX model.
         file: PathBuf,
-        /// CSV of rows with a header naming the schema features (e.g. a
-        /// `--record` CSV); a `label` column, if present, is compared too.
-        /// Without it, rows probe every threshold and its ±1 neighbours.
+        /// CSV of rows whose header names (at least) the features the model
+        /// splits on, in any order (e.g. a `--record` CSV); other columns are
+        /// ignored and listed. A `label` column, if present, is compared
+        /// too. Without it, rows probe every threshold and its ±1
+        /// neighbours.
         #[arg(long, value_name = "CSV")]
         rows: Option<PathBuf>,
         /// Random rows added to the generated ones (without --rows).
@@ -76,6 +78,33 @@ pub enum ModelCommand {
         /// Bins per feature (2..=256).
         #[arg(long, default_value_t = 256)]
         max_bins: usize,
+    },
+    /// Replace a model too big for the BPF walk by one bounded tree: label
+    /// the samples with the big model's own (exact) predictions, fit a tree
+    /// to them, and report its fidelity to the big model and both models'
+    /// accuracy against the recorded classes.
+    Distill {
+        /// The big ONNX model (it need not fit the BPF limits).
+        big: PathBuf,
+        /// Samples recorded by `scx_arbor --record` (the features, `actual`).
+        #[arg(long, value_name = "CSV")]
+        csv: PathBuf,
+        /// Output ONNX file (the small tree).
+        #[arg(long, value_name = "SMALL.onnx")]
+        out: PathBuf,
+        /// Largest number of splits on a root-to-leaf path of the small
+        /// tree (at most 24): deeper imitates better, walks more nodes.
+        #[arg(long, default_value_t = 8)]
+        max_depth: usize,
+        /// Smallest number of samples in a leaf of the small tree.
+        #[arg(long, default_value_t = 20)]
+        min_samples_leaf: usize,
+        /// Share of samples held out for the report (0 to fit on all).
+        #[arg(long, default_value_t = 0.2)]
+        holdout: f64,
+        /// Seed of the held-out split.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Add the schema metadata (arbor.schema_version, arbor.features) that
     /// scx_arbor requires to a plain ONNX export.
@@ -148,6 +177,42 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
             holdout,
             seed,
         ),
+        ModelCommand::Distill {
+            big,
+            csv,
+            out,
+            max_depth,
+            min_samples_leaf,
+            holdout,
+            seed,
+        } => {
+            let bytes = read(&big)?;
+            let table = Table::read(&csv)?;
+            let params = distill::Params {
+                max_depth,
+                min_samples_leaf,
+                holdout,
+                seed,
+            };
+            let (small, report) = distill::distill(&bytes, &table, &params)
+                .with_context(|| format!("distilling {}", big.display()))?;
+            print!("{}", report.text());
+            onnx_export::write_file(&small, &out)?;
+            // The file written must be the tree just scored, walked as BPF walks it.
+            let back = onnx_import::import_file(&out)?;
+            let m = flat::flatten(&back.ensemble, 1)?;
+            for r in table.rows_of(&back.ensemble.used_features())? {
+                let w = flat::walk(&m, &r).map_err(|f| anyhow::anyhow!("walk fault {f:?}"))?;
+                if w.class != small.predict(&r)? {
+                    bail!(
+                        "{}: the written model differs from the fitted tree",
+                        out.display()
+                    );
+                }
+            }
+            println!("wrote {} (scx_arbor accepts it)", out.display());
+            Ok(())
+        }
         ModelCommand::Annotate {
             input,
             output,

@@ -10,8 +10,8 @@
 use anyhow::{bail, ensure, Result};
 
 use crate::schema::{
-    FEATURES, FEATURE_MAX, MAX_DEPTH, MAX_LEAVES, MAX_NODES, MAX_TREES, NR_CLASSES, NR_FEATURES,
-    SCHEMA_VERSION,
+    FEATURES, FEATURE_MAX, MAX_DEPTH, MAX_LEAVES, MAX_NODES, MAX_TREES, MAX_WALK_STEPS, NR_CLASSES,
+    NR_FEATURES, SCHEMA_VERSION,
 };
 
 /// Base score of a class the model cannot predict: far below any reachable
@@ -87,6 +87,8 @@ pub struct Stats {
     pub leaves: usize,
     /// Largest number of splits on a root-to-leaf path.
     pub max_depth: usize,
+    /// Worst-case nodes walked per decision: the sum over trees of depth + 1.
+    pub walk: usize,
 }
 
 impl Ensemble {
@@ -112,6 +114,7 @@ impl Ensemble {
         for (t, tree) in self.trees.iter().enumerate() {
             let depth = tree_depth(tree).map_err(|e| e.context(format!("tree {t}")))?;
             st.max_depth = st.max_depth.max(depth);
+            st.walk += depth + 1;
             st.nodes += tree.nodes.len();
             st.leaves += tree
                 .nodes
@@ -125,24 +128,12 @@ impl Ensemble {
     /// Checks everything the BPF walk relies on. Every error names the limit,
     /// by how much it is exceeded and what to do about it.
     pub fn validate(&self) -> Result<Stats> {
-        ensure!(
-            self.schema_version == SCHEMA_VERSION,
-            "model is for feature schema {} but this scheduler uses schema {}: retrain it on \
-             samples recorded by this version",
-            self.schema_version,
-            SCHEMA_VERSION
-        );
-        ensure!(
-            (1..=NR_CLASSES).contains(&self.nr_classes),
-            "model has {} classes; the schema has 1..={}",
-            self.nr_classes,
-            NR_CLASSES
-        );
-        ensure!(!self.trees.is_empty(), "model has no trees");
+        self.check_header()?;
         ensure!(
             self.trees.len() <= MAX_TREES,
             "model has {} trees, {} more than the limit of {}: train fewer trees \
-             (n_estimators <= {} per class for one-tree-per-class boosting)",
+             (boosting with one tree per class and round: n_estimators * classes <= {}), or \
+             distill the model into a smaller one with `scx_arbor model distill`",
             self.trees.len(),
             self.trees.len() - MAX_TREES,
             MAX_TREES,
@@ -173,6 +164,50 @@ impl Ensemble {
             MAX_DEPTH,
             MAX_DEPTH
         );
+        ensure!(
+            st.walk <= MAX_WALK_STEPS,
+            "a decision walks up to {} nodes (the sum over the {} trees of depth + 1), {} more \
+             than the budget of {}: train fewer rounds or shallower trees (e.g. {} trees of \
+             depth {} fit), or distill the model into a smaller one with `scx_arbor model \
+             distill`",
+            st.walk,
+            st.trees,
+            st.walk - MAX_WALK_STEPS,
+            MAX_WALK_STEPS,
+            (MAX_WALK_STEPS / (st.max_depth.min(MAX_DEPTH) + 1)).min(MAX_TREES),
+            st.max_depth.min(MAX_DEPTH)
+        );
+        self.check_semantics()?;
+        Ok(st)
+    }
+
+    /// The schema version, the class count and at least one tree.
+    fn check_header(&self) -> Result<()> {
+        ensure!(
+            self.schema_version == SCHEMA_VERSION,
+            "model is for feature schema {} but this scheduler uses schema {}: retrain it on \
+             samples recorded by this version",
+            self.schema_version,
+            SCHEMA_VERSION
+        );
+        ensure!(
+            (1..=NR_CLASSES).contains(&self.nr_classes),
+            "model has {} classes; the schema has 1..={}",
+            self.nr_classes,
+            NR_CLASSES
+        );
+        ensure!(!self.trees.is_empty(), "model has no trees");
+        Ok(())
+    }
+
+    /// What an exact prediction needs, whatever the model's size: the
+    /// schema, the classes, a well-formed tree structure, split features in
+    /// the schema and scores in range. [`Ensemble::validate`] adds the BPF
+    /// limits; a model checked only by this can be predicted with
+    /// [`Ensemble::predict`] but not installed.
+    pub fn check_semantics(&self) -> Result<Stats> {
+        self.check_header()?;
+        let st = self.stats()?;
         for (t, tree) in self.trees.iter().enumerate() {
             for (i, n) in tree.nodes.iter().enumerate() {
                 match n {
@@ -196,6 +231,21 @@ impl Ensemble {
         }
         self.check_score_range()?;
         Ok(st)
+    }
+
+    /// Schema features some split reads, ascending.
+    pub fn used_features(&self) -> Vec<usize> {
+        let mut used = [false; NR_FEATURES];
+        for t in &self.trees {
+            for n in &t.nodes {
+                if let Node::Split { feature, .. } = n {
+                    if let Some(u) = used.get_mut(*feature as usize) {
+                        *u = true;
+                    }
+                }
+            }
+        }
+        (0..NR_FEATURES).filter(|&f| used[f]).collect()
     }
 
     /// Largest magnitude any present class score can reach: base plus the
@@ -408,18 +458,52 @@ mod tests {
         assert!(err.contains("max_depth <= 24"), "{err}");
 
         let mut e = Ensemble::new(4, 8);
-        e.trees = vec![stump(0, 1); MAX_TREES + 3];
+        e.trees = vec![stump(0, 1); 128]; // 128 trees walking 2 nodes each: fine
+        e.validate().unwrap();
+        e.trees = vec![stump(0, 1); 131];
         let err = format!("{:#}", e.validate().unwrap_err());
-        assert!(err.contains("19 trees, 3 more"), "{err}");
+        assert!(
+            err.contains("131 trees, 3 more than the limit of 128"),
+            "{err}"
+        );
 
         let mut e = Ensemble::new(4, 8);
-        e.trees = vec![deep_chain(24); 16]; // 49 nodes each -> 784: fine
-        e.validate().unwrap();
+        e.trees = vec![deep_chain(24); 20]; // 49 nodes each, 20 x 25 = 500 walked: fine
+        assert_eq!(e.validate().unwrap().walk, 500);
+        e.trees.push(deep_chain(24)); // 525 walked
+        let err = format!("{:#}", e.validate().unwrap_err());
+        assert!(
+            err.contains("walks up to 525 nodes") && err.contains("13 more than the budget of 512"),
+            "{err}"
+        );
+        assert!(err.contains("20 trees of depth 24 fit"), "{err}");
+
+        // A boosted 4-class model of 60 depth-3 trees (15 rounds) walks 240.
+        let mut e = Ensemble::new(4, 8);
+        let d3 = Tree {
+            nodes: (0..15)
+                .map(|i| {
+                    if i < 7 {
+                        Node::Split {
+                            feature: (i % 8) as u16,
+                            threshold: 10 * i as u32,
+                            left: 2 * i as u32 + 1,
+                            right: 2 * i as u32 + 2,
+                        }
+                    } else {
+                        leaf(i % 4)
+                    }
+                })
+                .collect(),
+        };
+        e.trees = vec![d3; 60];
+        let st = e.validate().unwrap();
+        assert_eq!((st.max_depth, st.walk, st.nodes), (3, 240, 900));
     }
 
     #[test]
     fn too_many_nodes_and_leaves() {
-        // A balanced tree of depth 12 has 8191 nodes and 4096 leaves.
+        // A balanced tree of depth 13 has 16383 nodes and 8192 leaves.
         fn balanced(depth: usize) -> Tree {
             let mut nodes = Vec::new();
             fn build(nodes: &mut Vec<Node>, d: usize) -> u32 {
@@ -443,15 +527,21 @@ mod tests {
             Tree { nodes }
         }
         let mut e = Ensemble::new(4, 8);
-        e.trees.push(balanced(12));
+        e.trees.push(balanced(13));
         let err = format!("{:#}", e.validate().unwrap_err());
-        assert!(err.contains("8191 nodes"), "{err}");
-        assert!(err.contains("4095 more than the limit of 4096"), "{err}");
-        e.trees = vec![balanced(10), balanced(10)]; // 4094 nodes, 2048 leaves
+        assert!(err.contains("16383 nodes"), "{err}");
+        assert!(err.contains("8191 more than the limit of 8192"), "{err}");
+        e.trees = vec![balanced(11), balanced(11)]; // 8190 nodes, 4096 leaves
         e.validate().unwrap();
-        e.trees.push(balanced(1)); // 4097 nodes
+        e.trees.push(balanced(1)); // 8193 nodes
         let err = format!("{:#}", e.validate().unwrap_err());
-        assert!(err.contains("1 more than the limit of 4096"), "{err}");
+        assert!(err.contains("1 more than the limit of 8192"), "{err}");
+        e.trees = vec![balanced(11), balanced(11), balanced(0)]; // 8191 nodes, 4097 leaves
+        let err = format!("{:#}", e.validate().unwrap_err());
+        assert!(
+            err.contains("4097 leaves, 1 more than the limit of 4096"),
+            "{err}"
+        );
     }
 
     #[test]

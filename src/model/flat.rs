@@ -148,8 +148,38 @@ pub struct Walk {
     pub steps: u32,
 }
 
+/// One split a walk took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Tree the split belongs to.
+    pub tree: usize,
+    /// Schema feature it tests.
+    pub feature: usize,
+    /// The row's value of that feature.
+    pub value: u32,
+    /// `value <= threshold` goes left.
+    pub threshold: u32,
+    /// True when the walk went left.
+    pub left: bool,
+}
+
 /// Walks the flat model on one row, exactly as the BPF policy does.
 pub fn walk(m: &arbor_model, x: &[u32; NR_FEATURES]) -> Result<Walk, WalkFault> {
+    walk_recording(m, x, None)
+}
+
+/// [`walk`], also returning every split taken, in order.
+pub fn trace(m: &arbor_model, x: &[u32; NR_FEATURES]) -> Result<(Walk, Vec<Step>), WalkFault> {
+    let mut steps = Vec::new();
+    let w = walk_recording(m, x, Some(&mut steps))?;
+    Ok((w, steps))
+}
+
+fn walk_recording(
+    m: &arbor_model,
+    x: &[u32; NR_FEATURES],
+    mut record: Option<&mut Vec<Step>>,
+) -> Result<Walk, WalkFault> {
     if m.gen_head != m.gen_tail {
         return Err(WalkFault::Torn);
     }
@@ -194,11 +224,17 @@ pub fn walk(m: &arbor_model, x: &[u32; NR_FEATURES]) -> Result<Walk, WalkFault> 
             if f >= NR_FEATURES {
                 return Err(WalkFault::Error);
             }
-            idx = if x[f] <= node.threshold {
-                node.left
-            } else {
-                node.right
-            } as usize;
+            let left = x[f] <= node.threshold;
+            if let Some(r) = record.as_deref_mut() {
+                r.push(Step {
+                    tree,
+                    feature: f,
+                    value: x[f],
+                    threshold: node.threshold,
+                    left,
+                });
+            }
+            idx = if left { node.left } else { node.right } as usize;
         }
     }
     if tree < m.nr_trees as usize {
@@ -303,6 +339,26 @@ mod tests {
                 assert_eq!(walk(&m, &x).unwrap().class, e.predict(&x).unwrap());
             }
         }
+    }
+
+    #[test]
+    fn trace_records_every_split_taken() {
+        let m = flatten(&sample(), 7).unwrap();
+        let x = row(&[(1, 11), (3, 6), (0, 7)]);
+        let (w, path) = trace(&m, &x).unwrap();
+        assert_eq!(w, walk(&m, &x).unwrap());
+        let got: Vec<(usize, usize, u32, u32, bool)> = path
+            .iter()
+            .map(|s| (s.tree, s.feature, s.value, s.threshold, s.left))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 1, 11, 10, false),
+                (1, 3, 6, 5, false),
+                (1, 0, 7, 7, true)
+            ]
+        );
     }
 
     #[test]
@@ -411,13 +467,11 @@ mod tests {
         assert_eq!(walk(&z, &x), Ok(Walk { class: 0, steps: 0 }));
     }
 
-    #[test]
-    fn sixteen_max_depth_trees_fit_the_step_budget() {
-        use crate::schema::MAX_DEPTH;
-        let mut e = Ensemble::new(4, 8);
-        // Right-leaning chains: x = 0 .. always right to the deepest leaf with x0 large.
+    /// A right-leaning chain of `depth` splits on feature 0: x0 large walks
+    /// all of it to the deepest leaf (class 1).
+    fn chain(depth: usize) -> Tree {
         let mut nodes = Vec::new();
-        for i in 0..MAX_DEPTH {
+        for i in 0..depth {
             let b = nodes.len() as u32;
             nodes.push(Node::Split {
                 feature: 0,
@@ -428,10 +482,42 @@ mod tests {
             nodes.push(leaf([1, 0, 0, 0]));
         }
         nodes.push(leaf([0, 1, 0, 0]));
-        e.trees = vec![Tree { nodes }; MAX_TREES];
+        Tree { nodes }
+    }
+
+    #[test]
+    fn a_walk_of_exactly_the_budget_completes() {
+        use crate::schema::MAX_DEPTH;
+        // 20 chains at the depth limit (500 nodes walked) and one of 11 (12).
+        let mut e = Ensemble::new(4, 8);
+        e.trees = vec![chain(MAX_DEPTH); 20];
+        e.trees.push(chain(11));
+        assert_eq!(e.validate().unwrap().walk, MAX_WALK_STEPS);
         let m = flatten(&e, 9).unwrap();
         let w = walk(&m, &row(&[(0, 1000)])).unwrap();
         assert_eq!(w.steps as usize, MAX_WALK_STEPS);
         assert_eq!(w.class, 1);
+        // One node more is refused by the loader, and a flat model that
+        // claims it anyway runs out of steps in the walk.
+        e.trees.push(chain(0));
+        assert!(e.validate().is_err());
+        let mut m2 = m.clone();
+        m2.nr_trees += 1;
+        m2.roots[21] = m2.nodes[..m2.nr_nodes as usize]
+            .iter()
+            .position(|n| n.feature == LEAF)
+            .unwrap() as u32;
+        assert_eq!(walk(&m2, &row(&[(0, 1000)])), Err(WalkFault::Error));
+        // ... while a short walk over the same 22 roots is fine.
+        assert!(walk(&m2, &row(&[(0, 0)])).is_ok());
+    }
+
+    #[test]
+    fn the_tree_limit_is_128_trees() {
+        let mut e = Ensemble::new(4, 8);
+        e.trees = vec![chain(2); MAX_TREES];
+        let m = flatten(&e, 3).unwrap();
+        assert_eq!(m.nr_trees as usize, MAX_TREES);
+        assert_eq!(walk(&m, &row(&[(0, 1000)])).unwrap().steps, 3 * 128);
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::ensemble::{Ensemble, Node, ABSENT_SCORE};
 use super::flat::MODEL_BYTES;
 use super::onnx_import::{Imported, OpKind};
-use crate::schema::{CLASS_NAMES, FEATURES, NR_CLASSES};
+use crate::schema::{CLASS_NAMES, FEATURES, MAX_WALK_STEPS, NR_CLASSES};
 
 fn scores_text(e: &Ensemble, s: &[i32; NR_CLASSES]) -> String {
     let one = f64::from(1u32 << e.score_frac_bits.min(30));
@@ -56,8 +56,9 @@ pub fn summary(imp: &Imported) -> String {
     }
     let _ = writeln!(
         out,
-        "trees: {}  nodes: {}  leaves: {}  max depth: {}",
-        st.trees, st.nodes, st.leaves, st.max_depth
+        "trees: {}  nodes: {}  leaves: {}  max depth: {}  nodes walked per decision: at most {} \
+         (budget {MAX_WALK_STEPS})",
+        st.trees, st.nodes, st.leaves, st.max_depth, st.walk
     );
     let _ = writeln!(
         out,

@@ -7,10 +7,11 @@
 //! * [`onnx_attrs`], [`onnx_import`]: ONNX tree ensembles to the IR.
 //! * [`onnx_export`]: the IR to a standard ONNX `TreeEnsembleClassifier`.
 //! * [`tract_run`]: reference inference through tract.
-//! * [`rows`], [`verify`], [`inspect`], [`annotate`], [`cli`]: the `model` commands.
+//! * [`rows`], [`verify`], [`inspect`], [`annotate`], [`distill`], [`cli`]: the `model` commands.
 
 pub mod annotate;
 pub mod cli;
+pub mod distill;
 pub mod ensemble;
 pub mod flat;
 pub mod inspect;

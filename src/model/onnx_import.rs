@@ -116,6 +116,13 @@ pub fn import_bytes(bytes: &[u8]) -> Result<Imported> {
     import_model(&decode(bytes)?)
 }
 
+/// Imports an ONNX model from its bytes with the same exact compilation but
+/// without the BPF size limits (trees, nodes, leaves, depth, walk budget):
+/// for predicting with a model too big to install, e.g. to distill it.
+pub fn import_bytes_unbounded(bytes: &[u8]) -> Result<Imported> {
+    import_model_sized(&decode(bytes)?, false)
+}
+
 /// The value of a metadata property.
 pub fn metadata<'a>(m: &'a ModelProto, key: &str) -> Option<&'a str> {
     m.metadata_props
@@ -193,6 +200,11 @@ pub fn tree_node(m: &ModelProto) -> Result<&NodeProto> {
 
 /// Imports a decoded model.
 pub fn import_model(m: &ModelProto) -> Result<Imported> {
+    import_model_sized(m, true)
+}
+
+/// Imports a decoded model, checking the BPF limits when `bounded`.
+fn import_model_sized(m: &ModelProto, bounded: bool) -> Result<Imported> {
     let columns = schema_columns(m)?;
     let node = tree_node(m)?;
     ensure!(
@@ -230,7 +242,7 @@ pub fn import_model(m: &ModelProto) -> Result<Imported> {
         OpKind::Regressor => regressor_scoring(node, &raw, &mut notes)?,
     };
     scoring.frac_bits = frac_bits;
-    let ensemble = build(&raw, &columns, &scoring)?;
+    let ensemble = build(&raw, &columns, &scoring, bounded)?;
     Ok(Imported {
         ensemble,
         op,
@@ -810,7 +822,7 @@ fn convert_tree(t: &RawTree, columns: &[usize], scoring: &Scoring) -> Result<(Re
 }
 
 /// Converts every tree, picks the fixed-point scale and quantizes.
-fn build(raw: &[RawTree], columns: &[usize], scoring: &Scoring) -> Result<Ensemble> {
+fn build(raw: &[RawTree], columns: &[usize], scoring: &Scoring, bounded: bool) -> Result<Ensemble> {
     let trees = raw
         .iter()
         .enumerate()
@@ -871,7 +883,11 @@ fn build(raw: &[RawTree], columns: &[usize], scoring: &Scoring) -> Result<Ensemb
         }
         e.trees.push(Tree { nodes });
     }
-    e.validate()
-        .context("the model does not fit the BPF limits")?;
+    if bounded {
+        e.validate()
+            .context("the model does not fit the BPF limits")?;
+    } else {
+        e.check_semantics()?;
+    }
     Ok(e)
 }

@@ -75,14 +75,37 @@ impl Table {
     /// The schema features of every row, read by column name; each value
     /// must be in `0..=FEATURE_MAX`.
     pub fn feature_rows(&self) -> Result<Vec<Row>> {
-        let cols = FEATURES
+        let all: Vec<usize> = (0..NR_FEATURES).collect();
+        self.rows_of(&all)
+    }
+
+    /// Rows with only the schema features `needed` (indices) read from
+    /// their columns, in any column order; every other feature is 0. A
+    /// missing column is an error that names every missing feature.
+    pub fn rows_of(&self, needed: &[usize]) -> Result<Vec<Row>> {
+        let missing: Vec<&str> = needed
             .iter()
-            .map(|f| self.column(f.name))
+            .map(|&f| FEATURES[f].name)
+            .filter(|n| !self.header.iter().any(|h| h == n))
+            .collect();
+        ensure!(
+            missing.is_empty(),
+            "the CSV has no column {} (it needs the columns {})",
+            missing.join(", "),
+            needed
+                .iter()
+                .map(|&f| FEATURES[f].name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let cols = needed
+            .iter()
+            .map(|&f| Ok((f, self.column(FEATURES[f].name)?)))
             .collect::<Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(self.rows.len());
         for (i, r) in self.rows.iter().enumerate() {
             let mut row = [0u32; NR_FEATURES];
-            for (f, &c) in cols.iter().enumerate() {
+            for &(f, c) in &cols {
                 let v: u32 = r[c].parse().with_context(|| {
                     format!(
                         "row {}: {} = {:?} is not a u32",
@@ -191,6 +214,21 @@ mod tests {
         assert!(Table::parse("a,b\n1,2\n").unwrap().feature_rows().is_err());
         let big = text.replace("2,1,2", &format!("2,{},2", FEATURE_MAX as u64 + 1));
         assert!(Table::parse(&big).unwrap().feature_rows().is_err());
+    }
+
+    #[test]
+    fn only_the_needed_columns_in_any_order() {
+        let t = Table::parse("pid,ewma_sleep_us,x,last_burst_us\n9,30,zz,10\n").unwrap();
+        assert_eq!(
+            t.rows_of(&[0, 2]).unwrap(),
+            vec![[10, 0, 30, 0, 0, 0, 0, 0]]
+        );
+        let e = format!("{:#}", t.rows_of(&[0, 1, 4]).unwrap_err());
+        assert!(
+            e.contains("no column ewma_burst_us, voluntary_permille"),
+            "{e}"
+        );
+        assert!(t.feature_rows().is_err());
     }
 
     #[test]

@@ -4,13 +4,13 @@
 
 use std::fmt::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::flat::{flatten, walk};
 use super::onnx_import::{import_bytes, Imported, OpKind};
 use super::rows::{probe_rows, Row, Table};
 use super::tract_run::TractModel;
-use crate::schema::{CLASS_NAMES, NR_CLASSES};
+use crate::schema::{CLASS_NAMES, FEATURES, NR_CLASSES};
 
 /// Agreement with one reference.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +64,9 @@ pub struct Report {
     pub rows: usize,
     /// Where the rows came from.
     pub rows_source: String,
+    /// CSV columns that were not read (not a feature the model splits on,
+    /// not `label`).
+    pub ignored_columns: Vec<String>,
     /// Walks that faulted (never expected for a freshly flattened model).
     pub walk_faults: usize,
     /// One entry per reference that could be used.
@@ -91,6 +94,13 @@ impl Report {
             );
         }
         let _ = writeln!(out, "rows: {} ({})", self.rows, self.rows_source);
+        if !self.ignored_columns.is_empty() {
+            let _ = writeln!(
+                out,
+                "ignored columns (the model does not read them): {}",
+                self.ignored_columns.join(", ")
+            );
+        }
         if self.walk_faults > 0 {
             let _ = writeln!(out, "walk faults: {}", self.walk_faults);
         }
@@ -135,13 +145,31 @@ impl Report {
 pub fn verify(bytes: &[u8], table: Option<&Table>, random: usize, seed: u64) -> Result<Report> {
     let imported = import_bytes(bytes)?;
     let flat = flatten(&imported.ensemble, 1)?;
+    let mut ignored_columns = Vec::new();
     let (rows, rows_source, labels): (Vec<Row>, String, Option<Vec<u32>>) = match table {
         Some(t) => {
             let labels = match t.column("label") {
                 Ok(_) => Some(t.u32_column("label")?),
                 Err(_) => None,
             };
-            (t.feature_rows()?, "from the CSV".into(), labels)
+            // Only the features some split reads: every other input column
+            // of the model (and every other schema feature) cannot change
+            // a prediction, and is 0 in the rows.
+            let used = imported.ensemble.used_features();
+            let rows = t
+                .rows_of(&used)
+                .context("the CSV must name every feature the model splits on")?;
+            ignored_columns = t
+                .header
+                .iter()
+                .filter(|h| {
+                    h.as_str() != "label" && !used.iter().any(|&f| FEATURES[f].name == h.as_str())
+                })
+                .cloned()
+                .collect();
+            let names: Vec<&str> = used.iter().map(|&f| FEATURES[f].name).collect();
+            let src = format!("from the CSV; the model reads {}", names.join(", "));
+            (rows, src, labels)
         }
         None => {
             let rows = probe_rows(&imported.ensemble, random, seed);
@@ -200,6 +228,7 @@ pub fn verify(bytes: &[u8], table: Option<&Table>, random: usize, seed: u64) -> 
         imported,
         rows: rows.len(),
         rows_source,
+        ignored_columns,
         walk_faults,
         agreements,
         skipped,

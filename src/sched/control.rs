@@ -1,7 +1,7 @@
 //! The control channel of a running scx_arbor: a root-only Unix socket.
 //!
 //! Requests are one line, optionally followed by a payload:
-//! `status`, `swap <nbytes>` + the ONNX bytes. Every request gets exactly
+//! `status`, `swap <nbytes>` + the ONNX bytes, `explain <pid>`. Every request gets exactly
 //! one JSON line back: `{"ok":true,...}` or `{"ok":false,"error":"..."}`.
 //! The socket is created 0600 and every peer's credentials are checked:
 //! only uid 0 is served.
@@ -48,6 +48,8 @@ pub const BACKLOG: usize = 32;
 pub enum Request {
     Status,
     Swap(Vec<u8>),
+    /// A task's features, the live model's path for them and its last decision.
+    Explain(u32),
     /// Test-only negative control (builds with the `debug-torn` feature);
     /// refused unless the scheduler was started to allow it.
     #[cfg(feature = "debug-torn")]
@@ -96,9 +98,20 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request> {
             Some(extra) => bail!("unexpected {extra:?} after status"),
         },
         "swap" => Ok(Request::Swap(payload(&mut words, reader)?)),
+        "explain" => {
+            let pid = words
+                .next()
+                .context("missing pid")?
+                .parse()
+                .context("bad pid")?;
+            match words.next() {
+                None => Ok(Request::Explain(pid)),
+                Some(extra) => bail!("unexpected {extra:?} after the pid"),
+            }
+        }
         #[cfg(feature = "debug-torn")]
         "swap-torn" => Ok(Request::SwapTorn(payload(&mut words, reader)?)),
-        other => bail!("unknown request {other:?} (known: status, swap)"),
+        other => bail!("unknown request {other:?} (known: status, swap, explain)"),
     }
 }
 
@@ -386,6 +399,7 @@ fn request_once(socket: &Path, req: &Request) -> Result<Value> {
     stream.set_write_timeout(Some(REQUEST_DEADLINE))?;
     let sent = match req {
         Request::Status => stream.write_all(b"status\n"),
+        Request::Explain(pid) => stream.write_all(format!("explain {pid}\n").as_bytes()),
         Request::Swap(b) => stream
             .write_all(format!("swap {}\n", b.len()).as_bytes())
             .and_then(|_| stream.write_all(b)),
@@ -435,6 +449,11 @@ mod tests {
         assert!(read_request(&mut r).is_err(), "oversized payload");
         let mut r = BufReader::new(&b"reboot\n"[..]);
         assert!(read_request(&mut r).is_err());
+        let mut r = BufReader::new(&b"explain 42\n"[..]);
+        assert_eq!(read_request(&mut r).unwrap(), Request::Explain(42));
+        for bad in [&b"explain\n"[..], b"explain -1\n", b"explain 1 2\n"] {
+            assert!(read_request(&mut BufReader::new(bad)).is_err());
+        }
     }
 
     #[test]
@@ -455,6 +474,7 @@ mod tests {
                 Request::Status => Ok(json!({"generation": 7})),
                 Request::Swap(b) if b == b"bad" => bail!("not an ONNX model"),
                 Request::Swap(_) => Ok(json!({"generation": 8})),
+                Request::Explain(_) => bail!("not served here"),
                 #[cfg(feature = "debug-torn")]
                 Request::SwapTorn(_) => bail!("refused"),
             })

@@ -240,6 +240,7 @@ struct Maps {
     samples: MapHandle,
     actions: MapHandle,
     shadow_slot: MapHandle,
+    task_ctxs: MapHandle,
 }
 
 impl Maps {
@@ -249,6 +250,7 @@ impl Maps {
             samples: MapHandle::try_from(&skel.maps.samples)?,
             actions: MapHandle::try_from(&skel.maps.actions)?,
             shadow_slot: MapHandle::try_from(&skel.maps.shadow_slot)?,
+            task_ctxs: MapHandle::try_from(&skel.maps.task_ctxs)?,
         })
     }
 }
@@ -261,6 +263,9 @@ struct Control {
     /// Samples the learner's queue could not take.
     learn_dropped: Arc<std::sync::atomic::AtomicU64>,
     learn_mode: LearnMode,
+    /// For `explain`: the task storage and the action table.
+    task_ctxs: MapHandle,
+    actions: MapHandle,
     #[cfg(feature = "debug-torn")]
     allow_torn: bool,
 }
@@ -295,6 +300,16 @@ impl Control {
                     "learn_mode": self.learn_mode,
                     "learn": learn,
                 }))
+            }
+            Request::Explain(pid) => {
+                let live = self.live.lock().unwrap();
+                crate::sched::explain::answer(
+                    pid,
+                    &self.task_ctxs,
+                    &self.actions,
+                    live.ensemble.as_ref(),
+                    live.slot.generation(),
+                )
             }
             Request::Swap(bytes) => {
                 let t0 = Instant::now();
@@ -411,6 +426,8 @@ fn start_workers(
         learn: learning.as_ref().map(|l| l.stats.clone()),
         learn_dropped: learn_dropped.clone(),
         learn_mode: opts.learn,
+        task_ctxs: maps.task_ctxs,
+        actions: MapHandle::try_from(&maps.actions)?,
         #[cfg(feature = "debug-torn")]
         allow_torn: opts.debug_allow_torn_install,
     };

@@ -2,6 +2,7 @@
 //! installing models, reading counters and samples, the control channel.
 
 pub mod control;
+pub mod explain;
 pub mod learning;
 pub mod loader;
 pub mod model_file;
