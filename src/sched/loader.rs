@@ -294,6 +294,7 @@ impl Control {
                     "stats": st,
                     "learn_mode": self.learn_mode,
                     "learn": learn,
+                    "daemon": crate::sched::stats::daemon_figures(),
                 }))
             }
             Request::Swap(bytes) => {
