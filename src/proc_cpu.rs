@@ -111,7 +111,11 @@ mod tests {
         assert!(pct > 60.0, "{pct:.1}% while spinning");
         std::thread::sleep(Duration::from_millis(400));
         let c = read("self").unwrap();
-        assert!(c.percent_since(&b) < 40.0, "{:.1}% while sleeping", c.percent_since(&b));
+        assert!(
+            c.percent_since(&b) < 40.0,
+            "{:.1}% while sleeping",
+            c.percent_since(&b)
+        );
         assert!(c.age_s > 0.0 && c.percent_since_start() > 0.0);
     }
 }
