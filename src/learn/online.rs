@@ -177,7 +177,7 @@ pub struct LearnStats {
     pub live_bursts: u64,
     /// At the last promotion: the replaced generation's live score.
     pub parent_live_score: Option<f64>,
-    /// Samples per second reaching the learner (over the last second).
+    /// Samples per second reaching the learner (over the last 10 s).
     pub samples_per_sec: f64,
     /// Batches handed to the learner.
     pub batches: u64,

@@ -320,7 +320,9 @@ pub struct Metrics {
     pub daemon_cpu_pct: f64,
     #[stat(desc = "Learning mode: off, shadow or on")]
     pub learn_mode: String,
-    #[stat(desc = "Gauge: outcome samples per second reaching the learner (0 when not learning)")]
+    #[stat(
+        desc = "Gauge: outcome samples per second reaching the learner over the last 10 s (0 when not learning)"
+    )]
     pub learn_samples_per_sec: f64,
     #[stat(desc = "Outcome samples the learner took in")]
     pub learn_samples: u64,
