@@ -94,6 +94,8 @@ impl Fake {
             install_signal_handler: false,
             stop: Arc::new(AtomicBool::new(false)),
             print: false,
+            // The fake scheduler serves no control socket.
+            socket_wait: Duration::ZERO,
         }
     }
 

@@ -301,6 +301,10 @@ pub struct AbEnv {
     pub stop: Arc<AtomicBool>,
     /// Print the table and progress (tests turn this off).
     pub print: bool,
+    /// How long an arm-round waits for the scheduler's control socket (it
+    /// is served a moment after sched_ext reports the scheduler attached)
+    /// before it goes on without the scheduler's counters.
+    pub socket_wait: Duration,
 }
 
 impl AbEnv {
@@ -316,6 +320,7 @@ impl AbEnv {
             install_signal_handler: true,
             stop: Arc::new(AtomicBool::new(false)),
             print: true,
+            socket_wait: Duration::from_secs(5),
         })
     }
 }
@@ -879,7 +884,7 @@ fn run_arm_round(
     let watch = sched
         .as_ref()
         .and_then(|s| s.pid())
-        .map(|pid| SchedWatch::start(pid, control_socket(arm)));
+        .map(|pid| SchedWatch::start(pid, control_socket(arm), env.socket_wait, stop));
 
     let mut upd = |m: String| progress.update(&m);
     for w in workloads {
@@ -1026,6 +1031,9 @@ fn run_arm_round(
         if let Some(b) = j.model_balanced_accuracy {
             rec.metrics.insert("model_balanced_acc_pct".into(), b);
         }
+        if let Some(ns) = bpf_ns_per_decision(&rec.bpf_stats, j.decisions) {
+            rec.metrics.insert("bpf_ns_per_decision".into(), ns);
+        }
         rec.scheduler = Some(j);
     }
     if let Some(s) = sched.take() {
@@ -1046,6 +1054,14 @@ fn run_arm_round(
         )?;
     }
     Ok(rec)
+}
+
+/// Run time of every BPF program of the scheduler over the decisions it
+/// made meanwhile: what a decision costs in BPF, sampling included (None
+/// without BPF stats or decisions).
+pub fn bpf_ns_per_decision(progs: &[bpfstats::ProgStat], decisions: u64) -> Option<f64> {
+    let ns: u64 = progs.iter().map(|p| p.run_time_ns).sum();
+    (decisions > 0 && !progs.is_empty()).then(|| ns as f64 / decisions as f64)
 }
 
 /// Promoted generations in a model directory, oldest first.
@@ -1095,10 +1111,22 @@ fn read_counters(socket: &std::path::Path) -> Option<(crate::sched::stats::Stats
 }
 
 impl SchedWatch {
-    fn start(pid: u32, socket: PathBuf) -> SchedWatch {
+    /// The scheduler serves its control socket a moment after sched_ext
+    /// reports it attached: wait up to `wait` for it.
+    fn start(pid: u32, socket: PathBuf, wait: Duration, stop: &AtomicBool) -> SchedWatch {
+        let t0 = Instant::now();
+        let counters = loop {
+            match read_counters(&socket) {
+                Some(c) => break Some(c.0),
+                None if t0.elapsed() < wait && !stop.load(Ordering::SeqCst) => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                None => break None,
+            }
+        };
         SchedWatch {
             cpu: crate::proc_cpu::read(&pid.to_string()).ok(),
-            counters: read_counters(&socket).map(|c| c.0),
+            counters,
             pid,
             socket,
         }
@@ -1121,6 +1149,7 @@ impl SchedWatch {
             j.model_score = c.score();
             j.model_balanced_accuracy = c.balanced_accuracy();
             j.model_outcomes = c.total();
+            j.decisions = d.decisions.iter().sum();
             j.samples_sent = d.samples_sent;
             j.samples_throttled = d.samples_throttled;
             j.installed_generation = generation;
@@ -1523,6 +1552,23 @@ mod tests {
                 "0"
             ])
         );
+    }
+
+    #[test]
+    fn bpf_time_per_decision_sums_every_program() {
+        let p = |name: &str, cnt: u64, ns: u64| bpfstats::ProgStat {
+            id: 1,
+            name: name.into(),
+            run_cnt: cnt,
+            run_time_ns: ns,
+        };
+        let progs = [
+            p("arbor_select_cpu", 10, 3000),
+            p("arbor_quiescent", 12, 1000),
+        ];
+        assert_eq!(bpf_ns_per_decision(&progs, 8), Some(500.0));
+        assert_eq!(bpf_ns_per_decision(&progs, 0), None);
+        assert_eq!(bpf_ns_per_decision(&[], 8), None);
     }
 
     #[test]

@@ -151,6 +151,12 @@ pub const METRICS: &[MetricDef] = &[
         Better::Lower,
     ),
     m(
+        "bpf_ns_per_decision",
+        "BPF time per decision (all programs)",
+        "ns",
+        Better::Lower,
+    ),
+    m(
         "model_score",
         "model cost score on real bursts",
         "points",
@@ -267,6 +273,8 @@ pub struct SchedulerJson {
     pub model_score: Option<f64>,
     pub model_balanced_accuracy: Option<f64>,
     pub model_outcomes: u64,
+    /// Decisions (tree walks or the fallback) made during the workloads.
+    pub decisions: u64,
     /// Outcome samples sent, and turned away by the budget, during the workloads.
     pub samples_sent: u64,
     pub samples_throttled: u64,
