@@ -13,6 +13,7 @@ pub mod bpf_skel;
 pub mod fuzzing;
 pub mod learn;
 pub mod model;
+pub mod proc_cpu;
 pub mod sample;
 pub mod sched;
 pub mod schema;

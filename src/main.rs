@@ -229,13 +229,12 @@ fn real_main(cli: Cli) -> Result<()> {
                 // The counters, with the learner's and the installed
                 // generation beside them.
                 let mut out = v["stats"].clone();
-                for key in ["installed_generation", "learn_mode", "learn"] {
+                for key in ["installed_generation", "learn_mode", "learn", "daemon"] {
                     out[key] = v[key].clone();
                 }
                 println!("{out}");
             } else {
-                let st: sched::stats::Stats = serde_json::from_value(v["stats"].clone())?;
-                println!("{}", st.line());
+                println!("{}", sched::stats::status_text(&v)?);
             }
             Ok(())
         }

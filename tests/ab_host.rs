@@ -26,6 +26,17 @@ else
   trap 'echo disabled > "$root/state"; rm -f "$root/root/ops"; exit 0' INT TERM
 fi
 echo "loading" >&2
+# A learning instance "promotes" one generation into its model directory,
+# numbered on from what it holds, the way --learn on --resume would.
+case " $* " in
+  *" --learn on --model-dir "*" --resume "*)
+    dir=$(echo " $* " | sed 's/.* --model-dir \([^ ]*\) .*/\1/')
+    mkdir -p "$dir"
+    n=$(ls "$dir" | grep -c '^gen-.*\.onnx$')
+    f=$(printf '%s/gen-%06d' "$dir" $((n + 1)))
+    echo onnx > "$f.onnx"
+    printf '{"generation":%d,"parent":null,"time":0,"samples":1,"holdout_rows":1,"holdout_score":90.0,"holdout_balanced_accuracy":80.0,"parent_holdout_score":null,"parent_live_score":null,"shadow_score":null,"promoted":true,"installed_as":2}\n' $((n + 1)) > "$f.json" ;;
+esac
 case " $* " in
   *" --never "*) ;;
   *) sleep 0.1; echo "arbor_0.1.0_x86_64_unknown_linux_gnu" > "$root/root/ops"; echo enabled > "$root/state" ;;
@@ -83,6 +94,8 @@ impl Fake {
             install_signal_handler: false,
             stop: Arc::new(AtomicBool::new(false)),
             print: false,
+            // The fake scheduler serves no control socket.
+            socket_wait: Duration::ZERO,
         }
     }
 
@@ -594,8 +607,16 @@ fn full_run_against_fake_sched_ext_writes_json_and_svg() {
     let s = &v["summary"];
     assert_eq!(s["baseline"], "eevdf");
     let cmps = s["comparisons"].as_array().unwrap();
-    // 16 metrics x 2 scheduler arms, minus none (every metric was produced)
+    // 16 metrics x 2 scheduler arms, minus none (every metric was produced;
+    // the scheduler's own figures have no EEVDF side and are listed apart)
     assert_eq!(cmps.len(), 2 * 16);
+    let sched = s["scheduler"].as_array().unwrap();
+    assert_eq!(sched.len(), 2, "{sched:?}");
+    for a in sched {
+        assert_eq!(a["rounds"], 2);
+        assert!(a["cpu_pct"].as_f64().unwrap() < 50.0, "{a}");
+        assert!(a["model_score"].is_null(), "the fake has no control socket");
+    }
     for c in cmps {
         let verdict = c["verdict"].as_str().unwrap();
         assert!(["better", "worse", "no significant difference", "n/a"].contains(&verdict));
@@ -709,6 +730,135 @@ fn period_list_and_nomodel_arm_through_ab() {
     let a = args(&["--rounds", "1", "--duration", "0.2", "--warmup", "0"]);
     let out = ab::run_with(&a, &f.env()).unwrap();
     assert!(out.summary.model_vs_nomodel.is_empty());
+}
+
+/// `--arms eevdf,default,nomodel,learn`: four arms per round; the learn arm
+/// runs `--learn on --model-dir DIR --resume` with its own options, every
+/// round resumes what the rounds before it promoted, and the summary
+/// compares learn with default.
+#[test]
+fn learn_arm_keeps_its_generations_across_rounds() {
+    let f = Fake::new("learn");
+    let dir = f.dir.join("learned");
+    let json = f.dir.join("learn.json");
+    let a = args(&[
+        "--rounds",
+        "3",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+        "--hogs",
+        "1",
+        "--arms",
+        "eevdf,default,nomodel,learn",
+        "--arbor-args",
+        "--learn off --model m.onnx",
+        "--learn-dir",
+        dir.to_str().unwrap(),
+        "--learn-arg=--sample-budget",
+        "--learn-arg=0",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let out = ab::run_with(&a, &f.env()).unwrap();
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let names: Vec<&str> = out.arms.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["eevdf", "arbor", "arbor-nomodel", "arbor-learn"]);
+    // What each scheduler was started with (one line per start).
+    let log = f.args_log();
+    let learn_lines: Vec<&str> = log.lines().filter(|l| l.contains("--learn on")).collect();
+    assert_eq!(learn_lines.len(), 3, "{log}");
+    let want = format!(
+        "--model m.onnx --learn on --model-dir {} --resume --sample-budget 0",
+        dir.display()
+    );
+    for l in &learn_lines {
+        assert!(l.ends_with(&want), "{l:?} does not end with {want:?}");
+        assert!(!l.contains("--learn off"), "{l}");
+    }
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.ends_with("--learn off --model m.onnx"))
+            .count(),
+        3,
+        "{log}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.ends_with("--learn off --no-model"))
+            .count(),
+        3,
+        "{log}"
+    );
+    // Round by round: resumed what the round before promoted.
+    let lr = &out.summary.learn_rounds;
+    let seen: Vec<(usize, Option<u64>, Option<u64>, u64)> = lr
+        .iter()
+        .map(|l| {
+            (
+                l.round,
+                l.info.resumed_generation,
+                l.info.newest_generation,
+                l.info.promoted,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, None, Some(1), 1),
+            (2, Some(1), Some(2), 1),
+            (3, Some(2), Some(3), 1)
+        ]
+    );
+    // Every arm against EEVDF, learn against default.
+    let lvd = &out.summary.learn_vs_default;
+    let p99 = lvd.iter().find(|c| c.metric == "lat_p99_us").unwrap();
+    assert_eq!(
+        (p99.baseline.as_str(), p99.arm.as_str()),
+        ("arbor", "arbor-learn")
+    );
+    assert_eq!((p99.cmp.n_baseline, p99.cmp.n_arm), (3, 3));
+    for arm in ["arbor", "arbor-nomodel", "arbor-learn"] {
+        assert!(
+            out.summary
+                .comparisons
+                .iter()
+                .any(|c| c.arm == arm && c.metric == "lat_p99_us"),
+            "{arm}"
+        );
+    }
+    // The scheduler process's CPU is measured in every scx_arbor arm-round
+    // (the fake one sleeps: well under one CPU) and never for EEVDF.
+    for r in &out.rounds {
+        let cpu = r.metrics.get("sched_cpu_pct").copied();
+        if r.arm == "eevdf" {
+            assert!(cpu.is_none() && r.scheduler.is_none());
+        } else {
+            let cpu = cpu.unwrap();
+            assert!((0.0..50.0).contains(&cpu), "{}: {cpu}", r.arm);
+            // No control socket: no model figures, and no error either.
+            assert!(r.scheduler.as_ref().unwrap().model_score.is_none());
+        }
+    }
+    let t = ab::report::table(&out.summary, &out.rounds, "hdr");
+    assert!(
+        t.contains("learning effect: arbor --learn on against arbor"),
+        "{t}"
+    );
+    assert!(t.contains("#3: 2 -> 3 (+1)"), "{t}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["summary"]["learn_rounds"][2]["resumed_generation"], 2);
+    assert_eq!(
+        v["arms"][3]["model_dir"].as_str().unwrap(),
+        dir.to_str().unwrap()
+    );
+
+    // Arms without eevdf are refused; so is --walk-cost without default.
+    assert!(ab::run_with(&args(&["--arms", "default,learn"]), &f.env()).is_err());
+    assert!(ab::run_with(&args(&["--arms", "eevdf,learn", "--walk-cost"]), &f.env()).is_err());
 }
 
 /// An interrupt in the middle of the scheduler arm ends the run promptly,

@@ -130,3 +130,80 @@ fn ab_interrupted_leaves_eevdf() {
         ab.u64("ms")
     );
 }
+
+/// `--arms eevdf,default,learn` on 2 ms wakers the shipped model
+/// mispredicts: the learn arm promotes a generation in round 1, round 2
+/// resumes it from the arm's model directory, and on the scheduler's own
+/// counters the resumed tree predicts these bursts better than the shipped
+/// model does in the same round.
+#[test]
+fn ab_learn_arm_resumes_what_it_promoted() {
+    let c = vm::run_scenario("ab-learn", &[], Duration::from_secs(400));
+    c.assert_exit_ok();
+    assert_eq!(c.mark("before").str("state"), "disabled");
+    let ab = c.mark("ab");
+    assert_eq!(
+        ab.i64("rc"),
+        0,
+        "scx_arbor ab failed:\n{}",
+        c.block("stderr")
+    );
+    assert_eq!(ab.str("state"), "disabled", "ab left sched_ext enabled");
+    assert_eq!(ab.u64("arbor_procs"), 0, "ab left a scheduler running");
+    let table = c.block("table");
+    assert!(
+        table.contains("learning effect: arbor --learn on against arbor"),
+        "{table}"
+    );
+
+    let json = c.json("json");
+    let arms: Vec<&str> = json["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(arms, ["eevdf", "arbor", "arbor-learn"]);
+    let rounds = json["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 6, "2 rounds x 3 arms:\n{table}");
+    let round = |arm: &str, n: u64| -> &Value {
+        rounds
+            .iter()
+            .find(|r| r["arm"] == arm && r["round"] == n)
+            .unwrap_or_else(|| panic!("no round {n} of {arm}"))
+    };
+    let l1 = &round("arbor-learn", 1)["learn"];
+    let l2 = &round("arbor-learn", 2)["learn"];
+    assert!(l1["resumed_generation"].is_null(), "fresh directory: {l1}");
+    assert!(
+        l1["promoted"].as_u64().unwrap() >= 1,
+        "round 1 promoted nothing: {l1}\n{}",
+        c.block("generations")
+    );
+    assert_eq!(
+        l2["resumed_generation"], l1["newest_generation"],
+        "round 2 must resume what round 1 promoted"
+    );
+    let listing = c.block("generations");
+    let g = l1["newest_generation"].as_u64().unwrap();
+    assert!(listing.contains(&format!("{g}")), "{listing}");
+
+    for r in rounds.iter().filter(|r| r["arm"] != "eevdf") {
+        let s = &r["scheduler"];
+        let cpu = s["cpu_pct"].as_f64().unwrap_or(f64::NAN);
+        assert!(cpu > 0.0 && cpu < 100.0, "scheduler CPU {cpu} in {s}");
+        assert!(
+            s["model_outcomes"].as_u64().unwrap() > 500,
+            "the scheduler's counters were not read: {s}"
+        );
+    }
+    // Ground truth from the BPF counters: in round 2 the resumed tree
+    // scores the wakers' bursts well above the shipped model.
+    let score = |arm: &str| round(arm, 2)["scheduler"]["model_score"].as_f64().unwrap();
+    let (learned, shipped) = (score("arbor-learn"), score("arbor"));
+    eprintln!("round 2 model score: learned {learned:.1}, shipped {shipped:.1}");
+    assert!(
+        learned > shipped + 2.0,
+        "learned {learned:.1} vs shipped {shipped:.1}\n{table}"
+    );
+}

@@ -73,6 +73,22 @@ pub enum WorkloadKind {
     Schbench,
 }
 
+/// An arm of the comparison (`--arms`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArmKind {
+    /// The kernel's default scheduler (no sched_ext scheduler attached).
+    Eevdf,
+    /// scx_arbor with the scheduler options given (the shipped model unless
+    /// they name another).
+    Default,
+    /// scx_arbor with --no-model: every task gets the fallback class.
+    Nomodel,
+    /// scx_arbor learning (--learn on) into --learn-dir, resuming its newest
+    /// promoted generation in every round, so later rounds run a trained tree.
+    Learn,
+}
+
 /// Compare EEVDF (the kernel's default scheduler) with scx_arbor in interleaved rounds.
 ///
 /// Run as root on a kernel with sched_ext and no other sched_ext scheduler
@@ -204,6 +220,29 @@ pub struct AbArgs {
     #[arg(long = "arbor-args", value_name = "ARGS", allow_hyphen_values = true)]
     pub arbor_args: Option<String>,
 
+    /// Arms to compare, comma-separated, each run once per round: eevdf,
+    /// default (scx_arbor with the options above), nomodel (the same with
+    /// --no-model) and learn (the same with --learn on, keeping what it
+    /// learned across rounds in --learn-dir). Default: eevdf,default (and
+    /// nomodel with --walk-cost). Every arm is compared with eevdf; default
+    /// with nomodel and learn with default when both are present.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    pub arms: Vec<ArmKind>,
+
+    /// Model directory of the learn arm. Each of its rounds starts
+    /// `--learn on --model-dir DIR --resume`, so it resumes the newest
+    /// generation the earlier rounds promoted (a directory that already holds
+    /// generations gives a pre-trained start). Default: a new directory
+    /// under the temporary directory, named after this process, kept after
+    /// the run.
+    #[arg(long, value_name = "DIR")]
+    pub learn_dir: Option<PathBuf>,
+
+    /// One more option for the learn arm only (after the scheduler options);
+    /// repeat for more, e.g. --learn-arg=--sample-budget --learn-arg=0.
+    #[arg(long = "learn-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub learn_arg: Vec<String>,
+
     /// Add a third arm, arbor with --no-model (the constant fallback class),
     /// and report the tree walk's cost per BPF call as the difference in
     /// ns/call between the two arbor arms (implies --bpf-stats). Adds one arm
@@ -262,6 +301,10 @@ pub struct AbEnv {
     pub stop: Arc<AtomicBool>,
     /// Print the table and progress (tests turn this off).
     pub print: bool,
+    /// How long an arm-round waits for the scheduler's control socket (it
+    /// is served a moment after sched_ext reports the scheduler attached)
+    /// before it goes on without the scheduler's counters.
+    pub socket_wait: Duration,
 }
 
 impl AbEnv {
@@ -277,6 +320,7 @@ impl AbEnv {
             install_signal_handler: true,
             stop: Arc::new(AtomicBool::new(false)),
             print: true,
+            socket_wait: Duration::from_secs(5),
         })
     }
 }
@@ -300,11 +344,17 @@ pub struct Arm {
     pub name: String,
     /// Scheduler options; None for the EEVDF baseline.
     pub sched_args: Option<Vec<String>>,
+    /// The learn arm's model directory.
+    pub model_dir: Option<PathBuf>,
 }
 
 pub const BASELINE: &str = "eevdf";
-/// Name of the third arm (arbor --no-model) that --walk-cost adds.
+/// Name of the arm with the user's scheduler options.
+pub const DEFAULT: &str = "arbor";
+/// Name of the arm with --no-model (--arms nomodel, or --walk-cost).
 pub const NOMODEL: &str = "arbor-nomodel";
+/// Name of the learning arm (--arms learn).
+pub const LEARN: &str = "arbor-learn";
 
 impl AbArgs {
     pub fn scheduler_args(&self) -> Vec<String> {
@@ -324,25 +374,60 @@ impl AbArgs {
         v
     }
 
+    /// The arms asked for (--arms, else eevdf, default and with --walk-cost
+    /// nomodel), without duplicates, in the order given.
+    pub fn arm_kinds(&self) -> Vec<ArmKind> {
+        let mut kinds = if self.arms.is_empty() {
+            vec![ArmKind::Eevdf, ArmKind::Default]
+        } else {
+            self.arms.clone()
+        };
+        if self.walk_cost && !kinds.contains(&ArmKind::Nomodel) {
+            kinds.push(ArmKind::Nomodel);
+        }
+        let mut seen = Vec::new();
+        kinds.retain(|k| {
+            let new = !seen.contains(k);
+            seen.push(*k);
+            new
+        });
+        kinds
+    }
+
+    /// The learn arm's model directory (--learn-dir or the default).
+    pub fn learn_dir(&self) -> PathBuf {
+        self.learn_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("scx_arbor-ab-learn-{}", std::process::id()))
+        })
+    }
+
     pub fn arms(&self) -> Vec<Arm> {
         let sa = self.scheduler_args();
-        let mut arms = vec![
-            Arm {
-                name: BASELINE.into(),
-                sched_args: None,
-            },
-            Arm {
-                name: "arbor".into(),
-                sched_args: Some(sa.clone()),
-            },
-        ];
-        if self.walk_cost {
-            arms.push(Arm {
-                name: NOMODEL.into(),
-                sched_args: Some(no_model_args(&sa)),
-            });
-        }
-        arms
+        self.arm_kinds()
+            .into_iter()
+            .map(|k| match k {
+                ArmKind::Eevdf => Arm {
+                    name: BASELINE.into(),
+                    sched_args: None,
+                    model_dir: None,
+                },
+                ArmKind::Default => Arm {
+                    name: DEFAULT.into(),
+                    sched_args: Some(sa.clone()),
+                    model_dir: None,
+                },
+                ArmKind::Nomodel => Arm {
+                    name: NOMODEL.into(),
+                    sched_args: Some(no_model_args(&sa)),
+                    model_dir: None,
+                },
+                ArmKind::Learn => Arm {
+                    name: LEARN.into(),
+                    sched_args: Some(learn_args(&sa, &self.learn_dir(), &self.learn_arg)),
+                    model_dir: Some(self.learn_dir()),
+                },
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -355,6 +440,19 @@ impl AbArgs {
             "--warmup must be >= 0"
         );
         anyhow::ensure!(self.attach_timeout > 0.0, "--attach-timeout must be > 0");
+        let kinds = self.arm_kinds();
+        anyhow::ensure!(
+            kinds.contains(&ArmKind::Eevdf),
+            "--arms must include eevdf: every arm is compared with it"
+        );
+        anyhow::ensure!(
+            kinds.len() >= 2,
+            "--arms needs eevdf and at least one scx_arbor arm"
+        );
+        anyhow::ensure!(
+            !self.walk_cost || kinds.contains(&ArmKind::Default),
+            "--walk-cost compares the default arm with nomodel: add default to --arms"
+        );
         if self.workloads().contains(&WorkloadKind::Latency) {
             anyhow::ensure!(
                 !self.period_us.is_empty() && !self.period_us.contains(&0),
@@ -394,6 +492,27 @@ pub fn no_model_args(args: &[String]) -> Vec<String> {
         }
     }
     out.push("--no-model".into());
+    out
+}
+
+/// The user's scheduler options with whatever sets learning, the model
+/// directory or --resume removed, then `--learn on --model-dir DIR --resume`
+/// and the learn arm's own options.
+pub fn learn_args(args: &[String], dir: &std::path::Path, extra: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--learn" || a == "--model-dir" {
+            it.next();
+        } else if a.starts_with("--learn=") || a.starts_with("--model-dir=") || a == "--resume" {
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out.extend(["--learn".into(), "on".into(), "--model-dir".into()]);
+    out.push(dir.display().to_string());
+    out.push("--resume".into());
+    out.extend(extra.iter().cloned());
     out
 }
 
@@ -715,7 +834,17 @@ fn run_arm_round(
         schbench: None,
         command: None,
         bpf_stats: Vec::new(),
+        scheduler: None,
+        learn: None,
         latency_samples_ns: Vec::new(),
+    };
+    let store = arm
+        .model_dir
+        .as_ref()
+        .map(crate::learn::generations::Store::new);
+    let promoted_before = match &store {
+        Some(st) => Some(promoted_generations(st)?),
+        None => None,
     };
 
     // Guards are declared in this order so that they drop in reverse: the
@@ -752,6 +881,10 @@ fn run_arm_round(
     } else {
         vec![]
     };
+    let watch = sched
+        .as_ref()
+        .and_then(|s| s.pid())
+        .map(|pid| SchedWatch::start(pid, control_socket(arm), env.socket_wait, stop));
 
     let mut upd = |m: String| progress.update(&m);
     for w in workloads {
@@ -889,15 +1022,140 @@ fn run_arm_round(
     if bpf_stats && sched.is_some() {
         rec.bpf_stats = bpfstats::delta(&bpf_before, &bpfstats::snapshot(&env.prog_prefix));
     }
+    if let Some(w) = watch {
+        let j = w.finish();
+        rec.metrics.insert("sched_cpu_pct".into(), j.cpu_pct);
+        if let Some(score) = j.model_score {
+            rec.metrics.insert("model_score".into(), score);
+        }
+        if let Some(b) = j.model_balanced_accuracy {
+            rec.metrics.insert("model_balanced_acc_pct".into(), b);
+        }
+        if let Some(ns) = bpf_ns_per_decision(&rec.bpf_stats, j.decisions) {
+            rec.metrics.insert("bpf_ns_per_decision".into(), ns);
+        }
+        rec.scheduler = Some(j);
+    }
     if let Some(s) = sched.take() {
         progress.update("stopping scheduler");
         s.stop()?;
+        if let (Some(st), Some(before), Some(dir)) = (&store, &promoted_before, &arm.model_dir) {
+            let after = promoted_generations(st)?;
+            rec.learn = Some(report::LearnRoundJson {
+                model_dir: dir.display().to_string(),
+                resumed_generation: before.last().copied(),
+                newest_generation: after.last().copied(),
+                promoted: after.iter().filter(|g| !before.contains(g)).count() as u64,
+            });
+        }
     } else {
         env.sysfs.ensure_idle().context(
             "a sched_ext scheduler attached during the baseline arm; its figures are void",
         )?;
     }
     Ok(rec)
+}
+
+/// Run time of every BPF program of the scheduler over the decisions it
+/// made meanwhile: what a decision costs in BPF, sampling included (None
+/// without BPF stats or decisions).
+pub fn bpf_ns_per_decision(progs: &[bpfstats::ProgStat], decisions: u64) -> Option<f64> {
+    let ns: u64 = progs.iter().map(|p| p.run_time_ns).sum();
+    (decisions > 0 && !progs.is_empty()).then(|| ns as f64 / decisions as f64)
+}
+
+/// Promoted generations in a model directory, oldest first.
+fn promoted_generations(store: &crate::learn::generations::Store) -> Result<Vec<u64>> {
+    Ok(store
+        .list()
+        .with_context(|| format!("listing the generations in {}", store.dir().display()))?
+        .into_iter()
+        .filter(|e| e.lineage.as_ref().is_some_and(|l| l.promoted))
+        .map(|e| e.generation)
+        .collect())
+}
+
+/// The control socket an arm's scheduler listens on (--control-socket or
+/// the default).
+fn control_socket(arm: &Arm) -> PathBuf {
+    let args = arm.sched_args.as_deref().unwrap_or(&[]);
+    let mut it = args.iter();
+    let mut path = PathBuf::from(crate::sched::control::DEFAULT_SOCKET);
+    while let Some(a) = it.next() {
+        if a == "--control-socket" {
+            if let Some(p) = it.next() {
+                path = p.into();
+            }
+        } else if let Some(p) = a.strip_prefix("--control-socket=") {
+            path = p.into();
+        }
+    }
+    path
+}
+
+/// The scheduler process's CPU time and counters from the start of a
+/// round's workloads to their end.
+struct SchedWatch {
+    pid: u32,
+    socket: PathBuf,
+    cpu: Option<crate::proc_cpu::CpuReading>,
+    counters: Option<crate::sched::stats::Stats>,
+}
+
+/// The counters and installed generation of a running scx_arbor, through
+/// its control socket.
+fn read_counters(socket: &std::path::Path) -> Option<(crate::sched::stats::Stats, Option<u64>)> {
+    let v = crate::sched::control::request(socket, &crate::sched::control::Request::Status).ok()?;
+    let st = serde_json::from_value(v["stats"].clone()).ok()?;
+    Some((st, v["installed_generation"].as_u64()))
+}
+
+impl SchedWatch {
+    /// The scheduler serves its control socket a moment after sched_ext
+    /// reports it attached: wait up to `wait` for it.
+    fn start(pid: u32, socket: PathBuf, wait: Duration, stop: &AtomicBool) -> SchedWatch {
+        let t0 = Instant::now();
+        let counters = loop {
+            match read_counters(&socket) {
+                Some(c) => break Some(c.0),
+                None if t0.elapsed() < wait && !stop.load(Ordering::SeqCst) => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                None => break None,
+            }
+        };
+        SchedWatch {
+            cpu: crate::proc_cpu::read(&pid.to_string()).ok(),
+            counters,
+            pid,
+            socket,
+        }
+    }
+
+    fn finish(self) -> report::SchedulerJson {
+        let cpu_pct = match (self.cpu, crate::proc_cpu::read(&self.pid.to_string())) {
+            (Some(a), Ok(b)) => b.percent_since(&a),
+            _ => f64::NAN,
+        };
+        let mut j = report::SchedulerJson {
+            cpu_pct,
+            ..Default::default()
+        };
+        if let (Some(before), Some((now, generation))) =
+            (self.counters, read_counters(&self.socket))
+        {
+            let d = now.delta(&before);
+            let c = crate::learn::cost::Confusion::from_rows(&d.confusion);
+            j.model_score = c.score();
+            j.model_balanced_accuracy = c.balanced_accuracy();
+            j.model_outcomes = c.total();
+            j.decisions = d.decisions.iter().sum();
+            j.samples_sent = d.samples_sent;
+            j.samples_throttled = d.samples_throttled;
+            j.installed_generation = generation;
+        }
+        j
+    }
 }
 
 /// Statistics over all completed rounds.
@@ -919,12 +1177,18 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
         for (i, def) in report::METRICS.iter().enumerate() {
             let base = values(BASELINE, def.key);
             let a = values(&arm.name, def.key);
-            if base.is_empty() && a.is_empty() {
+            // The scheduler's own figures (CPU, model score) have no EEVDF
+            // side; they are in `scheduler` and the arm-pair tables.
+            if base.is_empty() {
                 continue;
             }
             let seed = args.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let cmp = stats::compare(&base, &a, def.better, seed);
-            if cmp.min_p >= stats::ALPHA && min_p_note.is_none() {
+            if cmp.min_p >= stats::ALPHA
+                && min_p_note.is_none()
+                && cmp.n_baseline > 0
+                && cmp.n_arm > 0
+            {
                 min_p_note = Some(format!(
                     "with {} vs {} rounds the smallest attainable p is {:.3} >= {}: no verdict can be significant; use --rounds 5 or more",
                     cmp.n_baseline, cmp.n_arm, cmp.min_p, stats::ALPHA
@@ -941,24 +1205,59 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
         }
     }
     s.notes.extend(min_p_note);
-    if arms.iter().any(|a| a.name == NOMODEL) && arms.iter().any(|a| a.name == "arbor") {
+    // Pairs of scx_arbor arms: what the model changes, what learning changes.
+    let has = |n: &str| arms.iter().any(|a| a.name == n);
+    let pair = |base: &str, arm: &str, salt: u64| -> Vec<MetricComparison> {
+        let mut v = Vec::new();
         for (i, def) in report::METRICS.iter().enumerate() {
-            let base = values(NOMODEL, def.key);
-            let a = values("arbor", def.key);
-            if base.is_empty() && a.is_empty() {
+            let b = values(base, def.key);
+            let a = values(arm, def.key);
+            if b.is_empty() && a.is_empty() {
                 continue;
             }
-            let seed = args.seed ^ (i as u64 + 101).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            s.model_vs_nomodel.push(MetricComparison {
+            let seed = args.seed ^ (i as u64 + salt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            v.push(MetricComparison {
                 metric: def.key.into(),
                 label: def.label.into(),
                 unit: def.unit.into(),
-                baseline: NOMODEL.into(),
-                arm: "arbor".into(),
-                cmp: stats::compare(&base, &a, def.better, seed),
+                baseline: base.into(),
+                arm: arm.into(),
+                cmp: stats::compare(&b, &a, def.better, seed),
+            });
+        }
+        v
+    };
+    if has(NOMODEL) && has(DEFAULT) {
+        s.model_vs_nomodel = pair(NOMODEL, DEFAULT, 101);
+    }
+    if has(LEARN) && has(DEFAULT) {
+        s.learn_vs_default = pair(DEFAULT, LEARN, 201);
+    }
+    for arm in arms.iter().filter(|a| a.sched_args.is_some()) {
+        let med = |key: &str| {
+            let v = values(&arm.name, key);
+            (!v.is_empty()).then(|| stats::median(&v))
+        };
+        let n = records.iter().filter(|r| r.arm == arm.name).count();
+        if n > 0 {
+            s.scheduler.push(report::SchedulerSummary {
+                arm: arm.name.clone(),
+                rounds: n,
+                cpu_pct: med("sched_cpu_pct"),
+                model_score: med("model_score"),
+                model_balanced_acc_pct: med("model_balanced_acc_pct"),
             });
         }
     }
+    s.learn_rounds = records
+        .iter()
+        .filter_map(|r| {
+            r.learn.as_ref().map(|l| report::LearnRound {
+                round: r.round,
+                info: l.clone(),
+            })
+        })
+        .collect();
     for arm in arms {
         let samples: Vec<u64> = records
             .iter()
@@ -996,15 +1295,25 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
             });
         }
     }
+    // Learning's cost per BPF call: the learn arm against the default arm.
+    for b in s.bpf.iter().filter(|b| b.arm == LEARN) {
+        if let Some(d) = s.bpf.iter().find(|x| x.arm == DEFAULT && x.name == b.name) {
+            let learn = &per_round[&(LEARN.to_string(), b.name.clone())];
+            let default = &per_round[&(DEFAULT.to_string(), b.name.clone())];
+            s.learn_cost.push(report::LearnCost {
+                name: b.name.clone(),
+                avg_ns_learn: b.avg_ns,
+                avg_ns_default: d.avg_ns,
+                extra_ns: b.avg_ns - d.avg_ns,
+                cmp: stats::compare(default, learn, stats::Better::Lower, args.seed ^ 0x1ea7),
+            });
+        }
+    }
     if args.walk_cost {
-        for b in s.bpf.iter().filter(|b| b.arm == "arbor") {
-            if let Some(nm) = s
-                .bpf
-                .iter()
-                .find(|x| x.arm == "arbor-nomodel" && x.name == b.name)
-            {
-                let model = &per_round[&("arbor".to_string(), b.name.clone())];
-                let nomodel = &per_round[&("arbor-nomodel".to_string(), b.name.clone())];
+        for b in s.bpf.iter().filter(|b| b.arm == DEFAULT) {
+            if let Some(nm) = s.bpf.iter().find(|x| x.arm == NOMODEL && x.name == b.name) {
+                let model = &per_round[&(DEFAULT.to_string(), b.name.clone())];
+                let nomodel = &per_round[&(NOMODEL.to_string(), b.name.clone())];
                 s.walk_cost.push(report::WalkCost {
                     name: b.name.clone(),
                     avg_ns_model: b.avg_ns,
@@ -1193,6 +1502,94 @@ mod tests {
             v.extend(bad);
             assert!(parse(&v).validate().is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn arms_option() {
+        let names = |a: &AbArgs| a.arms().into_iter().map(|a| a.name).collect::<Vec<_>>();
+        assert_eq!(names(&parse(&[])), ["eevdf", "arbor"]);
+        assert_eq!(
+            names(&parse(&["--walk-cost"])),
+            ["eevdf", "arbor", "arbor-nomodel"]
+        );
+        let a = parse(&["--arms", "eevdf,learn,default,learn", "--learn-dir", "/d"]);
+        assert_eq!(names(&a), ["eevdf", "arbor-learn", "arbor"]);
+        assert_eq!(a.arms()[1].model_dir, Some(PathBuf::from("/d")));
+        a.validate().unwrap();
+        assert!(parse(&["--arms", "default"]).validate().is_err());
+        assert!(parse(&["--arms", "eevdf"]).validate().is_err());
+        assert!(Cli::try_parse_from(["ab", "--arms", "eevdf,cfs"]).is_err());
+    }
+
+    #[test]
+    fn learn_args_replace_learning_options() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let d = std::path::Path::new("/m");
+        assert_eq!(
+            learn_args(
+                &v(&[
+                    "--learn",
+                    "shadow",
+                    "-v",
+                    "--model-dir=/x",
+                    "--resume",
+                    "--model",
+                    "a"
+                ]),
+                d,
+                &v(&["--sample-budget", "0"])
+            ),
+            v(&[
+                "-v",
+                "--model",
+                "a",
+                "--learn",
+                "on",
+                "--model-dir",
+                "/m",
+                "--resume",
+                "--sample-budget",
+                "0"
+            ])
+        );
+    }
+
+    #[test]
+    fn bpf_time_per_decision_sums_every_program() {
+        let p = |name: &str, cnt: u64, ns: u64| bpfstats::ProgStat {
+            id: 1,
+            name: name.into(),
+            run_cnt: cnt,
+            run_time_ns: ns,
+        };
+        let progs = [
+            p("arbor_select_cpu", 10, 3000),
+            p("arbor_quiescent", 12, 1000),
+        ];
+        assert_eq!(bpf_ns_per_decision(&progs, 8), Some(500.0));
+        assert_eq!(bpf_ns_per_decision(&progs, 0), None);
+        assert_eq!(bpf_ns_per_decision(&[], 8), None);
+    }
+
+    #[test]
+    fn control_socket_of_an_arm() {
+        let arm = |a: &[&str]| Arm {
+            name: "x".into(),
+            sched_args: Some(a.iter().map(|s| s.to_string()).collect()),
+            model_dir: None,
+        };
+        assert_eq!(
+            control_socket(&arm(&["-v"])),
+            PathBuf::from(crate::sched::control::DEFAULT_SOCKET)
+        );
+        assert_eq!(
+            control_socket(&arm(&["--control-socket", "/s"])),
+            PathBuf::from("/s")
+        );
+        assert_eq!(
+            control_socket(&arm(&["--control-socket=/t"])),
+            PathBuf::from("/t")
+        );
     }
 
     #[test]

@@ -145,6 +145,30 @@ pub const METRICS: &[MetricDef] = &[
     ),
     m("cmd_wall_s", "command wall time", "s", Better::Lower),
     m(
+        "sched_cpu_pct",
+        "scheduler process CPU",
+        "% of a CPU",
+        Better::Lower,
+    ),
+    m(
+        "bpf_ns_per_decision",
+        "BPF time per decision (all programs)",
+        "ns",
+        Better::Lower,
+    ),
+    m(
+        "model_score",
+        "model cost score on real bursts",
+        "points",
+        Better::Higher,
+    ),
+    m(
+        "model_balanced_acc_pct",
+        "model balanced accuracy",
+        "%",
+        Better::Higher,
+    ),
+    m(
         "cmd_rundelay_us_per_run",
         "command run delay per run",
         "µs",
@@ -229,8 +253,80 @@ pub struct RoundRecord {
     pub command: Option<CommandJson>,
     /// BPF program counters accumulated during the workloads (with --bpf-stats).
     pub bpf_stats: Vec<ProgStat>,
+    /// The scheduler's own figures over the workloads (scx_arbor arms).
+    pub scheduler: Option<SchedulerJson>,
+    /// The learn arm's generations before and after the round.
+    pub learn: Option<LearnRoundJson>,
     #[serde(skip)]
     pub latency_samples_ns: Vec<u64>,
+}
+
+/// What an scx_arbor arm's scheduler did during a round's workloads.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SchedulerJson {
+    /// utime + stime of the scheduler process over the workloads' wall
+    /// time, percent of one CPU.
+    pub cpu_pct: f64,
+    /// From its control socket (None when it could not be read): the live
+    /// model's cost-weighted score and balanced accuracy on the bursts that
+    /// ended during the workloads, and how many.
+    pub model_score: Option<f64>,
+    pub model_balanced_accuracy: Option<f64>,
+    pub model_outcomes: u64,
+    /// Decisions (tree walks or the fallback) made during the workloads.
+    pub decisions: u64,
+    /// Outcome samples sent, and turned away by the budget, during the workloads.
+    pub samples_sent: u64,
+    pub samples_throttled: u64,
+    /// Model generation installed at the end (scheduler generation counter).
+    pub installed_generation: Option<u64>,
+}
+
+/// The learn arm's model directory around one round.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LearnRoundJson {
+    pub model_dir: String,
+    /// Newest promoted generation in the directory when the round started
+    /// (what --resume installed; None: the configured model).
+    pub resumed_generation: Option<u64>,
+    /// Newest promoted generation when it ended.
+    pub newest_generation: Option<u64>,
+    /// Generations promoted during the round.
+    pub promoted: u64,
+}
+
+/// Medians over an scx_arbor arm's rounds of the scheduler's own figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct SchedulerSummary {
+    pub arm: String,
+    pub rounds: usize,
+    /// Scheduler process CPU, percent of one CPU.
+    pub cpu_pct: Option<f64>,
+    /// Live model's cost-weighted score and balanced accuracy on the
+    /// bursts of the workloads (points).
+    pub model_score: Option<f64>,
+    pub model_balanced_acc_pct: Option<f64>,
+}
+
+/// One learn-arm round in the summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct LearnRound {
+    pub round: usize,
+    #[serde(flatten)]
+    pub info: LearnRoundJson,
+}
+
+/// Learning's cost per call of one BPF program: the learn arm against the
+/// default arm, per round.
+#[derive(Clone, Debug, Serialize)]
+pub struct LearnCost {
+    pub name: String,
+    pub avg_ns_learn: f64,
+    pub avg_ns_default: f64,
+    /// avg_ns_learn − avg_ns_default.
+    pub extra_ns: f64,
+    /// Per-round ns/call, learn (arm) against default (baseline).
+    pub cmp: Comparison,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -273,6 +369,15 @@ pub struct Summary {
     /// With the arbor-nomodel arm (--walk-cost): every metric of arbor (arm)
     /// against arbor --no-model (baseline), i.e. what the model changes.
     pub model_vs_nomodel: Vec<MetricComparison>,
+    /// With the learn and default arms: every metric of the learn arm
+    /// against the default arm, i.e. what learning changes.
+    pub learn_vs_default: Vec<MetricComparison>,
+    /// The scheduler's own figures per scx_arbor arm.
+    pub scheduler: Vec<SchedulerSummary>,
+    /// The learn arm's generations, round by round.
+    pub learn_rounds: Vec<LearnRound>,
+    /// With --bpf-stats and the learn and default arms: ns per BPF call.
+    pub learn_cost: Vec<LearnCost>,
     /// Latency percentiles over all rounds of each arm pooled.
     pub latency_pooled: BTreeMap<String, LatencySummary>,
     pub bpf: Vec<BpfProgSummary>,
@@ -371,6 +476,52 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
         let cmps: Vec<&MetricComparison> = summary.model_vs_nomodel.iter().collect();
         comparison_rows(&mut out, &cmps[0].baseline, &cmps[0].arm, &cmps);
     }
+    if !summary.learn_vs_default.is_empty() {
+        let _ = writeln!(out);
+        let _ = write!(out, "learning effect: arbor --learn on against arbor");
+        let cmps: Vec<&MetricComparison> = summary.learn_vs_default.iter().collect();
+        comparison_rows(&mut out, &cmps[0].baseline, &cmps[0].arm, &cmps);
+    }
+    if !summary.scheduler.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<16} {:>7} {:>18} {:>18} {:>20}",
+            "scheduler", "rounds", "process CPU [%]", "model score [pt]", "balanced acc [%]"
+        );
+        let o = |v: Option<f64>| v.map_or("-".to_string(), fmt_val);
+        for a in &summary.scheduler {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>7} {:>18} {:>18} {:>20}",
+                a.arm,
+                a.rounds,
+                o(a.cpu_pct),
+                o(a.model_score),
+                o(a.model_balanced_acc_pct)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "(medians over rounds, during the workloads; the model figures are from the scheduler's counters of bursts that ended)"
+        );
+    }
+    if !summary.learn_rounds.is_empty() {
+        let _ = writeln!(out);
+        let _ = write!(out, "learn arm generations (resumed -> newest, promoted):");
+        let g = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
+        for l in &summary.learn_rounds {
+            let _ = write!(
+                out,
+                "  #{}: {} -> {} (+{})",
+                l.round,
+                g(l.info.resumed_generation),
+                g(l.info.newest_generation),
+                l.info.promoted
+            );
+        }
+        let _ = writeln!(out);
+    }
     // Commands: every exit status, non-zero ones called out.
     let cmds: Vec<&RoundRecord> = rounds.iter().filter(|r| r.command.is_some()).collect();
     if !cmds.is_empty() {
@@ -446,6 +597,38 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
                 fmt_val(w.avg_ns_model),
                 fmt_val(w.avg_ns_no_model),
                 fmt_val(w.walk_ns),
+                w.cmp
+                    .ci95
+                    .map(|(l, h)| format!("[{:.3}, {:.3}]", l, h))
+                    .unwrap_or_else(|| "-".into()),
+                if w.cmp.p_value.is_finite() {
+                    format!("{:.4}", w.cmp.p_value)
+                } else {
+                    "-".into()
+                },
+                w.cmp.verdict.as_str()
+            );
+        }
+    }
+    if !summary.learn_cost.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<18} {:>12} {:>12} {:>10} {:>7} {:>17} {:>7}  verdict",
+            "learning cost", "learn ns", "default ns", "extra ns", "ratio", "95% CI of ratio", "p",
+        );
+        for w in summary.learn_cost.iter().filter(|w| w.extra_ns.is_finite()) {
+            let _ = writeln!(
+                out,
+                "{:<18} {:>12} {:>12} {:>10} {:>7} {:>17} {:>7}  {}",
+                w.name,
+                fmt_val(w.avg_ns_learn),
+                fmt_val(w.avg_ns_default),
+                fmt_val(w.extra_ns),
+                w.cmp
+                    .ratio
+                    .map(|r| format!("{r:.3}"))
+                    .unwrap_or_else(|| "-".into()),
                 w.cmp
                     .ci95
                     .map(|(l, h)| format!("[{:.3}, {:.3}]", l, h))

@@ -155,6 +155,11 @@ pub struct RunningSched {
 }
 
 impl RunningSched {
+    /// Process id of the scheduler child (None once it was reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Spawn the scheduler and wait until it is attached.
     pub fn start(sysfs: &ScxSysfs, launch: &SchedLaunch) -> Result<RunningSched> {
         sysfs.ensure_idle()?;

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::learn::cart::{self, CartParams};
 use crate::learn::cost::Confusion;
@@ -18,7 +18,7 @@ use crate::sample::Sample;
 use crate::schema::NR_FEATURES;
 
 /// What the learning thread may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LearnMode {
     /// Never train; the model changes only through --model or `swap`.
@@ -75,7 +75,7 @@ pub fn is_held_out(seq: u64, holdout: f64) -> bool {
 
 /// How a candidate and the running tree ("parent") did on the same
 /// held-out samples. Scores and balanced accuracies are in points (0..100).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Evaluation {
     pub train_rows: usize,
     pub holdout_rows: usize,
@@ -153,7 +153,8 @@ pub fn next_step(cfg: &LearnConfig, eval: &Evaluation) -> Next {
 }
 
 /// The learner's counters, reported in `status` and `--stats`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LearnStats {
     pub samples_seen: u64,
     pub window_len: usize,
@@ -176,7 +177,7 @@ pub struct LearnStats {
     pub live_bursts: u64,
     /// At the last promotion: the replaced generation's live score.
     pub parent_live_score: Option<f64>,
-    /// Samples per second reaching the learner (over the last second).
+    /// Samples per second reaching the learner (over the last 10 s).
     pub samples_per_sec: f64,
     /// Batches handed to the learner.
     pub batches: u64,

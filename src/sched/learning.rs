@@ -2,6 +2,7 @@
 //! shadow slot, promotes winners into the live slot and keeps every promoted
 //! generation on disk with its lineage.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,6 +36,39 @@ struct InShadow {
     baseline: Stats,
 }
 
+/// The window samples_per_sec is counted over.
+const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// A count's rate over the last [`RATE_WINDOW`].
+struct Rate {
+    marks: VecDeque<(Instant, u64)>,
+}
+
+impl Rate {
+    fn new(now: Instant) -> Self {
+        Self {
+            marks: VecDeque::from([(now, 0)]),
+        }
+    }
+
+    /// Record `count` (a running total) at `at`; the rate per second since
+    /// the oldest mark within the window (None when no time passed).
+    fn update(&mut self, at: Instant, count: u64) -> Option<f64> {
+        self.marks.push_back((at, count));
+        while self.marks.len() > 2
+            && self
+                .marks
+                .front()
+                .is_some_and(|(t, _)| at.duration_since(*t) > RATE_WINDOW)
+        {
+            self.marks.pop_front();
+        }
+        let &(t, c) = self.marks.front()?;
+        let secs = at.duration_since(t).as_secs_f64();
+        (secs > 0.0).then(|| count.saturating_sub(c) as f64 / secs)
+    }
+}
+
 /// How often the live generation's score is written beside it on disk.
 const LIVE_RECORD_EVERY: Duration = Duration::from_secs(10);
 
@@ -51,8 +85,10 @@ pub struct LearningThread {
     /// Counters at the last refresh, for the live score of the last second
     /// (what the learner watches for a workload change).
     recent_mark: (u64, Stats),
-    /// For samples_per_sec.
-    rate_mark: (Instant, u64),
+    /// (time, samples seen) once a second over the last [`RATE_WINDOW`],
+    /// for samples_per_sec: samples arrive in batches a few times a
+    /// second, so one second alone aliases with them.
+    rate: Rate,
     last_stats_read: Instant,
     last_live_record: Instant,
 }
@@ -101,7 +137,7 @@ impl LearningThread {
             in_shadow: None,
             live_since: (generation, baseline.clone()),
             recent_mark: (generation, baseline),
-            rate_mark: (Instant::now(), 0),
+            rate: Rate::new(Instant::now()),
             last_stats_read: Instant::now(),
             last_live_record: Instant::now(),
         })
@@ -127,10 +163,12 @@ impl LearningThread {
             Ok(now) => self.refresh_live(&now),
             Err(e) => warn!("learning: {e:#}"),
         }
-        let (t, seen) = self.rate_mark;
-        let secs = t.elapsed().as_secs_f64();
-        self.learner.stats.samples_per_sec = (self.learner.stats.samples_seen - seen) as f64 / secs;
-        self.rate_mark = (Instant::now(), self.learner.stats.samples_seen);
+        if let Some(r) = self
+            .rate
+            .update(Instant::now(), self.learner.stats.samples_seen)
+        {
+            self.learner.stats.samples_per_sec = r;
+        }
         *self.stats.lock().unwrap() = self.learner.stats.clone();
     }
 
@@ -475,6 +513,30 @@ mod tests {
 
     fn onnx(e: &Ensemble) -> Vec<u8> {
         crate::model::onnx_export::to_bytes(e).unwrap()
+    }
+
+    #[test]
+    fn sample_rate_is_steady_under_batched_arrivals() {
+        // 100 samples every 300 ms (333/s), read once a second: a one-second
+        // window sees 300 or 400; the 10 s window stays near the truth.
+        let t0 = Instant::now();
+        let mut rate = Rate::new(t0);
+        let mut seen = 0u64;
+        let mut last = None;
+        for ms in (0..30_000u64).step_by(100) {
+            if ms % 300 == 0 {
+                seen += 100;
+            }
+            if ms % 1000 == 0 && ms > 0 {
+                last = rate.update(t0 + Duration::from_millis(ms), seen);
+                if ms >= 10_000 {
+                    let r = last.unwrap();
+                    assert!((r - 333.3).abs() < 15.0, "{r:.1}/s at {ms} ms");
+                }
+            }
+        }
+        assert!(last.is_some());
+        assert!(rate.marks.len() <= 12, "the window is bounded");
     }
 
     #[test]

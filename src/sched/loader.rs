@@ -299,6 +299,7 @@ impl Control {
                     "stats": st,
                     "learn_mode": self.learn_mode,
                     "learn": learn,
+                    "daemon": crate::sched::stats::daemon_figures(),
                 }))
             }
             Request::Explain(pid) => {

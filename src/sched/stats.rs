@@ -308,9 +308,21 @@ pub struct Metrics {
     pub shadow_outcomes: u64,
     #[stat(desc = "Of shadow_outcomes, bursts whose class the shadow candidate predicted right")]
     pub shadow_hits: u64,
+    #[stat(
+        desc = "CPU time of the scheduler process (utime+stime of all its threads, /proc/self/stat), ms"
+    )]
+    pub daemon_cpu_ms: u64,
+    #[stat(desc = "Wall time this reading covers, ms (the first: since the process started)")]
+    pub daemon_wall_ms: u64,
+    #[stat(
+        desc = "Scheduler process CPU over this reading, percent of one CPU (daemon_cpu_ms / daemon_wall_ms)"
+    )]
+    pub daemon_cpu_pct: f64,
     #[stat(desc = "Learning mode: off, shadow or on")]
     pub learn_mode: String,
-    #[stat(desc = "Gauge: outcome samples per second reaching the learner (0 when not learning)")]
+    #[stat(
+        desc = "Gauge: outcome samples per second reaching the learner over the last 10 s (0 when not learning)"
+    )]
     pub learn_samples_per_sec: f64,
     #[stat(desc = "Outcome samples the learner took in")]
     pub learn_samples: u64,
@@ -338,6 +350,10 @@ pub struct Metrics {
         desc = "Gauge: the live generation's balanced accuracy on real outcomes since it was installed, percent (valid when learn_live_bursts > 0)"
     )]
     pub learn_live_balanced_accuracy_pct: f64,
+    #[stat(
+        desc = "Gauge: live score of the generation the live one replaced, over its own time live (0 = none replaced yet)"
+    )]
+    pub learn_parent_live_score: f64,
     #[stat(desc = "Gauge: time of the last promotion's slot swap, us (0 = none yet)")]
     pub learn_last_swap_us: u64,
     #[stat(desc = "Why the last candidate was promoted or rejected")]
@@ -399,7 +415,13 @@ impl Metrics {
             learn_dropped: learn.queue_dropped,
             ..Default::default()
         };
+        if let Ok(r) = crate::proc_cpu::read("self") {
+            m.daemon_cpu_ms = (r.cpu_s * 1000.0).round() as u64;
+            m.daemon_wall_ms = (r.age_s * 1000.0).round() as u64;
+        }
+        m.daemon_cpu_pct = cpu_pct(m.daemon_cpu_ms, m.daemon_wall_ms);
         if let Some(l) = learn.stats {
+            m.learn_parent_live_score = l.parent_live_score.unwrap_or(0.0);
             m.learn_samples_per_sec = l.samples_per_sec;
             m.learn_samples = l.samples_seen;
             m.learn_window = l.window_len as u64;
@@ -453,9 +475,12 @@ impl Metrics {
             learn_candidates: d(self.learn_candidates, prev.learn_candidates),
             learn_promoted: d(self.learn_promoted, prev.learn_promoted),
             learn_rejected: d(self.learn_rejected, prev.learn_rejected),
+            daemon_cpu_ms: d(self.daemon_cpu_ms, prev.daemon_cpu_ms),
+            daemon_wall_ms: d(self.daemon_wall_ms, prev.daemon_wall_ms),
             ..self.clone()
         };
         m.accuracy_pct = percent(m.model_hits, m.model_outcomes);
+        m.daemon_cpu_pct = cpu_pct(m.daemon_cpu_ms, m.daemon_wall_ms);
         m
     }
 
@@ -497,6 +522,15 @@ impl Metrics {
             self.llc_steals,
             self.starved_runs
         );
+        let secs = self.daemon_wall_ms as f64 / 1000.0;
+        let rate = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        s += &format!(
+            " | daemon cpu {:.1}% | samples/s sent {:.0} dropped {:.0} throttled {:.0}",
+            self.daemon_cpu_pct,
+            rate(self.samples_sent),
+            rate(self.samples_dropped),
+            rate(self.samples_throttled)
+        );
         if self.learn_mode != "off" {
             let live = if self.learn_live_bursts == 0 {
                 "-".to_string()
@@ -508,20 +542,77 @@ impl Metrics {
                     self.learn_live_bursts
                 )
             };
+            let parent = if self.learn_parent_live_score > 0.0 {
+                format!(" (parent {:.1})", self.learn_parent_live_score)
+            } else {
+                String::new()
+            };
             s += &format!(
-                " | learn {}: {:.0} samples/s dropped {}, candidates {} promoted {} rejected {}, \
-                 live gen {} score {}",
+                " | learn {}: {:.0} samples/s taken, {:.0}/s dropped, candidates {} promoted {} \
+                 rejected {}, live gen {} score {}{}, last: {}",
                 self.learn_mode,
                 self.learn_samples_per_sec,
-                self.learn_dropped,
+                rate(self.learn_dropped),
                 self.learn_candidates,
                 self.learn_promoted,
                 self.learn_rejected,
                 self.learn_live_generation,
-                live
+                live,
+                parent,
+                if self.learn_last_verdict.is_empty() {
+                    "-"
+                } else {
+                    &self.learn_last_verdict
+                }
             );
         }
         s
+    }
+}
+
+/// The `status` command's text: the counters, the daemon's CPU and the
+/// learner's figures (totals since the instance attached; rates over the
+/// process's life), from the control socket's `status` reply.
+pub fn status_text(reply: &serde_json::Value) -> Result<String> {
+    let st: Stats = serde_json::from_value(reply["stats"].clone()).context("the reply's stats")?;
+    let learn: Option<crate::learn::online::LearnStats> = match &reply["learn"] {
+        serde_json::Value::Null => None,
+        v => Some(serde_json::from_value(v.clone()).context("the reply's learner figures")?),
+    };
+    let mode = serde_json::from_value(reply["learn_mode"].clone())
+        .unwrap_or(crate::learn::online::LearnMode::Off);
+    let figures = LearnFigures {
+        mode,
+        stats: learn.as_ref(),
+        queue_dropped: reply["learn"]["queue_dropped"].as_u64().unwrap_or(0),
+    };
+    let mut m = Metrics::collect(&st, &figures);
+    // collect() read this process; the figures are the instance's.
+    let d = &reply["daemon"];
+    m.daemon_cpu_ms = d["cpu_ms"].as_u64().unwrap_or(0);
+    m.daemon_wall_ms = d["wall_ms"].as_u64().unwrap_or(0);
+    m.daemon_cpu_pct = cpu_pct(m.daemon_cpu_ms, m.daemon_wall_ms);
+    Ok(m.line())
+}
+
+/// The scheduler process's CPU time and age for the `status` reply.
+pub fn daemon_figures() -> serde_json::Value {
+    match crate::proc_cpu::read("self") {
+        Ok(r) => serde_json::json!({
+            "cpu_ms": (r.cpu_s * 1000.0).round() as u64,
+            "wall_ms": (r.age_s * 1000.0).round() as u64,
+            "cpu_pct": r.percent_since_start(),
+        }),
+        Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
+    }
+}
+
+/// CPU time over wall time, percent of one CPU (0 without wall time).
+fn cpu_pct(cpu_ms: u64, wall_ms: u64) -> f64 {
+    if wall_ms == 0 {
+        0.0
+    } else {
+        cpu_ms as f64 * 100.0 / wall_ms as f64
     }
 }
 
@@ -674,6 +765,95 @@ mod tests {
         assert_eq!((d.generation, d.vtime, d.runnable_weight), (4, 1000, 200));
         assert!(d.line().starts_with("gen 4 | decisions 3 "));
         assert!(!d.line().contains("learn"), "no learning part when off");
+    }
+
+    #[test]
+    fn daemon_cpu_follows_the_process() {
+        let off = LearnFigures {
+            mode: crate::learn::online::LearnMode::Off,
+            stats: None,
+            queue_dropped: 0,
+        };
+        let st = Stats::sum(&[cpu(1, [0; NR_ACTIONS])]);
+        let a = Metrics::collect(&st, &off);
+        assert!(
+            a.daemon_wall_ms > 0,
+            "the first reading covers the process's life"
+        );
+        let t0 = std::time::Instant::now();
+        let mut x = 1u64;
+        while t0.elapsed() < std::time::Duration::from_millis(500) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let spun = Metrics::collect(&st, &off).delta(&a);
+        assert!(
+            (400..=900).contains(&spun.daemon_wall_ms),
+            "{} ms",
+            spun.daemon_wall_ms
+        );
+        assert!(
+            spun.daemon_cpu_pct > 60.0,
+            "{:.1}% while spinning",
+            spun.daemon_cpu_pct
+        );
+        assert!(spun.line().contains("| daemon cpu "), "{}", spun.line());
+        let b = Metrics::collect(&st, &off);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let slept = Metrics::collect(&st, &off).delta(&b);
+        assert!(
+            slept.daemon_cpu_pct < 30.0,
+            "{:.1}% while asleep",
+            slept.daemon_cpu_pct
+        );
+    }
+
+    #[test]
+    fn status_text_shows_rates_cpu_and_the_learner() {
+        let mut c = cpu(5, [10, 0, 0, 0, 0]);
+        c.samples_sent = 3000;
+        c.samples_dropped = 30;
+        c.samples_throttled = 600;
+        let st = Stats::sum(&[c]);
+        let learn = crate::learn::online::LearnStats {
+            samples_seen: 2900,
+            candidates_trained: 4,
+            promoted: 1,
+            rejected: 3,
+            last_verdict: "rejected: 91.0 vs 90.5 on 700 held-out samples".into(),
+            live_generation: 3,
+            live_score: Some(92.5),
+            live_balanced_accuracy: Some(70.0),
+            live_bursts: 1234,
+            parent_live_score: Some(80.3),
+            samples_per_sec: 95.0,
+            ..Default::default()
+        };
+        let mut lv = serde_json::to_value(&learn).unwrap();
+        lv["queue_dropped"] = serde_json::json!(60);
+        let reply = serde_json::json!({
+            "installed_generation": 3,
+            "stats": st,
+            "learn_mode": "on",
+            "learn": lv,
+            "daemon": {"cpu_ms": 1500, "wall_ms": 30000, "cpu_pct": 5.0},
+        });
+        let t = status_text(&reply).unwrap();
+        for want in [
+            "daemon cpu 5.0%",
+            // 3000 sent, 30 dropped, 600 throttled, 60 lost by the queue in 30 s
+            "samples/s sent 100 dropped 1 throttled 20",
+            "learn on: 95 samples/s taken, 2/s dropped",
+            "candidates 4 promoted 1 rejected 3",
+            "live gen 3 score 92.5 points",
+            "(parent 80.3)",
+            "last: rejected: 91.0 vs 90.5",
+        ] {
+            assert!(t.contains(want), "{want:?} not in {t}");
+        }
+        // Without a learner: no learning part; an old reply without daemon figures still renders.
+        let t = status_text(&serde_json::json!({"stats": st, "learn_mode": "off", "learn": null}))
+            .unwrap();
+        assert!(t.contains("daemon cpu 0.0%") && !t.contains("learn"), "{t}");
     }
 
     #[test]
