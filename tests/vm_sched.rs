@@ -530,3 +530,60 @@ fn shipped_model_decisions_in_bpf_equal_the_userspace_walk() {
         rows.len()
     );
 }
+
+/// The verifier's work per program (`verified_insns`, logged at attach)
+/// against bpf/verifier-insns.txt: a program that grows by more than 20%
+/// on the pinned kernel, or that the file does not list, fails until the
+/// file is updated (as scx's veristat tracks verifier cost).
+#[test]
+fn verifier_work_stays_within_the_record() {
+    let c = vm::run_scenario("attach", &[], secs(120));
+    c.assert_exit_ok();
+    assert_attached(&c);
+    let kernel = c.mark("init").str("kernel").to_string();
+    let log = c.block("log:sched.log");
+    let line = log
+        .lines()
+        .find_map(|l| l.split_once("verified insns: ").map(|(_, r)| r))
+        .unwrap_or_else(|| panic!("no 'verified insns:' line in the scheduler's log:\n{log}"));
+    let measured: Vec<(String, u64)> = line
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k != "total")
+        .map(|(k, v)| (k.to_string(), v.parse().expect("insns count")))
+        .collect();
+    assert!(
+        measured.len() >= 10,
+        "expected every arbor_* program, got {measured:?}"
+    );
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf/verifier-insns.txt");
+    let record = std::fs::read_to_string(path).expect("reading bpf/verifier-insns.txt");
+    let recorded: std::collections::HashMap<String, u64> = record
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() != 3 || f[0] != kernel {
+                return None;
+            }
+            Some((f[1].to_string(), f[2].parse().ok()?))
+        })
+        .collect();
+    let mut bad = Vec::new();
+    for (prog, n) in &measured {
+        match recorded.get(prog) {
+            None => bad.push(format!("{prog}: {n} insns, not in the record for {kernel}")),
+            Some(&r) if *n * 100 > r * 120 => bad.push(format!(
+                "{prog}: {n} insns, {r} recorded (+{}%)",
+                (n - r) * 100 / r.max(1)
+            )),
+            Some(&r) => eprintln!("{prog}: {n} insns ({r} recorded)"),
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "verifier work grew past the record (bpf/verifier-insns.txt); update it if intended:\n{}\nmeasured on {kernel}: {line}",
+        bad.join("\n")
+    );
+}
