@@ -1296,32 +1296,24 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
         }
     }
     // Learning's cost per BPF call: the learn arm against the default arm.
-    for b in s.bpf.iter().filter(|b| b.arm == LEARN) {
-        if let Some(d) = s.bpf.iter().find(|x| x.arm == DEFAULT && x.name == b.name) {
-            let learn = &per_round[&(LEARN.to_string(), b.name.clone())];
-            let default = &per_round[&(DEFAULT.to_string(), b.name.clone())];
-            s.learn_cost.push(report::LearnCost {
-                name: b.name.clone(),
-                avg_ns_learn: b.avg_ns,
-                avg_ns_default: d.avg_ns,
-                extra_ns: b.avg_ns - d.avg_ns,
-                cmp: stats::compare(default, learn, stats::Better::Lower, args.seed ^ 0x1ea7),
-            });
-        }
+    for c in extra_cost_per_program(&s.bpf, &per_round, LEARN, DEFAULT, args.seed ^ 0x1ea7) {
+        s.learn_cost.push(report::LearnCost {
+            name: c.name,
+            avg_ns_learn: c.avg_ns_arm,
+            avg_ns_default: c.avg_ns_base,
+            extra_ns: c.avg_ns_arm - c.avg_ns_base,
+            cmp: c.cmp,
+        });
     }
     if args.walk_cost {
-        for b in s.bpf.iter().filter(|b| b.arm == DEFAULT) {
-            if let Some(nm) = s.bpf.iter().find(|x| x.arm == NOMODEL && x.name == b.name) {
-                let model = &per_round[&(DEFAULT.to_string(), b.name.clone())];
-                let nomodel = &per_round[&(NOMODEL.to_string(), b.name.clone())];
-                s.walk_cost.push(report::WalkCost {
-                    name: b.name.clone(),
-                    avg_ns_model: b.avg_ns,
-                    avg_ns_no_model: nm.avg_ns,
-                    walk_ns: b.avg_ns - nm.avg_ns,
-                    cmp: stats::compare(nomodel, model, stats::Better::Lower, args.seed ^ 0x77),
-                });
-            }
+        for c in extra_cost_per_program(&s.bpf, &per_round, DEFAULT, NOMODEL, args.seed ^ 0x77) {
+            s.walk_cost.push(report::WalkCost {
+                name: c.name,
+                avg_ns_model: c.avg_ns_arm,
+                avg_ns_no_model: c.avg_ns_base,
+                walk_ns: c.avg_ns_arm - c.avg_ns_base,
+                cmp: c.cmp,
+            });
         }
         if s.walk_cost.is_empty() {
             s.notes.push("--walk-cost: no BPF program counters were collected (are the arbor_* struct_ops programs loaded, and bpf_stats_enabled writable?)".into());
@@ -1343,6 +1335,38 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
         ));
     }
     s
+}
+
+/// One BPF program's ns/call in `arm` against `base`: the means over all
+/// rounds and the per-round comparison (lower is better).
+struct ExtraCost {
+    name: String,
+    avg_ns_arm: f64,
+    avg_ns_base: f64,
+    cmp: stats::Comparison,
+}
+
+/// [`ExtraCost`] of every program that both arms ran.
+fn extra_cost_per_program(
+    bpf: &[report::BpfProgSummary],
+    per_round: &BTreeMap<(String, String), Vec<f64>>,
+    arm: &str,
+    base: &str,
+    seed: u64,
+) -> Vec<ExtraCost> {
+    bpf.iter()
+        .filter(|a| a.arm == arm)
+        .filter_map(|a| {
+            let b = bpf.iter().find(|x| x.arm == base && x.name == a.name)?;
+            let of = |arm: &str| per_round.get(&(arm.to_string(), a.name.clone()));
+            Some(ExtraCost {
+                name: a.name.clone(),
+                avg_ns_arm: a.avg_ns,
+                avg_ns_base: b.avg_ns,
+                cmp: stats::compare(of(base)?, of(arm)?, stats::Better::Lower, seed),
+            })
+        })
+        .collect()
 }
 
 /// What --plot draws: latency if measured, else messaging iterations, else command wall times.
