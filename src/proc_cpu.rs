@@ -85,7 +85,7 @@ impl CpuReading {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -96,19 +96,53 @@ mod tests {
         assert!(parse_stat("no paren").is_err());
     }
 
-    #[test]
-    fn a_spinning_thread_shows_as_cpu() {
-        let a = read("self").unwrap();
-        let t0 = Instant::now();
+    /// CPU time of the calling thread, s (CLOCK_THREAD_CPUTIME_ID).
+    pub(crate) fn thread_cpu_s() -> f64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid timespec to write into.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+        ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    }
+
+    /// Spin until this thread has used `secs` of CPU by its own clock
+    /// (however long that takes on a busy machine); returns what it used.
+    pub(crate) fn spin_cpu_s(secs: f64) -> f64 {
+        let t0 = thread_cpu_s();
         let mut x = 0u64;
-        while t0.elapsed() < Duration::from_millis(400) {
+        while thread_cpu_s() - t0 < secs {
             x = x.wrapping_mul(31).wrapping_add(1);
             std::hint::black_box(x);
         }
+        thread_cpu_s() - t0
+    }
+
+    /// utime+stime come in clock ticks (10 ms at USER_HZ 100): a reading
+    /// may lag the thread's own clock by up to one tick at each end.
+    const TICKS_SLACK_S: f64 = 0.02;
+
+    #[test]
+    fn a_spinning_thread_shows_as_cpu() {
+        // Ground truth: the spinning thread's own CPU clock, so the test
+        // holds on a loaded machine, where the spin takes longer.
+        let a = read("self").unwrap();
+        let spun = spin_cpu_s(0.4);
         let b = read("self").unwrap();
+        assert!(
+            b.cpu_s - a.cpu_s >= spun - TICKS_SLACK_S,
+            "utime+stime grew by {:.3} s while the thread used {spun:.3} s",
+            b.cpu_s - a.cpu_s
+        );
+        let wall = b.at.duration_since(a.at).as_secs_f64();
+        let floor = 100.0 * (spun - TICKS_SLACK_S) / wall;
         let pct = b.percent_since(&a);
-        // One thread spun the whole time (other tests may add to it).
-        assert!(pct > 60.0, "{pct:.1}% while spinning");
+        assert!(
+            pct >= floor,
+            "{pct:.1}% while spinning, the thread alone used {floor:.1}%"
+        );
         std::thread::sleep(Duration::from_millis(400));
         let c = read("self").unwrap();
         assert!(
