@@ -4,7 +4,7 @@
 //! `run_cnt` for every BPF program. We read them for scx_arbor's struct_ops
 //! programs (names start with `arbor_`, truncated by the kernel to 15
 //! characters, e.g. `arbor_select_cp`) through the bpf syscall
-//! (`libbpf_rs::query::ProgInfoIter`: BPF_PROG_GET_NEXT_ID,
+//! (`sched::verifier::struct_ops_programs`, over `libbpf_rs::query::ProgInfoIter`: BPF_PROG_GET_NEXT_ID,
 //! BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD) at the start and the end of
 //! the measured window and report the deltas: average ns per call per program.
 
@@ -34,19 +34,12 @@ impl ProgStat {
 
 /// Current counters of the loaded struct_ops programs whose names start with `prefix`.
 pub fn snapshot(prefix: &str) -> Vec<ProgStat> {
-    let mut v: Vec<ProgStat> = libbpf_rs::query::ProgInfoIter::default()
-        .filter(|p| p.ty == libbpf_rs::ProgramType::StructOps)
-        .filter_map(|p| {
-            let name = p.name.to_string_lossy().into_owned();
-            if !name.starts_with(prefix) {
-                return None;
-            }
-            Some(ProgStat {
-                id: p.id,
-                name,
-                run_cnt: p.run_cnt,
-                run_time_ns: p.run_time_ns,
-            })
+    let mut v: Vec<ProgStat> = crate::sched::verifier::struct_ops_programs(prefix)
+        .map(|(name, p)| ProgStat {
+            id: p.id,
+            name,
+            run_cnt: p.run_cnt,
+            run_time_ns: p.run_time_ns,
         })
         .collect();
     v.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));

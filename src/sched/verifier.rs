@@ -3,19 +3,25 @@
 //! figure scx's veristat tracks. Logged once at attach; the VM tests compare
 //! it with the per-kernel record in bpf/verifier-insns.txt.
 
-use libbpf_rs::query::ProgInfoIter;
+use libbpf_rs::query::{ProgInfoIter, ProgramInfo};
 use libbpf_rs::ProgramType;
 
-/// (program name as the kernel keeps it, at most 15 bytes; instructions the
-/// verifier processed) for every loaded struct_ops program whose name starts
-/// with `prefix`, sorted by name.
-pub fn verified_insns(prefix: &str) -> Vec<(String, u32)> {
-    let mut v: Vec<(String, u32)> = ProgInfoIter::default()
+/// Every loaded struct_ops program whose name (as the kernel keeps it, at
+/// most 15 bytes) starts with `prefix`, with that name.
+pub fn struct_ops_programs(prefix: &str) -> impl Iterator<Item = (String, ProgramInfo)> + '_ {
+    ProgInfoIter::default()
         .filter(|p| p.ty == ProgramType::StructOps)
-        .filter_map(|p| {
+        .filter_map(move |p| {
             let name = p.name.to_string_lossy().into_owned();
-            name.starts_with(prefix).then_some((name, p.verified_insns))
+            name.starts_with(prefix).then_some((name, p))
         })
+}
+
+/// (name, instructions the verifier processed) of every program
+/// [`struct_ops_programs`] finds, sorted by name.
+pub fn verified_insns(prefix: &str) -> Vec<(String, u32)> {
+    let mut v: Vec<(String, u32)> = struct_ops_programs(prefix)
+        .map(|(name, p)| (name, p.verified_insns))
         .collect();
     v.sort();
     v
