@@ -775,10 +775,15 @@ mod tests {
             queue_dropped: 0,
         };
         let st = Stats::sum(&[cpu(1, [0; NR_ACTIONS])]);
+        // The first reading covers the process's life, which is at least
+        // this sleep (the process may be younger than /proc/uptime's 10 ms
+        // tick when the test starts, as nextest starts one per test).
+        std::thread::sleep(std::time::Duration::from_millis(100));
         let a = Metrics::collect(&st, &off);
         assert!(
-            a.daemon_wall_ms > 0,
-            "the first reading covers the process's life"
+            a.daemon_wall_ms + 20 >= 100,
+            "the first reading covers the process's life, not {} ms",
+            a.daemon_wall_ms
         );
         // Ground truth: the wall clock around the spin and the spinning
         // thread's own CPU clock (the spin lasts longer on a loaded machine).
