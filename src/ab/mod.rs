@@ -22,6 +22,7 @@ pub mod bpfstats;
 pub mod command;
 pub mod latency;
 pub mod messaging;
+pub mod plot;
 pub mod report;
 pub mod rundelay;
 pub mod schbench;
@@ -276,8 +277,9 @@ pub struct AbArgs {
     pub json: Option<PathBuf>,
 
     /// Draw the wakeup-latency distributions of the arms (CDF and tail on log
-    /// scales, all rounds pooled) as SVG to FILE. Without the latency workload
-    /// the messaging iteration times, else the command's wall times, are drawn.
+    /// scales, all rounds pooled, and a strip of each round's median and
+    /// p25–p75) as SVG to FILE. Without the latency workload the messaging
+    /// iteration times, else the command's wall times, are drawn.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
@@ -841,8 +843,8 @@ pub fn run_with(args: &AbArgs, env: &AbEnv) -> Result<AbOutput> {
         progress.line(&format!("wrote {}", p.display()));
     }
     if let Some(p) = &args.plot {
-        let (title, unit, series) = plot_series(&out);
-        match report::plot_cdf(p, &title, unit, &series) {
+        let (title, unit, arms) = plot_series(&out);
+        match plot::write_svg(p, &title, unit, &arms) {
             Ok(()) => progress.line(&format!("wrote {}", p.display())),
             Err(e) => progress.line(&format!("no plot written: {e:#}")),
         }
@@ -1461,22 +1463,23 @@ fn extra_cost_per_program(
         .collect()
 }
 
-/// What --plot draws: latency if measured, else messaging iterations, else command wall times.
-fn plot_series(out: &AbOutput) -> (String, &'static str, Vec<(String, Vec<f64>)>) {
-    let by_arm = |f: &dyn Fn(&RoundRecord) -> Vec<f64>| -> Vec<(String, Vec<f64>)> {
+/// What --plot draws, per arm and round: latency if measured, else messaging
+/// iterations, else command wall times.
+fn plot_series(out: &AbOutput) -> (String, &'static str, Vec<plot::PlotArm>) {
+    let by_arm = |f: &dyn Fn(&RoundRecord) -> Vec<f64>| -> Vec<plot::PlotArm> {
         out.arms
             .iter()
-            .map(|a| {
-                (
-                    a.name.clone(),
-                    out.rounds
-                        .iter()
-                        .filter(|r| r.arm == a.name)
-                        .flat_map(f)
-                        .collect::<Vec<f64>>(),
-                )
+            .map(|a| plot::PlotArm {
+                name: a.name.clone(),
+                rounds: out
+                    .rounds
+                    .iter()
+                    .filter(|r| r.arm == a.name)
+                    .map(|r| (r.round, f(r)))
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect(),
             })
-            .filter(|(_, v)| !v.is_empty())
+            .filter(|a| !a.rounds.is_empty())
             .collect()
     };
     let lat = by_arm(&|r| {
@@ -1486,11 +1489,7 @@ fn plot_series(out: &AbOutput) -> (String, &'static str, Vec<(String, Vec<f64>)>
             .collect()
     });
     if !lat.is_empty() {
-        return (
-            "scx_arbor ab: wakeup latency (all rounds pooled)".into(),
-            "µs",
-            lat,
-        );
+        return ("scx_arbor ab: wakeup latency".into(), "µs", lat);
     }
     let msg = by_arm(&|r| {
         r.messaging

@@ -1,10 +1,10 @@
-//! Output of `scx_arbor ab`: the terminal table, the JSON document and the SVG plot.
+//! Output of `scx_arbor ab`: the terminal table and the JSON document (the SVG is in plot.rs).
 
 use super::bpfstats::ProgStat;
 use super::latency::{Bucket, LatencySummary};
 use super::rundelay::RunDelay;
 use super::stats::{Better, Comparison, Verdict};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -659,169 +659,6 @@ pub fn write_json<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
     Ok(())
 }
 
-/// At most `n` points of the empirical CDF of `v` (sorted in place).
-pub fn cdf_points(v: &mut [f64], n: usize) -> Vec<(f64, f64)> {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let len = v.len();
-    if len == 0 {
-        return vec![];
-    }
-    let step = (len / n.max(1)).max(1);
-    let mut pts: Vec<(f64, f64)> = (0..len)
-        .step_by(step)
-        .map(|i| (v[i], (i + 1) as f64 / len as f64))
-        .collect();
-    // Always keep the tail exactly (the interesting part).
-    let tail = len.saturating_sub(step * 4);
-    for (i, x) in v.iter().enumerate().skip(tail) {
-        pts.push((*x, (i + 1) as f64 / len as f64));
-    }
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    pts.dedup();
-    pts
-}
-
-fn axis_num(x: &f64) -> String {
-    if *x >= 1.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-fn arm_color(i: usize) -> plotters::style::RGBColor {
-    use plotters::style::RGBColor;
-    const C: [RGBColor; 4] = [
-        RGBColor(31, 119, 180),  // blue: baseline
-        RGBColor(214, 39, 40),   // red
-        RGBColor(44, 160, 44),   // green
-        RGBColor(148, 103, 189), // purple
-    ];
-    C[i % C.len()]
-}
-
-/// SVG with the empirical CDF (left) and the tail, 1 − CDF on a log axis
-/// (right), of `series` (arm name, values), x on a log scale.
-pub fn plot_cdf(path: &Path, title: &str, unit: &str, series: &[(String, Vec<f64>)]) -> Result<()> {
-    use plotters::prelude::*;
-    let series: Vec<(String, Vec<f64>)> = series
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.clone(),
-                v.iter()
-                    .copied()
-                    .filter(|x| x.is_finite() && *x > 0.0)
-                    .collect::<Vec<f64>>(),
-            )
-        })
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
-    anyhow::ensure!(!series.is_empty(), "nothing to plot (no positive samples)");
-    let lo = series
-        .iter()
-        .flat_map(|(_, v)| v.iter())
-        .copied()
-        .fold(f64::INFINITY, f64::min);
-    let hi = series
-        .iter()
-        .flat_map(|(_, v)| v.iter())
-        .copied()
-        .fold(0.0, f64::max);
-    let (xlo, xhi) = (lo * 0.8, (hi * 1.25).max(lo * 2.0));
-    let nmax = series.iter().map(|(_, v)| v.len()).max().unwrap_or(1) as f64;
-    let ylo = (1.0 / nmax).min(0.1) * 0.5;
-
-    let root = SVGBackend::new(path, (1200, 520)).into_drawing_area();
-    let e = |e: DrawingAreaErrorKind<_>| anyhow!("plot: {e:?}");
-    root.fill(&WHITE).map_err(e)?;
-    let root = root.titled(title, ("sans-serif", 22)).map_err(e)?;
-    let panels = root.split_evenly((1, 2));
-
-    let pts: Vec<(String, Vec<(f64, f64)>)> = series
-        .iter()
-        .map(|(n, v)| {
-            let mut v = v.clone();
-            (n.clone(), cdf_points(&mut v, 2000))
-        })
-        .collect();
-
-    {
-        let mut chart = ChartBuilder::on(&panels[0])
-            .caption("CDF", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d((xlo..xhi).log_scale(), 0.0..1.0)
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("{unit} (log scale)"))
-            .x_label_formatter(&axis_num)
-            .y_desc("fraction ≤ x")
-            .draw()
-            .map_err(e)?;
-        for (i, (name, p)) in pts.iter().enumerate() {
-            let c = arm_color(i);
-            chart
-                .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))
-                .map_err(e)?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)?;
-    }
-    {
-        let mut chart = ChartBuilder::on(&panels[1])
-            .caption("tail: 1 − CDF", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((xlo..xhi).log_scale(), (ylo..1.0).log_scale())
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("{unit} (log scale)"))
-            .x_label_formatter(&axis_num)
-            .y_desc("fraction > x")
-            .y_label_formatter(&|y| format!("{y:.0e}"))
-            .draw()
-            .map_err(e)?;
-        for (i, (name, p)) in pts.iter().enumerate() {
-            let c = arm_color(i);
-            // 1 − F just before each point, so the largest sample keeps a visible height.
-            let n = series[i].1.len() as f64;
-            let tail = p
-                .iter()
-                .map(|&(x, f)| (x, (1.0 - f + 1.0 / n).clamp(ylo, 1.0)));
-            chart
-                .draw_series(LineSeries::new(tail, c.stroke_width(2)))
-                .map_err(e)?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)?;
-    }
-    root.present().map_err(e)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -836,35 +673,5 @@ mod tests {
             metric_def("hog_units_per_s").unwrap().better,
             Better::Higher
         );
-    }
-
-    #[test]
-    fn cdf_points_monotone() {
-        let mut v: Vec<f64> = (0..10_000).rev().map(|i| i as f64).collect();
-        let p = cdf_points(&mut v, 100);
-        assert!(p.len() >= 100 && p.len() <= 500, "{}", p.len());
-        assert!(p.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
-        assert_eq!(p.last().unwrap(), &(9999.0, 1.0));
-    }
-
-    #[test]
-    fn svg_is_written() {
-        let dir = std::env::temp_dir().join(format!("ab-plot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("p.svg");
-        let a: Vec<f64> = (1..2000).map(|i| 50.0 + (i % 97) as f64).collect();
-        let b: Vec<f64> = (1..2000).map(|i| 500.0 + (i % 89) as f64 * 10.0).collect();
-        plot_cdf(
-            &f,
-            "test",
-            "µs",
-            &[("eevdf".into(), a), ("arbor".into(), b)],
-        )
-        .unwrap();
-        let s = std::fs::read_to_string(&f).unwrap();
-        assert!(s.starts_with("<svg") && s.contains("eevdf") && s.contains("arbor"));
-        assert!(s.len() > 5000);
-        assert!(plot_cdf(&f, "t", "µs", &[("x".into(), vec![])]).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
