@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building scx_arbor and booting its VM tests need on a Debian 12
-# (bookworm) host: the BPF toolchain, the guest's userspace (busybox, workloads)
-# and QEMU 10 from bookworm-backports through a private apt configuration.
+# (bookworm) host: the BPF toolchain, the guest's userspace (busybox, workloads),
+# Chromium for the plot test and QEMU 10 from bookworm-backports through a
+# private apt configuration.
 # Idempotent; run as root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,8 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 [ "$(id -u)" = 0 ] || die "install-host-deps.sh must run as root (it calls apt-get install)"
 
+# chromium: tests/plot_browser.rs renders `ab --plot`'s SVG in it (headless).
 base_pkgs=(clang-19 libclang-19-dev llvm-19 libelf-dev zlib1g-dev pkg-config
-	busybox-static cpio stress-ng rt-tests python3-venv socat)
+	busybox-static cpio stress-ng rt-tests python3-venv socat chromium)
 missing=()
 for p in "${base_pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
