@@ -102,14 +102,33 @@ pub fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
     v.into_iter().step_by(k).collect()
 }
 
-fn axis_num(x: &f64) -> String {
-    if *x >= 100.0 || (*x >= 1.0 && x.fract() == 0.0) {
-        format!("{x:.0}")
-    } else if *x >= 1.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
+/// A tick label with two significant digits and no trailing zeros
+/// ("0.05", "1.5", "150"); below 0.001 in e-notation ("1e-4").
+pub fn tick_label(x: &f64) -> String {
+    let x = *x;
+    if x > 0.0 && x < 1e-3 {
+        return format!("{x:.0e}");
     }
+    let d = (1.0 - x.abs().log10().floor()).max(0.0) as usize;
+    let s = format!("{x:.d$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// The empirical CDF `pts` as a step function: flat between values,
+/// rising at each, from 0 below the first.
+fn steps(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut prev = 0.0;
+    let mut v = Vec::with_capacity(pts.len() * 2);
+    for &(x, f) in pts {
+        v.push((x, prev));
+        v.push((x, f));
+        prev = f;
+    }
+    v
 }
 
 /// Writes the SVG at `path`: top left the CDF of every arm's values pooled
@@ -159,7 +178,7 @@ pub fn write_svg(path: &Path, title: &str, unit: &str, arms: &[PlotArm]) -> Resu
 
     let pts: Vec<Vec<(f64, f64)>> = arms
         .iter()
-        .map(|a| cdf_points(&mut a.2.clone(), 2000))
+        .map(|a| steps(&cdf_points(&mut a.2.clone(), 2000)))
         .collect();
     let x_desc = format!("{unit} (log scale)");
     let legend = |(x, y): (i32, i32), c: RGBColor| {
@@ -181,7 +200,7 @@ pub fn write_svg(path: &Path, title: &str, unit: &str, arms: &[PlotArm]) -> Resu
         chart
             .configure_mesh()
             .x_desc(&x_desc)
-            .x_label_formatter(&axis_num)
+            .x_label_formatter(&tick_label)
             .y_desc("fraction ≤ x")
             .y_max_light_lines(1)
             .label_style(("sans-serif", 14))
@@ -214,26 +233,24 @@ pub fn write_svg(path: &Path, title: &str, unit: &str, arms: &[PlotArm]) -> Resu
                 (xlo..xhi)
                     .log_scale()
                     .with_key_points(log_ticks(xlo, xhi, 8)),
-                (ylo..1.0).log_scale(),
+                (ylo..1.0)
+                    .log_scale()
+                    .with_key_points(log_ticks(ylo, 1.0, 6)),
             )
             .map_err(e)?;
         chart
             .configure_mesh()
             .x_desc(&x_desc)
-            .x_label_formatter(&axis_num)
+            .x_label_formatter(&tick_label)
             .y_desc("fraction > x")
-            .y_label_formatter(&|y| format!("{y:.0e}"))
-            .y_max_light_lines(4)
+            .y_label_formatter(&tick_label)
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(e)?;
-        for ((i, name, v, _), p) in arms.iter().zip(&pts) {
+        for ((i, name, _, _), p) in arms.iter().zip(&pts) {
             let c = arm_color(*i);
-            // 1 − F just before each point, so the largest sample keeps a visible height.
-            let n = v.len() as f64;
-            let tail = p
-                .iter()
-                .map(|&(x, f)| (x, (1.0 - f + 1.0 / n).clamp(ylo, 1.0)));
+            // After the largest value the tail is 0: drawn down to the axis.
+            let tail = p.iter().map(|&(x, f)| (x, (1.0 - f).max(ylo)));
             chart
                 .draw_series(LineSeries::new(tail, c.stroke_width(2)))
                 .map_err(e)?
@@ -316,7 +333,7 @@ fn strip<DB: DrawingBackend>(
         .x_desc("round")
         .x_label_formatter(&|x| format!("{}", x / 100))
         .y_desc(format!("{unit} (log scale)"))
-        .y_label_formatter(&axis_num)
+        .y_label_formatter(&tick_label)
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(e)?;
@@ -368,6 +385,15 @@ mod tests {
         // Nine decades with at most 4 ticks: every third power of ten.
         let t = log_ticks(1.0, 1e9, 4);
         assert_eq!(t, vec![1.0, 1e3, 1e6, 1e9]);
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        let l = |v: &[f64]| v.iter().map(tick_label).collect::<Vec<_>>();
+        assert_eq!(
+            l(&[0.05, 0.3, 0.5, 1.0, 1.5, 70.0, 150.0, 2000.0, 1e-4]),
+            ["0.05", "0.3", "0.5", "1", "1.5", "70", "150", "2000", "1e-4"]
+        );
     }
 
     #[test]
