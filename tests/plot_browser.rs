@@ -422,6 +422,8 @@ fn ab_plot_of_a_run_renders_in_chromium() {
         "ab",
         "--rounds",
         "3",
+        "--warmup",
+        "0.1",
         "--plot",
         svg.to_str().unwrap(),
         "--",
