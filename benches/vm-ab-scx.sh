@@ -16,6 +16,7 @@
 #   --bin-dir   where the published schedulers are installed
 #               (default target/scx-published)
 #   --smp       passed to tests/vm/run.sh (e.g. 8,sockets=2,cores=4)
+#   ARBOR_BIN=path/to/scx_arbor  measure that binary instead of building
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -67,7 +68,11 @@ for nv in $PUBLISHED; do
 	bins+=(--bin "$bindir/bin/scx_${nv%=*}")
 	other="$other${other:+,}${nv%=*}:/usr/bin/scx_${nv%=*}"
 done
-cargo build --release --quiet
+bin=${ARBOR_BIN:-}
+if [ -z "$bin" ]; then
+	cargo build --release --quiet
+	bin=$target/release/scx_arbor
+fi
 
 dirty=
 git diff --quiet HEAD -- src bpf models build.rs Cargo.toml Cargo.lock 2>/dev/null || dirty=+dirty
@@ -84,7 +89,7 @@ budget=$(awk -v r="$rounds" -v n="$nw" -v d="$duration" -v w="$warmup" \
 mkdir -p "$target/tmp"
 set +e
 # One TCG guest at a time: the VM tests take the same lock.
-flock "$target/tmp/vm.lock" tests/vm/run.sh ab --bin "$target/release/scx_arbor" "${bins[@]}" \
+flock "$target/tmp/vm.lock" tests/vm/run.sh ab --bin "$bin" "${bins[@]}" \
 	--timeout "$budget" --quiet --smp "$smp" --out "$out/vm" \
 	--arg rounds="$rounds" --arg duration="$duration" --arg warmup="$warmup" \
 	--arg workload="$workload" --arg arms=eevdf,default \
