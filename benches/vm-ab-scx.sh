@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: scx_arbor against EEVDF and against published sched_ext
-# schedulers (scx_bpfland and scx_cosmos from crates.io), all in ONE
+# schedulers (scx_bpfland, scx_cosmos and scx_lavd from crates.io), all in ONE
 # `scx_arbor ab` run in the TCG VM, interleaved rounds: the comparison a user
 # who runs one of those today would make. The published schedulers are built
 # with `cargo install --locked` at the pinned versions below (once; kept in
@@ -16,15 +16,16 @@
 #   --bin-dir   where the published schedulers are installed
 #               (default target/scx-published)
 #   --smp       passed to tests/vm/run.sh (e.g. 8,sockets=2,cores=4)
+#   ARBOR_BIN=path/to/scx_arbor  measure that binary instead of building
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export BPF_CLANG=${BPF_CLANG:-clang-19}
 target=${CARGO_TARGET_DIR:-$root/target}
 
-# The published versions measured; scx_utils 1.1.x, as scx_arbor's.
-BPFLAND_VERSION=1.1.4
-COSMOS_VERSION=1.1.7
+# The published schedulers measured, NAME=VERSION (scx_NAME on crates.io;
+# scx_utils 1.1.x, as scx_arbor's).
+PUBLISHED="bpfland=1.1.4 cosmos=1.1.7 lavd=1.1.4"
 
 rounds=5 duration=4 warmup=1 workload=latency,messaging,schbench smp=2
 bindir=$target/scx-published out=
@@ -61,32 +62,38 @@ install() { # crate version
 			--root "$bindir" "$1" --version "=$2"
 	fi
 }
-install scx_bpfland "$BPFLAND_VERSION"
-install scx_cosmos "$COSMOS_VERSION"
-cargo build --release --quiet
+bins=() other=
+for nv in $PUBLISHED; do
+	install "scx_${nv%=*}" "${nv#*=}"
+	bins+=(--bin "$bindir/bin/scx_${nv%=*}")
+	other="$other${other:+,}${nv%=*}:/usr/bin/scx_${nv%=*}"
+done
+bin=${ARBOR_BIN:-}
+if [ -z "$bin" ]; then
+	cargo build --release --quiet
+	bin=$target/release/scx_arbor
+fi
 
 dirty=
 git diff --quiet HEAD -- src bpf models build.rs Cargo.toml Cargo.lock 2>/dev/null || dirty=+dirty
 {
 	echo "scx_arbor commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
-	"$bindir/bin/scx_bpfland" --version
-	"$bindir/bin/scx_cosmos" --version
+	for nv in $PUBLISHED; do "$bindir/bin/scx_${nv%=*}" --version; done
 } | tee "$out/build.txt" >&2
 
-# Per round: 4 arms x workloads x (warm-up + duration), attach and detach.
+# Per round: 5 arms x workloads x (warm-up + duration), attach and detach.
 nw=$(echo "$workload" | tr ',' '\n' | grep -c .)
 budget=$(awk -v r="$rounds" -v n="$nw" -v d="$duration" -v w="$warmup" \
-	'BEGIN { printf "%d", 2 * r * 4 * (n * (w + d) + 4) + 240 }')
+	'BEGIN { printf "%d", 2 * r * 5 * (n * (w + d) + 4) + 240 }')
 [ "${smp%%,*}" -le 2 ] || budget=$((budget * 3))
 mkdir -p "$target/tmp"
 set +e
 # One TCG guest at a time: the VM tests take the same lock.
-flock "$target/tmp/vm.lock" tests/vm/run.sh ab --bin "$target/release/scx_arbor" \
-	--bin "$bindir/bin/scx_bpfland" --bin "$bindir/bin/scx_cosmos" \
+flock "$target/tmp/vm.lock" tests/vm/run.sh ab --bin "$bin" "${bins[@]}" \
 	--timeout "$budget" --quiet --smp "$smp" --out "$out/vm" \
 	--arg rounds="$rounds" --arg duration="$duration" --arg warmup="$warmup" \
 	--arg workload="$workload" --arg arms=eevdf,default \
-	--arg other=bpfland:/usr/bin/scx_bpfland,cosmos:/usr/bin/scx_cosmos >/dev/null
+	--arg other="$other" >/dev/null
 vmrc=$?
 set -e
 console=$out/vm/console.log
@@ -97,8 +104,8 @@ block() {
 		awk -v b="$1" '$0 ~ "ARBOR-BEGIN "b"$" {on=1; next} $0 ~ "ARBOR-END "b" " {on=0} on'
 }
 block json >"$out/ab.json"
-echo "scx_arbor ab in a QEMU/TCG VM, -smp $smp: eevdf, scx_arbor, scx_bpfland" \
-	"$BPFLAND_VERSION and scx_cosmos $COSMOS_VERSION (default options)," \
+echo "scx_arbor ab in a QEMU/TCG VM, -smp $smp: eevdf, scx_arbor and" \
+	"$(for nv in $PUBLISHED; do printf 'scx_%s %s, ' "${nv%=*}" "${nv#*=}"; done)(default options)," \
 	"$rounds rounds, $duration s per workload after $warmup s warm-up"
 block table
 grep -q 'ARBOR-MARK ab rc=0' "$console" || {
