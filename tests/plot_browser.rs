@@ -114,6 +114,7 @@ fn render(svg: &Path) -> Image {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-dev-shm-usage",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
             &format!("--user-data-dir={}", profile.display()),
