@@ -318,7 +318,7 @@ impl Server {
                 }
             }
             match died {
-                Some(why) => bail!("a control worker died: {why}"),
+                Some(why) => bail!("a control worker {why}"),
                 None => Ok(()),
             }
         })
@@ -579,7 +579,7 @@ mod tests {
         assert!(t.is_finished(), "the server went on with a dead worker");
         let err = format!("{:#}", t.join().unwrap().unwrap_err());
         assert!(
-            err.contains("a control worker died") && err.contains("a bug in the handler"),
+            err.contains("a control worker panicked") && err.contains("a bug in the handler"),
             "{err}"
         );
         assert!(!path.exists(), "the socket is removed when the server goes");
