@@ -39,7 +39,9 @@ case " $* " in
 esac
 case " $* " in
   *" --never "*) ;;
-  *) sleep 0.1; echo "arbor_0.1.0_x86_64_unknown_linux_gnu" > "$root/root/ops"; echo enabled > "$root/state" ;;
+  *) ops=arbor_0.1.0_x86_64_unknown_linux_gnu
+     case " $* " in *" --ops-name "*) ops=$(echo " $* " | sed 's/.* --ops-name \([^ ]*\) .*/\1/') ;; esac
+     sleep 0.1; echo "$ops" > "$root/root/ops"; echo enabled > "$root/state" ;;
 esac
 while :; do sleep 0.05; done
 "#;
@@ -730,6 +732,92 @@ fn period_list_and_nomodel_arm_through_ab() {
     let a = args(&["--rounds", "1", "--duration", "0.2", "--warmup", "0"]);
     let out = ab::run_with(&a, &f.env()).unwrap();
     assert!(out.summary.model_vs_nomodel.is_empty());
+}
+
+/// `--arm NAME=COMMAND`: another scheduler is an arm of its own. It runs
+/// with its own arguments only (none of scx_arbor's), may attach under any
+/// ops name, is stopped back to `disabled` after each round and is compared
+/// with eevdf like scx_arbor.
+#[test]
+fn another_scheduler_runs_as_an_arm() {
+    let f = Fake::new("other");
+    let other = format!(
+        "other=/bin/sh {} {} --ops-name bpfland_1.1.4 -s 20000",
+        f.dir.join("sched.sh").display(),
+        f.dir.display()
+    );
+    let a = args(&[
+        "--rounds",
+        "2",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+        "--arms",
+        "eevdf",
+        "--arm",
+        &other,
+        "--arbor-arg=--no-model",
+    ]);
+    let out = ab::run_with(&a, &f.env()).unwrap();
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let arms: Vec<&str> = out.rounds.iter().map(|r| r.arm.as_str()).collect();
+    assert_eq!(
+        arms.iter().filter(|a| **a == "other").count(),
+        2,
+        "{arms:?}"
+    );
+    assert_eq!(
+        arms.iter().filter(|a| **a == "eevdf").count(),
+        2,
+        "{arms:?}"
+    );
+    // Both rounds of the other scheduler, each with its own arguments only.
+    let log = f.args_log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for l in lines {
+        let (_pid, rest) = l.split_once(' ').unwrap();
+        assert_eq!(rest, "--ops-name bpfland_1.1.4 -s 20000");
+    }
+    assert!(f.sysfs().is_disabled());
+    for r in out.rounds.iter().filter(|r| r.arm == "other") {
+        assert!(r.attach_s.is_some());
+        let cpu = r.scheduler.as_ref().map(|s| s.cpu_pct).unwrap();
+        assert!(cpu.is_finite(), "the other scheduler's CPU is measured");
+    }
+    assert!(out
+        .summary
+        .comparisons
+        .iter()
+        .any(|c| c.arm == "other" && c.baseline == "eevdf" && c.metric == "lat_p99_us"));
+
+    // A scheduler that never attaches fails the run with its output, and
+    // leaves sched_ext disabled.
+    let never = format!(
+        "stuck=/bin/sh {} {} --never",
+        f.dir.join("sched.sh").display(),
+        f.dir.display()
+    );
+    let a = args(&[
+        "--rounds",
+        "1",
+        "--duration",
+        "0.2",
+        "--arms",
+        "eevdf",
+        "--arm",
+        &never,
+        "--attach-timeout",
+        "0.5",
+    ]);
+    let out = ab::run_with(&a, &f.env()).unwrap();
+    let e = out.error.unwrap_or_default();
+    assert!(
+        e.contains("arm stuck") && e.contains("did not attach"),
+        "{e}"
+    );
+    assert!(f.sysfs().is_disabled());
 }
 
 /// `--arms eevdf,default,nomodel,learn`: four arms per round; the learn arm

@@ -26,10 +26,19 @@ fn numbers(v: &Value, path: &str, out: &mut Vec<(String, f64)>) {
 
 #[test]
 fn ab_runs_both_arms_and_leaves_eevdf() {
+    // A third arm: a sched_ext scheduler given with --arm, here scx_arbor
+    // itself started as another program would be (own arguments only).
     let c = vm::run_scenario(
         "ab",
-        &[("rounds", "2"), ("duration", "3")],
-        Duration::from_secs(400),
+        &[
+            ("rounds", "2"),
+            ("duration", "3"),
+            (
+                "other",
+                "again:/usr/bin/scx_arbor+--no-model+--control-socket+/tmp/again.sock",
+            ),
+        ],
+        Duration::from_secs(500),
     );
     c.assert_exit_ok();
     assert_eq!(c.mark("before").str("state"), "disabled");
@@ -70,11 +79,18 @@ fn ab_runs_both_arms_and_leaves_eevdf() {
     for r in rounds {
         arms.insert(r["arm"].as_str().unwrap_or_default().to_string());
     }
-    assert!(
-        arms.len() >= 2,
-        "both arms must have rounds: {arms:?}\n{text}"
+    assert_eq!(
+        arms.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["again", "arbor", "eevdf"],
+        "every arm must have rounds:\n{text}"
     );
     assert_eq!(rounds.len(), 2 * arms.len(), "2 rounds per arm:\n{text}");
+    for r in rounds.iter().filter(|r| r["arm"] == "again") {
+        assert!(
+            r["scheduler"]["cpu_pct"].as_f64().is_some_and(|x| x >= 0.0),
+            "the other scheduler's CPU: {r}"
+        );
+    }
     for r in rounds {
         // Every arm-round measured wakeups with positive latency, hogs that
         // did work, and a messaging run that completed.

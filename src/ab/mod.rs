@@ -243,6 +243,17 @@ pub struct AbArgs {
     #[arg(long = "learn-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub learn_arg: Vec<String>,
 
+    /// Another sched_ext scheduler as one more arm, NAME=COMMAND: its binary
+    /// and options separated by spaces, e.g.
+    /// --arm 'bpfland=/usr/bin/scx_bpfland -s 20000'. Repeat for more. It is
+    /// started, watched and stopped the same guarded way as scx_arbor (own
+    /// process group, SIGINT then SIGKILL, waiting until sched_ext reports
+    /// `disabled`), whatever ops name it attaches under, and compared with
+    /// eevdf like every arm; its process CPU is reported, its BPF programs
+    /// are not (--bpf-stats covers arbor's).
+    #[arg(long = "arm", value_name = "NAME=COMMAND", value_parser = parse_external_arm)]
+    pub external_arms: Vec<ExternalArm>,
+
     /// Add a third arm, arbor with --no-model (the constant fallback class),
     /// and report the tree walk's cost per BPF call as the difference in
     /// ns/call between the two arbor arms (implies --bpf-stats). Adds one arm
@@ -346,6 +357,50 @@ pub struct Arm {
     pub sched_args: Option<Vec<String>>,
     /// The learn arm's model directory.
     pub model_dir: Option<PathBuf>,
+    /// Another scheduler's binary (--arm); None for scx_arbor and EEVDF.
+    pub exe: Option<PathBuf>,
+}
+
+/// Another sched_ext scheduler given with --arm NAME=COMMAND.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExternalArm {
+    pub name: String,
+    pub exe: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// Names the built-in arms take; an --arm may not reuse them.
+const RESERVED_ARM_NAMES: [&str; 4] = [BASELINE, DEFAULT, NOMODEL, LEARN];
+
+/// Parse --arm NAME=COMMAND.
+fn parse_external_arm(s: &str) -> Result<ExternalArm, String> {
+    let (name, cmd) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?}: expected NAME=COMMAND, e.g. bpfland=/usr/bin/scx_bpfland")
+    })?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "arm name {name:?}: use letters, digits, '-', '_' and '.' only"
+        ));
+    }
+    if RESERVED_ARM_NAMES.contains(&name) {
+        return Err(format!(
+            "arm name {name:?} is taken by a built-in arm ({})",
+            RESERVED_ARM_NAMES.join(", ")
+        ));
+    }
+    let mut words = cmd.split_whitespace().map(String::from);
+    let exe = words
+        .next()
+        .ok_or_else(|| format!("--arm {name}: no command after '='"))?;
+    Ok(ExternalArm {
+        name: name.to_string(),
+        exe: exe.into(),
+        args: words.collect(),
+    })
 }
 
 pub const BASELINE: &str = "eevdf";
@@ -410,23 +465,33 @@ impl AbArgs {
                     name: BASELINE.into(),
                     sched_args: None,
                     model_dir: None,
+                    exe: None,
                 },
                 ArmKind::Default => Arm {
                     name: DEFAULT.into(),
                     sched_args: Some(sa.clone()),
                     model_dir: None,
+                    exe: None,
                 },
                 ArmKind::Nomodel => Arm {
                     name: NOMODEL.into(),
                     sched_args: Some(no_model_args(&sa)),
                     model_dir: None,
+                    exe: None,
                 },
                 ArmKind::Learn => Arm {
                     name: LEARN.into(),
                     sched_args: Some(learn_args(&sa, &self.learn_dir(), &self.learn_arg)),
                     model_dir: Some(self.learn_dir()),
+                    exe: None,
                 },
             })
+            .chain(self.external_arms.iter().map(|x| Arm {
+                name: x.name.clone(),
+                sched_args: Some(x.args.clone()),
+                model_dir: None,
+                exe: Some(x.exe.clone()),
+            }))
             .collect()
     }
 
@@ -446,9 +511,16 @@ impl AbArgs {
             "--arms must include eevdf: every arm is compared with it"
         );
         anyhow::ensure!(
-            kinds.len() >= 2,
-            "--arms needs eevdf and at least one scx_arbor arm"
+            kinds.len() + self.external_arms.len() >= 2,
+            "--arms needs eevdf and at least one scheduler arm (scx_arbor's or --arm)"
         );
+        for (i, x) in self.external_arms.iter().enumerate() {
+            anyhow::ensure!(
+                !self.external_arms[..i].iter().any(|y| y.name == x.name),
+                "--arm {}: two arms have that name",
+                x.name
+            );
+        }
         anyhow::ensure!(
             !self.walk_cost || kinds.contains(&ArmKind::Default),
             "--walk-cost compares the default arm with nomodel: add default to --arms"
@@ -722,6 +794,12 @@ pub fn run_with(args: &AbArgs, env: &AbEnv) -> Result<AbOutput> {
     if !env.sysfs.is_disabled() && env.sysfs.is_attached(&env.ops_prefix) {
         let msg = "sched_ext still shows scx_arbor attached after the run";
         error.get_or_insert_with(|| msg.to_string());
+    } else if !args.external_arms.is_empty() && !env.sysfs.is_disabled() {
+        let msg = format!(
+            "sched_ext still shows a scheduler ({:?}) attached after the run",
+            env.sysfs.ops()
+        );
+        error.get_or_insert(msg);
     }
     let interrupted = env.stop.load(Ordering::SeqCst);
 
@@ -859,11 +937,21 @@ fn run_arm_round(
             );
         }
         progress.update("starting scheduler");
+        // Another scheduler (--arm) runs as given and may attach under any
+        // ops name.
+        let (exe, prefix_args, ops_prefix) = match &arm.exe {
+            Some(exe) => (exe.clone(), vec![], String::new()),
+            None => (
+                env.sched_exe.clone(),
+                env.sched_prefix_args.clone(),
+                env.ops_prefix.clone(),
+            ),
+        };
         let launch = SchedLaunch {
-            exe: env.sched_exe.clone(),
-            prefix_args: env.sched_prefix_args.clone(),
+            exe,
+            prefix_args,
             args: sa.clone(),
-            ops_prefix: env.ops_prefix.clone(),
+            ops_prefix,
             attach_timeout: Duration::from_secs_f64(args.attach_timeout),
             stop_timeout: Duration::from_secs_f64(args.attach_timeout),
             interrupt: Some(env.stop.clone()),
@@ -876,15 +964,17 @@ fn run_arm_round(
             .ensure_idle()
             .context("baseline arm must run without a sched_ext scheduler")?;
     }
-    let bpf_before = if bpf_stats && sched.is_some() {
+    // arbor's BPF programs and control socket; another scheduler has neither.
+    let arbor = sched.is_some() && arm.exe.is_none();
+    let bpf_before = if bpf_stats && arbor {
         bpfstats::snapshot(&env.prog_prefix)
     } else {
         vec![]
     };
-    let watch = sched
-        .as_ref()
-        .and_then(|s| s.pid())
-        .map(|pid| SchedWatch::start(pid, control_socket(arm), env.socket_wait, stop));
+    let watch = sched.as_ref().and_then(|s| s.pid()).map(|pid| {
+        let socket = arbor.then(|| control_socket(arm));
+        SchedWatch::start(pid, socket, env.socket_wait, stop)
+    });
 
     let mut upd = |m: String| progress.update(&m);
     for w in workloads {
@@ -1019,7 +1109,7 @@ fn run_arm_round(
             s.check_alive()?;
         }
     }
-    if bpf_stats && sched.is_some() {
+    if bpf_stats && arbor {
         rec.bpf_stats = bpfstats::delta(&bpf_before, &bpfstats::snapshot(&env.prog_prefix));
     }
     if let Some(w) = watch {
@@ -1097,7 +1187,8 @@ fn control_socket(arm: &Arm) -> PathBuf {
 /// round's workloads to their end.
 struct SchedWatch {
     pid: u32,
-    socket: PathBuf,
+    /// scx_arbor's control socket; None for another scheduler.
+    socket: Option<PathBuf>,
     cpu: Option<crate::proc_cpu::CpuReading>,
     counters: Option<crate::sched::stats::Stats>,
 }
@@ -1113,17 +1204,17 @@ fn read_counters(socket: &std::path::Path) -> Option<(crate::sched::stats::Stats
 impl SchedWatch {
     /// The scheduler serves its control socket a moment after sched_ext
     /// reports it attached: wait up to `wait` for it.
-    fn start(pid: u32, socket: PathBuf, wait: Duration, stop: &AtomicBool) -> SchedWatch {
+    fn start(pid: u32, socket: Option<PathBuf>, wait: Duration, stop: &AtomicBool) -> SchedWatch {
         let t0 = Instant::now();
-        let counters = loop {
-            match read_counters(&socket) {
+        let counters = socket.as_deref().and_then(|socket| loop {
+            match read_counters(socket) {
                 Some(c) => break Some(c.0),
                 None if t0.elapsed() < wait && !stop.load(Ordering::SeqCst) => {
                     std::thread::sleep(Duration::from_millis(50))
                 }
                 None => break None,
             }
-        };
+        });
         SchedWatch {
             cpu: crate::proc_cpu::read(&pid.to_string()).ok(),
             counters,
@@ -1141,9 +1232,10 @@ impl SchedWatch {
             cpu_pct,
             ..Default::default()
         };
-        if let (Some(before), Some((now, generation))) =
-            (self.counters, read_counters(&self.socket))
-        {
+        if let (Some(before), Some((now, generation))) = (
+            self.counters,
+            self.socket.as_deref().and_then(read_counters),
+        ) {
             let d = now.delta(&before);
             let c = crate::learn::cost::Confusion::from_rows(&d.confusion);
             j.model_score = c.score();
@@ -1529,6 +1621,42 @@ mod tests {
     }
 
     #[test]
+    fn other_scheduler_arms() {
+        let a = parse(&[
+            "--arm",
+            "bpfland=/usr/bin/scx_bpfland -s 20000",
+            "--arm=cosmos=/bin/scx_cosmos",
+        ]);
+        a.validate().unwrap();
+        let arms = a.arms();
+        let names: Vec<&str> = arms.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["eevdf", "arbor", "bpfland", "cosmos"]);
+        assert_eq!(arms[2].exe, Some(PathBuf::from("/usr/bin/scx_bpfland")));
+        assert_eq!(arms[2].sched_args, Some(vec!["-s".into(), "20000".into()]));
+        assert_eq!(arms[3].sched_args, Some(vec![]));
+        assert_eq!(arms[1].exe, None);
+        // eevdf against another scheduler only
+        parse(&["--arms", "eevdf", "--arm", "x=/bin/x"])
+            .validate()
+            .unwrap();
+        assert!(parse(&["--arms", "eevdf"]).validate().is_err());
+        assert!(parse(&["--arm", "x=/a", "--arm", "x=/b"])
+            .validate()
+            .is_err());
+        for bad in [
+            "nocommand",
+            "=/bin/x",
+            "x=",
+            "x=  ",
+            "arbor=/bin/x",
+            "eevdf=/x",
+            "a b=/x",
+        ] {
+            assert!(parse_external_arm(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn arms_option() {
         let names = |a: &AbArgs| a.arms().into_iter().map(|a| a.name).collect::<Vec<_>>();
         assert_eq!(names(&parse(&[])), ["eevdf", "arbor"]);
@@ -1601,6 +1729,7 @@ mod tests {
             name: "x".into(),
             sched_args: Some(a.iter().map(|s| s.to_string()).collect()),
             model_dir: None,
+            exe: None,
         };
         assert_eq!(
             control_socket(&arm(&["-v"])),

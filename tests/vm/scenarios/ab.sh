@@ -2,7 +2,11 @@
 # the latency mix and messaging. Prints the table, the JSON and the SVG size;
 # with arbor.svg_b64=1 also the SVG (base64) for tests/vm/demo.sh.
 # Args: arbor.rounds (2), arbor.duration (3), arbor.warmup (1),
-#       arbor.workload (latency,messaging), arbor.walk_cost (0).
+#       arbor.workload (latency,messaging), arbor.walk_cost (0),
+#       arbor.arms (ab's default), arbor.other (none): other sched_ext
+#       schedulers as arms, NAME:PATH[+ARG...] separated by commas (the
+#       binaries passed in with run.sh --bin), e.g.
+#       bpfland:/usr/bin/scx_bpfland,cosmos:/usr/bin/scx_cosmos+-s+20000.
 . /scenarios/_lib.sh
 
 mark before "state=$(scx_state)"
@@ -10,11 +14,15 @@ set -- --rounds "${ARBOR_ROUNDS:-2}" --duration "${ARBOR_DURATION:-3}" \
 	--warmup "${ARBOR_WARMUP:-1}" --workload "${ARBOR_WORKLOAD:-latency,messaging}" \
 	--attach-timeout 60 --json /tmp/ab.json --plot /tmp/ab.svg
 [ "${ARBOR_WALK_COST:-0}" = 1 ] && set -- "$@" --walk-cost --bpf-stats
+[ -n "${ARBOR_ARMS:-}" ] && set -- "$@" --arms "$ARBOR_ARMS"
+for o in $(echo "${ARBOR_OTHER:-}" | tr ',' ' '); do
+	set -- "$@" --arm "$(echo "$o" | sed 's/:/=/; s/+/ /g')"
+done
 t0=$(now_ms)
 scx_arbor ab "$@" >/tmp/ab.out 2>/tmp/ab.err
 rc=$?
 mark ab "rc=$rc" "ms=$(($(now_ms) - t0))" "state=$(scx_state)" \
-	"arbor_procs=$(pgrep -f 'scx_arbor --' | wc -l)"
+	"arbor_procs=$(pgrep -f 'scx_arbor --' | wc -l)" "ops=$(scx_ops)"
 block table cat /tmp/ab.out
 block stderr tail -n 20 /tmp/ab.err
 [ -f /tmp/ab.json ] && block json cat /tmp/ab.json
