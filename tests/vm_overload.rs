@@ -148,7 +148,9 @@ fn ring_overload_drops_are_counted_scheduling_goes_on_and_recording_resumes() {
         "the quiet probe's waker thread was not found".into()
     });
     k.check(q_woke >= 200 && q_rows * 10 >= q_woke * 9, || {
-        format!("after the storms the probe woke {q_woke} times and has {q_rows} samples in the CSV")
+        format!(
+            "after the storms the probe woke {q_woke} times and has {q_rows} samples in the CSV"
+        )
     });
     let (q_sent, q_dropped) = (
         delta(&c, "s3", "s4", "samples_sent"),
@@ -159,9 +161,10 @@ fn ring_overload_drops_are_counted_scheduling_goes_on_and_recording_resumes() {
     });
 
     let end = c.mark("end");
-    k.check(end.str("state") == "enabled" && end.str("alive") == "1", || {
-        format!("at the end: {end:?}")
-    });
+    k.check(
+        end.str("state") == "enabled" && end.str("alive") == "1",
+        || format!("at the end: {end:?}"),
+    );
     let exit = c.mark("sched_exit");
     k.check(
         exit.str("rc") == "0" && exit.str("sigkilled") == "0" && exit.str("state") == "disabled",
