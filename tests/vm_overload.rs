@@ -110,7 +110,7 @@ fn ring_overload_drops_are_counted_scheduling_goes_on_and_recording_resumes() {
         format!("{free_forks} children exited, {sent} samples sent + {dropped} dropped")
     });
     let rows = f.u64("rows_after") - f.u64("rows_before");
-    k.check(rows * 10 >= sent * 9, || {
+    k.check(rows * 10 >= sent * 8, || {
         format!("{sent} samples sent during the free storm, {rows} reached the CSV")
     });
     let per_drain = (sent + dropped) as f64 / secs * DRAIN_EVERY_S;

@@ -117,10 +117,13 @@ pub fn lower_priority() -> &'static str {
 }
 
 impl LearningThread {
-    /// A learner publishing its counters in `stats`. A candidate left in
-    /// the shadow slot by a learner that died is taken out.
+    /// A learner publishing its counters in `stats`, going on from what
+    /// they hold (after a restart: counters stay monotonic for the
+    /// statistics readers, which take differences; the window starts
+    /// empty). A candidate left in the shadow slot by a learner that died
+    /// is taken out.
     pub fn new(
-        learner: Learner,
+        mut learner: Learner,
         live: Arc<Mutex<LiveModel>>,
         mut shadow: ModelSlot,
         cpu_stats: MapHandle,
@@ -130,6 +133,10 @@ impl LearningThread {
         std::fs::create_dir_all(store.dir())
             .with_context(|| format!("creating the model directory {}", store.dir().display()))?;
         shadow.clear()?;
+        learner.stats = LearnStats {
+            window_len: 0,
+            ..lock(&stats).clone()
+        };
         let baseline = Stats::read(&cpu_stats)?;
         let generation = lock(&live).slot.generation();
         Ok(Self {

@@ -74,7 +74,8 @@ wait $a
 wait $b
 t1=$(now_ms)
 status s3
-sleep 1.5
+# The consumer flushes the CSV once a second
+sleep 2
 mark free "forks=$(($(cat /tmp/storm.a) + $(cat /tmp/storm.b)))" "ms=$((t1 - t0))" \
 	"rows_before=$r2" "rows_after=$(rows)" "state=$(scx_state)" \
 	"alive=$(sched_alive && echo 1 || echo 0)"
