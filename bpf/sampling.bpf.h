@@ -13,18 +13,22 @@
  *    away are counted (samples_throttled), as are those a full ring
  *    drops (samples_dropped);
  *  - userspace is not woken per sample: it drains the ring on a timer and
- *    is woken early only when the ring is a quarter full.
+ *    is woken early only when the ring is a quarter full. The ring's size
+ *    is set by the loader (--sample-ring-kib) and so is the wakeup mark.
  * Included by main.bpf.c only.
  */
 #ifndef __ARBOR_SAMPLING_BPF_H
 #define __ARBOR_SAMPLING_BPF_H
 
+/* Default ring size; the loader sets the real one before load */
 #define SAMPLES_RING_BYTES	(1U << 20)
-#define SAMPLES_WAKE_BYTES	(SAMPLES_RING_BYTES / 4)
 #define SAMPLE_WINDOW_NS	(1000ULL * 1000 * 1000)
 
 /* Set by userspace before load: scx_arbor's process id (tgid) */
 const volatile u32 arbor_tgid;
+
+/* Set by userspace before load: a quarter of the ring's real size */
+const volatile u64 samples_wake_bytes = SAMPLES_RING_BYTES / 4;
 
 /*
  * Runtime tunables written by userspace through the bss map:
@@ -109,7 +113,7 @@ static void maybe_sample(struct task_struct *p, const struct task_ctx *tctx,
 	s->truncated = truncated;
 	s->shadow = tctx->shadow;
 	flags = bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
-			SAMPLES_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+			samples_wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(s, flags);
 	st->samples_sent++;
 }

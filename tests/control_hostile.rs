@@ -72,6 +72,7 @@ impl Harness {
                 #[allow(unreachable_patterns)]
                 _ => anyhow::bail!("not served by this stand-in"),
             })
+            .expect("the control server failed")
         });
         Harness {
             dir,

@@ -258,18 +258,30 @@ impl Server {
     /// Serve requests until `stop`: [`WORKERS`] connections at a time, up to
     /// [`BACKLOG`] more waiting, any further client refused as busy. Each
     /// client has [`IDLE_TIMEOUT`] between bytes and [`REQUEST_DEADLINE`]
-    /// for its whole request.
-    pub fn serve<H>(&self, stop: Arc<AtomicBool>, handle: H)
+    /// for its whole request. A worker that dies (a panic in a handler)
+    /// ends the server with the reason, so that its supervisor sees it
+    /// instead of a server that silently serves with fewer workers.
+    pub fn serve<H>(&self, stop: Arc<AtomicBool>, handle: H) -> Result<()>
     where
         H: Fn(Request) -> Result<Value> + Sync,
     {
         let (tx, rx) = sync_channel::<(UnixStream, Instant)>(BACKLOG);
         let rx = Mutex::new(rx);
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("control")
+            .to_string();
         std::thread::scope(|scope| {
+            let mut workers = Vec::new();
             for _ in 0..WORKERS {
-                scope.spawn(|| Self::worker(&rx, &stop, &handle));
+                workers.push(
+                    std::thread::Builder::new()
+                        .name(thread.clone())
+                        .spawn_scoped(scope, || Self::worker(&rx, &stop, &handle))
+                        .context("starting a control worker")?,
+                );
             }
-            while !stop.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) && !workers.iter().any(|w| w.is_finished()) {
                 // Sleep in poll(2) until a client connects (or the stop
                 // check is due): an idle server costs a few wakeups a second.
                 if !self.readable(STOP_CHECK) {
@@ -297,7 +309,19 @@ impl Server {
                 }
             }
             drop(tx);
-        });
+            let mut died = None;
+            for w in workers {
+                if let Err(p) = w.join() {
+                    died.get_or_insert_with(|| {
+                        crate::sched::supervisor::panic_reason(&thread, p.as_ref())
+                    });
+                }
+            }
+            match died {
+                Some(why) => bail!("a control worker {why}"),
+                None => Ok(()),
+            }
+        })
     }
 
     fn worker<H>(rx: &Mutex<Receiver<(UnixStream, Instant)>>, stop: &AtomicBool, handle: &H)
@@ -498,7 +522,7 @@ mod tests {
         let server = Server::bind(&path).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let t = std::thread::spawn(move || server.serve(stop2, |_| Ok(json!({}))));
+        let t = std::thread::spawn(move || server.serve(stop2, |_| Ok(json!({}))).unwrap());
         std::thread::sleep(Duration::from_millis(300));
         let (w0, t0) = (wakeups(), Instant::now());
         std::thread::sleep(Duration::from_secs(2));
@@ -520,6 +544,49 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_that_dies_ends_the_server_with_the_reason() {
+        let dir = std::env::temp_dir().join(format!("arbor-ctl-die-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ctl.sock");
+        let server = Server::bind(&path).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let t = std::thread::Builder::new()
+            .name("ctl-test".into())
+            .spawn(move || {
+                server.serve(stop2, |req| match req {
+                    Request::Status => panic!("a bug in the handler"),
+                    _ => Ok(json!({})),
+                })
+            })
+            .unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let err = format!("{:#}", request(&path, &Request::Status).unwrap_err());
+        if !root {
+            // Refused before any handler runs: nothing dies.
+            assert!(err.contains("root only"), "{err}");
+            stop.store(true, Ordering::Relaxed);
+            t.join().unwrap().unwrap();
+            return;
+        }
+        assert!(err.contains("without a reply"), "{err}");
+        // The server notices within a stop check, without being stopped.
+        let t0 = Instant::now();
+        while !t.is_finished() && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(t.is_finished(), "the server went on with a dead worker");
+        let err = format!("{:#}", t.join().unwrap().unwrap_err());
+        assert!(
+            err.contains("a control worker panicked") && err.contains("a bug in the handler"),
+            "{err}"
+        );
+        assert!(!path.exists(), "the socket is removed when the server goes");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn socket_round_trip_is_owner_only() {
         let dir = std::env::temp_dir().join(format!("arbor-ctl-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -533,14 +600,16 @@ mod tests {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let t = std::thread::spawn(move || {
-            server.serve(stop2, |req| match req {
-                Request::Status => Ok(json!({"generation": 7})),
-                Request::Swap(b) if b == b"bad" => bail!("not an ONNX model"),
-                Request::Swap(_) => Ok(json!({"generation": 8})),
-                Request::Explain(_) => bail!("not served here"),
-                #[cfg(feature = "debug-torn")]
-                Request::SwapTorn(_) => bail!("refused"),
-            })
+            server
+                .serve(stop2, |req| match req {
+                    Request::Status => Ok(json!({"generation": 7})),
+                    Request::Swap(b) if b == b"bad" => bail!("not an ONNX model"),
+                    Request::Swap(_) => Ok(json!({"generation": 8})),
+                    Request::Explain(_) => bail!("not served here"),
+                    #[cfg(feature = "debug-torn")]
+                    Request::SwapTorn(_) => bail!("refused"),
+                })
+                .unwrap()
         });
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;

@@ -19,6 +19,7 @@ use crate::model::ensemble::Ensemble;
 use crate::sample::Sample;
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::stats::Stats;
+use crate::sched::supervisor::lock;
 
 /// The live model: its slot and, when known, its ensemble (so candidates
 /// can be compared with it on the same held-out samples) and its number in
@@ -116,24 +117,35 @@ pub fn lower_priority() -> &'static str {
 }
 
 impl LearningThread {
+    /// A learner publishing its counters in `stats`, going on from what
+    /// they hold (after a restart: counters stay monotonic for the
+    /// statistics readers, which take differences; the window starts
+    /// empty). A candidate left in the shadow slot by a learner that died
+    /// is taken out.
     pub fn new(
-        learner: Learner,
+        mut learner: Learner,
         live: Arc<Mutex<LiveModel>>,
-        shadow: ModelSlot,
+        mut shadow: ModelSlot,
         cpu_stats: MapHandle,
         store: Store,
+        stats: Arc<Mutex<LearnStats>>,
     ) -> Result<Self> {
         std::fs::create_dir_all(store.dir())
             .with_context(|| format!("creating the model directory {}", store.dir().display()))?;
+        shadow.clear()?;
+        learner.stats = LearnStats {
+            window_len: 0,
+            ..lock(&stats).clone()
+        };
         let baseline = Stats::read(&cpu_stats)?;
-        let generation = live.lock().unwrap().slot.generation();
+        let generation = lock(&live).slot.generation();
         Ok(Self {
             learner,
             live,
             shadow,
             cpu_stats,
             store,
-            stats: Arc::new(Mutex::new(LearnStats::default())),
+            stats,
             in_shadow: None,
             live_since: (generation, baseline.clone()),
             recent_mark: (generation, baseline),
@@ -169,13 +181,13 @@ impl LearningThread {
         {
             self.learner.stats.samples_per_sec = r;
         }
-        *self.stats.lock().unwrap() = self.learner.stats.clone();
+        *lock(&self.stats) = self.learner.stats.clone();
     }
 
     /// The live generation's record on real outcomes (BPF counters) since
     /// it was installed; a model installed by `swap` starts a new record.
     fn live_record(&mut self, now: &Stats) -> Confusion {
-        let generation = self.live.lock().unwrap().slot.generation();
+        let generation = lock(&self.live).slot.generation();
         if generation != self.live_since.0 {
             self.live_since = (generation, now.clone());
             self.identify_swapped();
@@ -185,7 +197,7 @@ impl LearningThread {
 
     /// After a `swap`: is the new live model a saved generation?
     fn identify_swapped(&mut self) {
-        let mut live = self.live.lock().unwrap();
+        let mut live = lock(&self.live);
         live.stored = None;
         let Some(ens) = live.ensemble.clone() else {
             return;
@@ -201,7 +213,7 @@ impl LearningThread {
                 "learning: the swapped-in model is generation {}",
                 e.generation
             );
-            self.live.lock().unwrap().stored = Some(e.generation);
+            lock(&self.live).stored = Some(e.generation);
         }
     }
 
@@ -224,7 +236,7 @@ impl LearningThread {
         st.live_score = rec.score();
         st.live_balanced_accuracy = rec.balanced_accuracy();
         st.live_bursts = rec.total();
-        let stored = self.live.lock().unwrap().stored;
+        let stored = lock(&self.live).stored;
         st.live_stored_generation = stored;
         if let (Some(n), Some(score)) = (stored, rec.score()) {
             if self.last_live_record.elapsed() >= LIVE_RECORD_EVERY {
@@ -276,7 +288,7 @@ impl LearningThread {
         if !self.learner.due(now) {
             return Ok(());
         }
-        let parent = self.live.lock().unwrap().ensemble.clone();
+        let parent = lock(&self.live).ensemble.clone();
         let (candidate, eval) = self.learner.train_candidate(parent.as_ref(), now)?;
         let summary = describe(&eval);
         debug!("learning: {summary}");
@@ -327,7 +339,7 @@ impl LearningThread {
         let parent_record = self.live_record(&now_stats);
         let t0 = Instant::now();
         let (generation, parent_stored) = {
-            let mut live = self.live.lock().unwrap();
+            let mut live = lock(&self.live);
             let done = live
                 .slot
                 .install(|g| crate::model::flat::flatten(&candidate, g))?;
@@ -373,7 +385,7 @@ impl LearningThread {
         let saved = self.store.save(&onnx, &mut lineage);
         let saved_as = match &saved {
             Ok(n) => {
-                self.live.lock().unwrap().stored = Some(*n);
+                lock(&self.live).stored = Some(*n);
                 self.learner.stats.live_stored_generation = Some(*n);
                 format!("saved as gen-{n:06}")
             }

@@ -2,9 +2,8 @@
 
 use std::mem::MaybeUninit;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -23,6 +22,9 @@ use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
 use crate::sched::stats::{LearnFigures, Metrics, Stats};
 use crate::sched::stats_server;
+#[cfg(feature = "debug-torn")]
+use crate::sched::supervisor::inject::FailPlan;
+use crate::sched::supervisor::{lock, Part, Supervisor};
 use crate::sched::topology::LlcMap;
 
 /// Outcome samples per second per CPU when --learn is on and nothing is
@@ -202,7 +204,20 @@ impl<'a> Scheduler<'a> {
 
         let llcs = LlcMap::of_system(nr_cpus)?;
         info!("topology: {}", llcs.describe());
+        // The sample ring's size, and the fill mark (a quarter) at which the
+        // BPF side wakes the consumer, follow --sample-ring-kib.
+        let ring = samples::ring_bytes(opts.sample_ring_kib, page_size())?;
+        skel.maps
+            .samples
+            .set_max_entries(ring)
+            .context("sizing the samples ring buffer")?;
+        info!(
+            "samples ring: {} KiB, {} samples; the consumer is woken at a quarter full",
+            ring / 1024,
+            ring as usize / samples::RECORD_BYTES
+        );
         let rodata = skel.maps.rodata_data.as_mut().context("no rodata")?;
+        rodata.samples_wake_bytes = u64::from(ring / 4);
         rodata.wakeup_preempt = !opts.no_wakeup_preempt;
         rodata.arbor_tgid = std::process::id();
         rodata.nr_cpu_ids = nr_cpus as u32;
@@ -219,6 +234,16 @@ impl<'a> Scheduler<'a> {
     fn attach(&mut self) -> Result<()> {
         self.link = Some(scx_ops_attach!(self.skel, arbor_ops)?);
         Ok(())
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
     }
 }
 
@@ -261,13 +286,15 @@ struct Control {
     cpu_stats: MapHandle,
     learn: Option<Arc<Mutex<LearnStats>>>,
     /// Samples the learner's queue could not take.
-    learn_dropped: Arc<std::sync::atomic::AtomicU64>,
+    learn_dropped: Arc<AtomicU64>,
     learn_mode: LearnMode,
     /// For `explain`: the task storage and the action table.
     task_ctxs: MapHandle,
     actions: MapHandle,
     #[cfg(feature = "debug-torn")]
     allow_torn: bool,
+    #[cfg(feature = "debug-torn")]
+    fail: Option<Arc<FailPlan>>,
 }
 
 impl Control {
@@ -285,12 +312,18 @@ impl Control {
     }
 
     fn handle(&self, req: Request) -> Result<serde_json::Value> {
+        #[cfg(feature = "debug-torn")]
+        if let Some(p) = self.fail.as_deref() {
+            if req == Request::Status && p.fires(Part::Control) {
+                p.fail(&self.live);
+            }
+        }
         match req {
             Request::Status => {
                 let st = Stats::read(&self.cpu_stats)?;
-                let installed = self.live.lock().unwrap().slot.generation();
+                let installed = lock(&self.live).slot.generation();
                 let learn = self.learn.as_ref().map(|l| {
-                    let mut v = serde_json::to_value(&*l.lock().unwrap()).unwrap_or_default();
+                    let mut v = serde_json::to_value(&*lock(l)).unwrap_or_default();
                     v["queue_dropped"] = json!(self.learn_dropped.load(Ordering::Relaxed));
                     v
                 });
@@ -303,7 +336,7 @@ impl Control {
                 }))
             }
             Request::Explain(pid) => {
-                let live = self.live.lock().unwrap();
+                let live = lock(&self.live);
                 crate::sched::explain::answer(
                     pid,
                     &self.task_ctxs,
@@ -314,7 +347,7 @@ impl Control {
             }
             Request::Swap(bytes) => {
                 let t0 = Instant::now();
-                let done = install_onnx(&mut self.live.lock().unwrap(), &bytes)
+                let done = install_onnx(&mut lock(&self.live), &bytes)
                     .context("model refused; the running model is unchanged")?;
                 let visible = self.wait_visible(done.generation, t0);
                 info!(
@@ -333,7 +366,7 @@ impl Control {
                     bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
                 }
                 let imported = crate::model::onnx_import::import_bytes(&bytes)?;
-                let done = self.live.lock().unwrap().slot.debug_torn_overwrite(
+                let done = lock(&self.live).slot.debug_torn_overwrite(
                     |g| crate::model::flat::flatten(&imported.ensemble, g),
                     Duration::from_millis(200),
                 )?;
@@ -347,23 +380,18 @@ impl Control {
     }
 }
 
-/// Threads of one scheduler instance.
+/// Threads of one scheduler instance, under their supervisor.
 struct Workers {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    supervisor: Supervisor<LiveModel>,
     /// The learner's counters, when learning.
     learn: Option<Arc<Mutex<LearnStats>>>,
     /// Samples the learner's queue could not take.
-    learn_dropped: Arc<std::sync::atomic::AtomicU64>,
+    learn_dropped: Arc<AtomicU64>,
 }
 
-impl Workers {
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            let _ = t.join();
-        }
-    }
+/// Another handle to the same map, for a thread (re)started on it.
+fn dup(m: &MapHandle) -> Result<MapHandle> {
+    MapHandle::try_from(m).context("duplicating a map handle")
 }
 
 fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
@@ -394,100 +422,178 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
     })
 }
 
+/// Start the control server, the learner (when learning) and the sample
+/// consumer (when recording or learning) under a supervisor that restarts
+/// each of them if it dies (see [`Supervisor::check`]).
 fn start_workers(
     opts: &SchedOpts,
     maps: Maps,
     live: Arc<Mutex<LiveModel>>,
-    generations: Arc<std::sync::atomic::AtomicU64>,
+    generations: Arc<AtomicU64>,
 ) -> Result<Workers> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::new();
+    let mut supervisor = Supervisor::new(stop.clone(), live.clone());
+    #[cfg(feature = "debug-torn")]
+    let fail = opts
+        .debug_fail_thread
+        .as_deref()
+        .map(FailPlan::parse)
+        .transpose()?
+        .map(Arc::new);
 
-    let recorder = match &opts.record {
-        Some(path) => Some((CsvRecorder::create(path)?, path.clone())),
-        None => None,
-    };
-    let learning = match opts.learn {
-        LearnMode::Off => None,
-        _ => Some(LearningThread::new(
-            Learner::new(learn_config(opts)?),
+    let learning = opts.learn != LearnMode::Off;
+    let learn_stats = learning.then(|| Arc::new(Mutex::new(LearnStats::default())));
+    let learn_dropped = Arc::new(AtomicU64::new(0));
+
+    // The control server: a new socket and handler on each (re)start.
+    {
+        let path = opts.control_socket.clone();
+        let (live, learn, dropped, s) = (
             live.clone(),
-            ModelSlot::new(maps.shadow_slot, generations),
-            MapHandle::try_from(&maps.cpu_stats)?,
-            Store::new(opts.model_dir.clone()),
-        )?),
-    };
-
-    let learn_stats = learning.as_ref().map(|l| l.stats.clone());
-    let learn_dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let server = Server::bind(&opts.control_socket)?;
-    let control = Control {
-        live,
-        cpu_stats: maps.cpu_stats,
-        learn: learning.as_ref().map(|l| l.stats.clone()),
-        learn_dropped: learn_dropped.clone(),
-        learn_mode: opts.learn,
-        task_ctxs: maps.task_ctxs,
-        actions: MapHandle::try_from(&maps.actions)?,
+            learn_stats.clone(),
+            learn_dropped.clone(),
+            stop.clone(),
+        );
+        let (cpu_stats, task_ctxs, actions) = (
+            dup(&maps.cpu_stats)?,
+            dup(&maps.task_ctxs)?,
+            dup(&maps.actions)?,
+        );
+        let learn_mode = opts.learn;
         #[cfg(feature = "debug-torn")]
-        allow_torn: opts.debug_allow_torn_install,
-    };
-    let s = stop.clone();
-    threads.push(
-        std::thread::Builder::new()
-            .name("arbor-control".into())
-            .spawn(move || server.serve(s, |req| control.handle(req)))?,
-    );
+        let (allow_torn, fail) = (opts.debug_allow_torn_install, fail.clone());
+        supervisor.start(
+            Part::Control,
+            Box::new(move || {
+                let server = Server::bind(&path)?;
+                let control = Control {
+                    live: live.clone(),
+                    cpu_stats: dup(&cpu_stats)?,
+                    learn: learn.clone(),
+                    learn_dropped: dropped.clone(),
+                    learn_mode,
+                    task_ctxs: dup(&task_ctxs)?,
+                    actions: dup(&actions)?,
+                    #[cfg(feature = "debug-torn")]
+                    allow_torn,
+                    #[cfg(feature = "debug-torn")]
+                    fail: fail.clone(),
+                };
+                let s = s.clone();
+                Ok(std::thread::Builder::new()
+                    .name(Part::Control.thread().into())
+                    .spawn(move || server.serve(s, |req| control.handle(req)))?)
+            }),
+        )?;
+    }
 
     // The learner trains on its own thread, at idle priority, so the ring
     // buffer keeps being drained while it works. The consumer hands samples
     // over in batches; a full queue drops (and counts) them rather than
-    // stalling the consumer.
-    let hand_off = match learning {
-        Some(mut l) => {
+    // stalling the consumer. A restarted learner starts from an empty
+    // window.
+    let hand_off = match &learn_stats {
+        Some(stats) => {
             let hand_off = samples::HandOff::new(1 << 16, learn_dropped.clone());
-            let h = hand_off.clone();
-            let s = stop.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name("arbor-learn".into())
-                    .spawn(move || {
-                        info!("learning thread priority: {}", lower_priority());
-                        let mut batch = h.buffer();
-                        while !s.load(Ordering::Relaxed) {
-                            std::thread::sleep(Duration::from_millis(100));
-                            h.take(&mut batch);
-                            if !batch.is_empty() {
-                                l.push_batch(&batch);
-                                batch.clear();
+            let cfg = learn_config(opts)?;
+            let (live, stats, h, s) = (live.clone(), stats.clone(), hand_off.clone(), stop.clone());
+            let (shadow, cpu_stats) = (dup(&maps.shadow_slot)?, dup(&maps.cpu_stats)?);
+            let (dir, generations) = (opts.model_dir.clone(), generations.clone());
+            #[cfg(feature = "debug-torn")]
+            let fail = fail.clone();
+            supervisor.start(
+                Part::Learner,
+                Box::new(move || {
+                    let mut l = LearningThread::new(
+                        Learner::new(cfg.clone()),
+                        live.clone(),
+                        ModelSlot::new(dup(&shadow)?, generations.clone()),
+                        dup(&cpu_stats)?,
+                        Store::new(dir.clone()),
+                        stats.clone(),
+                    )?;
+                    let (h, s) = (h.clone(), s.clone());
+                    #[cfg(feature = "debug-torn")]
+                    let (fail, live, mut fail_at) = (
+                        fail.clone(),
+                        live.clone(),
+                        Some(Instant::now() + Duration::from_secs(1)),
+                    );
+                    Ok(std::thread::Builder::new()
+                        .name(Part::Learner.thread().into())
+                        .spawn(move || {
+                            info!("learning thread priority: {}", lower_priority());
+                            let mut batch = h.buffer();
+                            while !s.load(Ordering::Relaxed) {
+                                std::thread::sleep(Duration::from_millis(100));
+                                #[cfg(feature = "debug-torn")]
+                                if fail_at.is_some_and(|t| Instant::now() >= t) {
+                                    fail_at = None;
+                                    if let Some(p) = fail.as_deref() {
+                                        if p.fires(Part::Learner) {
+                                            p.fail(&live);
+                                        }
+                                    }
+                                }
+                                h.take(&mut batch);
+                                if !batch.is_empty() {
+                                    l.push_batch(&batch);
+                                    batch.clear();
+                                }
+                                l.tick();
                             }
-                            l.tick();
-                        }
-                    })?,
-            );
+                            Ok(())
+                        })?)
+                }),
+            )?;
             Some(hand_off)
         }
         None => None,
     };
 
-    if recorder.is_some() || hand_off.is_some() {
+    // The sample consumer: a restart reattaches to the same ring (what
+    // arrived meanwhile waits there, or was dropped and counted) and goes
+    // on appending to the --record file.
+    if opts.record.is_some() || hand_off.is_some() {
         let ring = maps.samples;
-        let s = stop.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("arbor-samples".into())
-                .spawn(move || {
-                    let mut consumer = samples::Consumer::new(recorder, hand_off);
-                    if let Err(e) = samples::consume(&ring, s, &mut consumer) {
-                        warn!("sample consumer stopped: {e:#}");
-                    }
-                    consumer.finish();
-                })?,
-        );
+        let (record, s) = (opts.record.clone(), stop.clone());
+        let mut recorder = match &record {
+            Some(path) => Some((CsvRecorder::create(path)?, path.clone())),
+            None => None,
+        };
+        #[cfg(feature = "debug-torn")]
+        let fail = fail.clone();
+        supervisor.start(
+            Part::Samples,
+            Box::new(move || {
+                let recorder = match (recorder.take(), &record) {
+                    (Some(r), _) => Some(r),
+                    (None, Some(path)) => Some((CsvRecorder::append(path)?, path.clone())),
+                    (None, None) => None,
+                };
+                let (ring, s, h) = (dup(&ring)?, s.clone(), hand_off.clone());
+                #[cfg(feature = "debug-torn")]
+                let fail_at = fail
+                    .as_deref()
+                    .filter(|p| p.fires(Part::Samples))
+                    .map(|_| Instant::now() + Duration::from_secs(1));
+                Ok(std::thread::Builder::new()
+                    .name(Part::Samples.thread().into())
+                    .spawn(move || {
+                        let mut consumer = samples::Consumer::new(recorder, h);
+                        #[cfg(feature = "debug-torn")]
+                        {
+                            consumer.fail_at = fail_at;
+                        }
+                        let r = samples::consume(&ring, s, &mut consumer);
+                        consumer.finish();
+                        r.map(|_| ())
+                    })?)
+            }),
+        )?;
     }
     Ok(Workers {
-        stop,
-        threads,
+        supervisor,
         learn: learn_stats,
         learn_dropped,
     })
@@ -584,17 +690,24 @@ fn run_once(
 
     let cpu_stats = MapHandle::try_from(&sched.skel.maps.cpu_stats)?;
     let live = Arc::new(Mutex::new(live));
-    let workers = start_workers(opts, maps, live.clone(), generations.clone())?;
+    let mut workers = start_workers(opts, maps, live.clone(), generations.clone())?;
 
     // scx_stats: the server thread asks, this loop answers with the totals
     // since attach (the server keeps each client's previous reading).
     let stats_server = stats_server::launch()?;
     let (res_ch, req_ch) = stats_server.channels();
+    // A worker thread that died and cannot be restarted: detach and exit
+    // non-zero rather than schedule with a dead part.
+    let mut failed = None;
     while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
+        if let Err(e) = workers.supervisor.check() {
+            failed = Some(e);
+            break;
+        }
         match req_ch.recv_timeout(Duration::from_millis(100)) {
             Ok(()) => {
                 let st = Stats::read(&cpu_stats)?;
-                let learn = workers.learn.as_ref().map(|l| l.lock().unwrap().clone());
+                let learn = workers.learn.as_ref().map(|l| lock(l).clone());
                 let figures = LearnFigures {
                     mode: opts.learn,
                     stats: learn.as_ref(),
@@ -609,18 +722,27 @@ fn run_once(
         }
     }
 
-    workers.stop();
-    *carried = Some(live.lock().unwrap().carry());
+    workers.supervisor.stop();
+    *carried = Some(lock(&live).carry());
     let total = Stats::read(&cpu_stats)?;
     info!("totals: {}", total.line());
     sched.link.take();
     let uei = uei_report!(&sched.skel, uei)?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     Ok(uei.should_restart())
 }
 
 /// Run the scheduler until SIGINT/SIGTERM, restarting when the kernel asks
 /// (e.g. on CPU hotplug).
 pub fn run(opts: &SchedOpts) -> Result<()> {
+    // Options that need no kernel are checked first.
+    samples::ring_bytes(opts.sample_ring_kib, page_size())?;
+    #[cfg(feature = "debug-torn")]
+    if let Some(spec) = &opts.debug_fail_thread {
+        FailPlan::parse(spec)?;
+    }
     require_sched_ext()?;
     refuse_if_attached()?;
     let shutdown = Arc::new(AtomicBool::new(false));

@@ -10,6 +10,7 @@ pub mod model_slot;
 pub mod samples;
 pub mod stats;
 pub mod stats_server;
+pub mod supervisor;
 pub mod topology;
 pub mod verifier;
 
@@ -73,6 +74,15 @@ pub struct SchedOpts {
     /// (every sample is written), else 128.
     #[arg(long, value_name = "N")]
     pub sample_budget: Option<u32>,
+
+    /// Size of the outcome-sample ring buffer, KiB: a power of two, at
+    /// least one page (4 on x86-64), at most 1048576 (1 GiB). The consumer
+    /// is woken when it is a quarter full and drains it at least 4 times a
+    /// second; samples that find it full are dropped and counted
+    /// (samples_dropped), never waited for. Larger rides out longer bursts
+    /// of samples at the cost of kernel memory (a sample takes 72 bytes).
+    #[arg(long, value_name = "KIB", default_value_t = 1024)]
+    pub sample_ring_kib: u32,
 
     /// Write every outcome sample to FILE as CSV (header: ts_ns, pid,
     /// generation, the features, predicted, actual, burst_us, truncated)
@@ -182,4 +192,14 @@ pub struct SchedOpts {
     #[cfg(feature = "debug-torn")]
     #[arg(long, hide = true)]
     pub debug_allow_torn_install: bool,
+
+    /// TESTS ONLY: make a worker thread fail (panic), to prove the
+    /// supervisor notices: KIND is learner, samples or control; `KIND`
+    /// fails once about a second after it starts (control: in its next
+    /// request), `KIND:always` every time it is started, `KIND:locked` once
+    /// while holding the live model's lock (learner, control). Only in
+    /// builds with the `debug-torn` feature.
+    #[cfg(feature = "debug-torn")]
+    #[arg(long, hide = true, value_name = "KIND[:MODE]")]
+    pub debug_fail_thread: Option<String>,
 }

@@ -53,6 +53,20 @@ impl CsvRecorder {
         Ok(Self { out, rows: 0 })
     }
 
+    /// Go on writing an existing record file (after a restart of the
+    /// consumer): rows are appended below what it holds; `rows` counts the
+    /// new ones.
+    pub fn append(path: &Path) -> Result<Self> {
+        let file = File::options()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("reopening the record file {}", path.display()))?;
+        Ok(Self {
+            out: BufWriter::new(file),
+            rows: 0,
+        })
+    }
+
     pub fn write(&mut self, s: &Sample) -> Result<()> {
         writeln!(self.out, "{}", csv_row(s))?;
         self.rows += 1;
@@ -130,6 +144,10 @@ pub struct Consumer {
     pub recorder: Option<(CsvRecorder, PathBuf)>,
     last_flush: Instant,
     learner: Option<(Arc<HandOff>, Vec<Sample>)>,
+    /// TESTS ONLY (`--debug-fail-thread samples`): panic at the end of the
+    /// first batch after this time.
+    #[cfg(feature = "debug-torn")]
+    pub fail_at: Option<Instant>,
 }
 
 impl Consumer {
@@ -141,6 +159,8 @@ impl Consumer {
                 let buf = h.buffer();
                 (h, buf)
             }),
+            #[cfg(feature = "debug-torn")]
+            fail_at: None,
         }
     }
 
@@ -172,6 +192,10 @@ impl Sink for Consumer {
     }
 
     fn end_batch(&mut self) {
+        #[cfg(feature = "debug-torn")]
+        if self.fail_at.is_some_and(|t| Instant::now() >= t) {
+            panic!("DEBUG: injected failure of the sample consumer thread");
+        }
         if let Some((hand_off, batch)) = self.learner.as_mut() {
             if !batch.is_empty() {
                 hand_off.put(batch);
@@ -190,10 +214,32 @@ impl Sink for Consumer {
 
 /// How long the consumer waits for the ring to fill before it drains it
 /// anyway. The BPF side submits without a wakeup until the ring is ¼ full
-/// (4,096 samples), so at the budgeted rates the consumer wakes about 4
-/// times a second, whatever the sample rate; the 1 MiB ring holds 16,384
-/// samples, several seconds at the rates seen in the VM.
+/// (about 3,640 samples in the default 1 MiB ring, which holds 14,563), so at the
+/// budgeted rates the consumer wakes about 4 times a second, whatever the
+/// sample rate: several seconds of samples fit at the rates seen in the VM.
 pub const DRAIN_EVERY: Duration = Duration::from_millis(250);
+
+/// Bytes one sample takes in the ring: the kernel's 8-byte record header
+/// and the sample, rounded up to 8 bytes.
+pub const RECORD_BYTES: usize = (8 + std::mem::size_of::<crate::bpf_intf::arbor_sample>() + 7) & !7;
+
+/// Largest ring `--sample-ring-kib` takes.
+pub const MAX_RING_KIB: u32 = 1 << 20;
+
+/// The ring's size in bytes for `--sample-ring-kib KIB`: a power of two of
+/// at least one page (`page` bytes) and at most [`MAX_RING_KIB`], as the
+/// kernel's BPF ring buffer requires.
+pub fn ring_bytes(kib: u32, page: u64) -> Result<u32> {
+    let bytes = u64::from(kib) * 1024;
+    if !kib.is_power_of_two() || bytes < page || kib > MAX_RING_KIB {
+        anyhow::bail!(
+            "--sample-ring-kib {kib}: the sample ring must be a power of two of at least \
+             one page ({} KiB) and at most {MAX_RING_KIB} KiB (1 GiB)",
+            page / 1024
+        );
+    }
+    Ok(bytes as u32)
+}
 
 /// Consume the ring buffer until `stop`: wait in epoll for the BPF side's
 /// wakeup (ring ¼ full) or [`DRAIN_EVERY`], then drain it; every sample goes
@@ -237,6 +283,25 @@ pub fn consume<S: Sink>(samples: &MapHandle, stop: Arc<AtomicBool>, sink: &mut S
 mod tests {
     use super::*;
     use crate::schema::CLASS_FALLBACK;
+
+    #[test]
+    fn ring_sizes_are_powers_of_two_of_a_page_or_more() {
+        assert_eq!(ring_bytes(4, 4096).unwrap(), 4096);
+        assert_eq!(ring_bytes(1024, 4096).unwrap(), 1 << 20);
+        assert_eq!(ring_bytes(MAX_RING_KIB, 4096).unwrap(), 1 << 30);
+        for bad in [0, 2, 3, 6, 1000, MAX_RING_KIB * 2] {
+            let e = ring_bytes(bad, 4096).unwrap_err().to_string();
+            assert!(
+                e.contains("power of two of at least one page (4 KiB)"),
+                "{bad}: {e}"
+            );
+        }
+        // A 64 KiB page (arm64, ppc64) raises the minimum.
+        assert!(ring_bytes(16, 65536).is_err());
+        assert!(ring_bytes(64, 65536).is_ok());
+        // The kernel's record: 8-byte header + the 60-byte sample padded to 64.
+        assert_eq!(RECORD_BYTES, 72);
+    }
 
     #[test]
     fn header_and_row_have_matching_columns() {
