@@ -74,10 +74,8 @@ if [ -z "$bin" ]; then
 	bin=$target/release/scx_arbor
 fi
 
-dirty=
-git diff --quiet HEAD -- src bpf models build.rs Cargo.toml Cargo.lock 2>/dev/null || dirty=+dirty
 {
-	echo "scx_arbor commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
+	"$bin" --version
 	for nv in $PUBLISHED; do "$bindir/bin/scx_${nv%=*}" --version; done
 } | tee "$out/build.txt" >&2
 

@@ -43,9 +43,7 @@ if [ -z "$bin" ]; then
 	cargo build --release --quiet
 	bin=$target/release/scx_arbor
 fi
-dirty=
-git diff --quiet HEAD -- src bpf models build.rs Cargo.toml Cargo.lock 2>/dev/null || dirty=+dirty
-echo "scx_arbor commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty, $secs s," \
+echo "$("$bin" --version), $secs s," \
 	"learn window ${window:-default}" >"$out/build.txt"
 wargs=()
 [ -z "$window" ] || wargs=(--arg learn_window="$window")
