@@ -203,8 +203,16 @@ pub struct Learner {
 
 impl Learner {
     pub fn new(cfg: LearnConfig) -> Self {
+        // The window's memory is written once here, so the learner's
+        // footprint is what it will be from the start, instead of growing
+        // for as long as the window takes to fill (at a few hundred samples
+        // a second, minutes).
+        let cap = cfg.window.min(1 << 20);
+        let mut window = VecDeque::with_capacity(cap);
+        window.resize(cap, ([0; NR_FEATURES], 0));
+        window.clear();
         Self {
-            window: VecDeque::with_capacity(cfg.window.min(1 << 20)),
+            window,
             cfg,
             new_since_train: 0,
             last_train: None,
@@ -503,6 +511,44 @@ mod tests {
         let (_, eval) = l.train_candidate(None, Instant::now()).unwrap();
         assert_eq!((eval.train_rows, eval.holdout_rows), (300, 250));
         assert!(eval.candidate_score > 90.0, "{eval:?}");
+    }
+
+    /// Resident memory of this process in bytes (/proc/self/statm).
+    fn resident_bytes() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+    }
+
+    /// The window's memory is resident once the learner exists, and filling
+    /// it adds nothing: the footprint does not grow while samples arrive.
+    /// Truth: the kernel's count of this process's resident pages.
+    #[test]
+    fn the_window_is_resident_from_the_start() {
+        const N: usize = 500_000;
+        let bytes = (N * std::mem::size_of::<([u32; NR_FEATURES], u8)>()) as u64;
+        let chunk: Vec<Sample> = (0..10_000).map(sample).collect();
+        let mut c = cfg(LearnMode::On);
+        c.window = N;
+        let before = resident_bytes();
+        let mut l = Learner::new(c);
+        let created = resident_bytes();
+        assert!(
+            created.saturating_sub(before) >= bytes * 9 / 10,
+            "a {bytes}-byte window added only {} resident bytes",
+            created.saturating_sub(before)
+        );
+        for _ in 0..N / chunk.len() {
+            l.push_batch(&chunk);
+        }
+        assert_eq!(l.stats.window_len, N);
+        let filled = resident_bytes();
+        assert!(
+            filled.saturating_sub(created) < bytes / 10,
+            "filling the window added {} resident bytes",
+            filled.saturating_sub(created)
+        );
     }
 
     fn sample_of(features: [u32; NR_FEATURES], actual: u8) -> Sample {

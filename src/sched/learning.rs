@@ -70,6 +70,18 @@ impl Rate {
     }
 }
 
+/// Training's scratch (the split window, the per-feature sort orders) is
+/// freed once a candidate is trained: hand its pages back to the kernel, so
+/// the daemon's resident memory is its steady footprint, not the peak of
+/// the last training.
+fn release_free_memory() {
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// How often the live generation's score is written beside it on disk.
 const LIVE_RECORD_EVERY: Duration = Duration::from_secs(10);
 
@@ -290,6 +302,7 @@ impl LearningThread {
         }
         let parent = lock(&self.live).ensemble.clone();
         let (candidate, eval) = self.learner.train_candidate(parent.as_ref(), now)?;
+        release_free_memory();
         let summary = describe(&eval);
         debug!("learning: {summary}");
         match next_step(&cfg, &eval) {
