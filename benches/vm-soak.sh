@@ -13,7 +13,7 @@
 #   - samples dropped are counted and reported (BPF ring, and the learner's
 #     hand-off queue).
 #
-# The learner's window (--learn-window, default 200,000 samples of 40 B)
+# The learner's window (--learn-window, default 200,000 samples of 36 B)
 # fills at the rate samples arrive (about 250/s here, so in ~13 minutes);
 # its pages, and the training copies that scale with it, add to RSS until
 # it is full. --learn-window N with a window that fills before minute 2
