@@ -302,24 +302,26 @@ impl Learner {
         self.stats.window_len = self.window.len();
         let n = self.window.len();
         anyhow::ensure!(n >= 2, "need at least 2 samples to train, have {n}");
-        let (train, held) = self.split();
+        let n_held = self.rows(true).count();
+        let n_train = n - n_held;
         anyhow::ensure!(
-            !train.is_empty() && !held.is_empty(),
-            "{n} samples give {} to train on and {} to hold out",
-            train.len(),
-            held.len()
+            n_train > 0 && n_held > 0,
+            "{n} samples give {n_train} to train on and {n_held} to hold out"
         );
-        let skip = train.len().saturating_sub(self.cfg.max_train_rows.max(1));
-        let (x, y): (Vec<_>, Vec<_>) = train[skip..].iter().copied().unzip();
+        // Only the rows trained on are copied (the newest max_train_rows of
+        // them); the window is read in place, so training's scratch does not
+        // grow with the window.
+        let skip = n_train.saturating_sub(self.cfg.max_train_rows.max(1));
+        let (x, y): (Vec<_>, Vec<_>) = self.rows(false).skip(skip).copied().unzip();
         let t0 = Instant::now();
         // Judged by the cost-weighted score, so labelled by least cost.
         let candidate = cart::cost_leaves(&cart::train(&x, &y, &self.cfg.cart)?);
         let train_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let cand = confusion(&candidate, &held)?;
-        let par = parent.map(|m| confusion(m, &held)).transpose()?;
+        let cand = confusion(&candidate, self.rows(true))?;
+        let par = parent.map(|m| confusion(m, self.rows(true))).transpose()?;
         let eval = Evaluation {
             train_rows: x.len(),
-            holdout_rows: held.len(),
+            holdout_rows: n_held,
             candidate_score: cand.score().unwrap_or(0.0),
             candidate_balanced_accuracy: cand.balanced_accuracy().unwrap_or(0.0),
             parent_score: par.and_then(|c| c.score()),
@@ -331,19 +333,15 @@ impl Learner {
         Ok((candidate, eval))
     }
 
-    /// The window split into training and held-out samples, oldest first.
-    #[allow(clippy::type_complexity)]
-    fn split(&self) -> (Vec<([u32; NR_FEATURES], u8)>, Vec<([u32; NR_FEATURES], u8)>) {
+    /// The window's held-out samples (`held`) or its training samples,
+    /// oldest first, read in place.
+    fn rows(&self, held: bool) -> impl Iterator<Item = &([u32; NR_FEATURES], u8)> + '_ {
         let first = self.stats.samples_seen - self.window.len() as u64;
-        let (held, train): (Vec<_>, Vec<_>) = self
-            .window
+        self.window
             .iter()
             .enumerate()
-            .partition(|(i, _)| is_held_out(first + *i as u64, self.cfg.holdout));
-        let strip = |v: Vec<(usize, &([u32; NR_FEATURES], u8))>| -> Vec<_> {
-            v.into_iter().map(|(_, r)| *r).collect()
-        };
-        (strip(train), strip(held))
+            .filter(move |(i, _)| is_held_out(first + *i as u64, self.cfg.holdout) == held)
+            .map(|(_, r)| r)
     }
 
     /// Record a promotion or a rejection and why.
@@ -369,7 +367,10 @@ impl Learner {
 }
 
 /// Predicted against actual class of `model` on `rows`.
-pub fn confusion(model: &Ensemble, rows: &[([u32; NR_FEATURES], u8)]) -> Result<Confusion> {
+pub fn confusion<'a>(
+    model: &Ensemble,
+    rows: impl IntoIterator<Item = &'a ([u32; NR_FEATURES], u8)>,
+) -> Result<Confusion> {
     let mut c = Confusion::default();
     for (x, y) in rows {
         c.add(model.predict(x)?, *y as usize);
@@ -495,11 +496,10 @@ mod tests {
         l.push_batch(&flipped);
         let (_, eval) = l.train_candidate(None, Instant::now()).unwrap();
         assert_eq!((eval.train_rows, eval.holdout_rows), (900, 300));
-        let (train, held) = l.split();
         let new_class =
             |r: &([u32; NR_FEATURES], u8)| r.1 != crate::schema::class_of_burst(r.0[0]) as u8;
-        assert_eq!(train.iter().filter(|r| new_class(r)).count(), 225);
-        assert_eq!(held.iter().filter(|r| new_class(r)).count(), 75);
+        assert_eq!(l.rows(false).filter(|r| new_class(r)).count(), 225);
+        assert_eq!(l.rows(true).filter(|r| new_class(r)).count(), 75);
     }
 
     #[test]
