@@ -261,7 +261,9 @@ pub struct RoundRecord {
     pub latency_samples_ns: Vec<u64>,
 }
 
-/// What an scx_arbor arm's scheduler did during a round's workloads.
+/// What a scheduler arm's process did during a round's workloads (the
+/// counters and model figures come from scx_arbor's control socket, so
+/// another scheduler's arm, `--arm`, has its CPU only).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SchedulerJson {
     /// utime + stime of the scheduler process over the workloads' wall
