@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use vm::{Console, Scenario};
+use vm::{Checks, Console, Scenario};
 
 /// tests/vm/hostile-client.c, built static for the guest.
 fn hostile_client() -> PathBuf {
@@ -26,18 +26,6 @@ fn hostile_client() -> PathBuf {
         .expect("running cc to build tests/vm/hostile-client.c");
     assert!(st.success(), "building {src} failed");
     out
-}
-
-/// Failed checks, reported together at the end.
-#[derive(Default)]
-struct Checks(Vec<String>);
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(what());
-        }
-    }
 }
 
 fn status(c: &Console, block: &str) -> Option<Value> {
@@ -273,13 +261,7 @@ fn faults_hostile_input_second_instance_kill9_and_scx_ci_stress() {
     // The kernel's word: every disable was a user-space unregistration, no
     // error exit, no stall, no watchdog.
     let dmesg = c.block("dmesg");
-    for line in dmesg.lines().filter(|l| l.contains("sched_ext")) {
-        let bad = ["error", "stall", "watchdog", "runtime error"]
-            .iter()
-            .any(|w| line.to_lowercase().contains(w))
-            || (line.contains("disabled (") && !line.contains("unregistered from user space"));
-        k.check(!bad, || format!("kernel: {line}"));
-    }
+    k.0.extend(vm::sched_ext_trouble(&dmesg).map(|l| format!("kernel: {l}")));
     k.check(dmesg.contains("sched_ext"), || {
         "dmesg has no sched_ext line at all (was it captured?)".into()
     });

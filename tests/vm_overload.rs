@@ -12,7 +12,7 @@ mod vm;
 use std::time::Duration;
 
 use serde_json::Value;
-use vm::Console;
+use vm::{Checks, Console};
 
 const RING_KIB: u64 = 4;
 const FORKS: u64 = 200;
@@ -21,17 +21,6 @@ const FORKS: u64 = 200;
 const RECORD_BYTES: u64 = 8 + 64;
 /// The consumer's drain timer without a wakeup (samples::DRAIN_EVERY).
 const DRAIN_EVERY_S: f64 = 0.25;
-
-#[derive(Default)]
-struct Checks(Vec<String>);
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(what());
-        }
-    }
-}
 
 fn counter(c: &Console, block: &str, key: &str) -> u64 {
     c.json(block)[key]
@@ -171,13 +160,7 @@ fn ring_overload_drops_are_counted_scheduling_goes_on_and_recording_resumes() {
         || format!("unclean stop: {exit:?}"),
     );
     let dmesg = c.block("dmesg");
-    for line in dmesg.lines().filter(|l| l.contains("sched_ext")) {
-        let bad = ["error", "stall", "watchdog"]
-            .iter()
-            .any(|w| line.to_lowercase().contains(w))
-            || (line.contains("disabled (") && !line.contains("unregistered from user space"));
-        k.check(!bad, || format!("kernel: {line}"));
-    }
+    k.0.extend(vm::sched_ext_trouble(&dmesg).map(|l| format!("kernel: {l}")));
     k.check(dmesg.contains("sched_ext"), || {
         "dmesg has no sched_ext line at all".into()
     });

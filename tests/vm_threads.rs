@@ -12,18 +12,7 @@ mod vm;
 
 use std::time::Duration;
 
-use vm::Console;
-
-#[derive(Default)]
-struct Checks(Vec<String>);
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(what());
-        }
-    }
-}
+use vm::{Checks, Console};
 
 fn mark_of(c: &Console, tag: &str, case: &str) -> vm::Mark {
     c.marks_tagged(tag)
@@ -165,13 +154,7 @@ fn a_dead_worker_thread_is_restarted_or_the_scheduler_detaches() {
     );
 
     let dmesg = c.block("dmesg");
-    for line in dmesg.lines().filter(|l| l.contains("sched_ext")) {
-        let bad = ["error", "stall", "watchdog"]
-            .iter()
-            .any(|w| line.to_lowercase().contains(w))
-            || (line.contains("disabled (") && !line.contains("unregistered from user space"));
-        k.check(!bad, || format!("kernel: {line}"));
-    }
+    k.0.extend(vm::sched_ext_trouble(&dmesg).map(|l| format!("kernel: {l}")));
     for case in ["locked", "always"] {
         println!(
             "{case}: exited {} ms after start of the wait",

@@ -533,3 +533,29 @@ mod parse_tests {
         c.block("b");
     }
 }
+
+/// Failed checks of one VM run, reported together at the end.
+#[derive(Default)]
+pub struct Checks(pub Vec<String>);
+
+impl Checks {
+    pub fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+}
+
+/// sched_ext's kernel lines that mean trouble: an error, a stall, the
+/// watchdog, or a disable other than the scheduler unregistering itself.
+pub fn sched_ext_trouble(dmesg: &str) -> impl Iterator<Item = &str> {
+    dmesg
+        .lines()
+        .filter(|l| l.contains("sched_ext"))
+        .filter(|line| {
+            ["error", "stall", "watchdog"]
+                .iter()
+                .any(|w| line.to_lowercase().contains(w))
+                || (line.contains("disabled (") && !line.contains("unregistered from user space"))
+        })
+}
