@@ -57,19 +57,21 @@ struct {
 	__type(value, struct sample_window);
 } sample_windows SEC(".maps");
 
-/* Whether this CPU's budget has room for one more sample of @class */
-static bool budget_allows(u32 class)
+/*
+ * Whether this CPU's budget has room for one more sample of @class at @now.
+ * Every burst of a learning scheduler comes through here, most of them to
+ * be turned away, so the check reads no clock of its own.
+ */
+static bool budget_allows(u32 class, u64 now)
 {
 	struct sample_window *w;
 	u32 budget = sample_budget, quota, zero = 0;
-	u64 now;
 
 	if (!budget)
 		return true;
 	w = bpf_map_lookup_elem(&sample_windows, &zero);
 	if (!w || class >= ARBOR_NR_CLASSES)
 		return false;
-	now = bpf_ktime_get_ns();
 	if (now - w->start >= SAMPLE_WINDOW_NS) {
 		w->start = now;
 		for (u32 c = 0; c < ARBOR_NR_CLASSES; c++)
@@ -89,11 +91,19 @@ static void maybe_sample(struct task_struct *p, const struct task_ctx *tctx,
 {
 	struct arbor_sample *s;
 	u32 every = sample_every, i;
-	u64 flags;
+	u64 flags, now;
 
-	if (!every || st->bursts % every || p->tgid == arbor_tgid)
+	if (!every || p->tgid == arbor_tgid)
 		return;
-	if (!budget_allows(actual)) {
+	if (every > 1 && st->bursts % every)
+		return;
+	/*
+	 * The budget window runs on the rq clock, which scx_bpf_now() reads
+	 * from the runqueue; the sample's time stamp (rare) stays on
+	 * CLOCK_MONOTONIC, which userspace can compare with its own.
+	 */
+	now = scx_bpf_now();
+	if (!budget_allows(actual, now)) {
 		st->samples_throttled++;
 		return;
 	}
