@@ -335,6 +335,31 @@ static bool preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu,
 	return claimed;
 }
 
+/*
+ * The waker running here is expected to end its burst soon: the model's
+ * class tiny or short (with no model, its average burst within 1 ms). A
+ * waker that hands work on and then sleeps (a request handed to a worker)
+ * frees this CPU within that burst, so a wakeup that finds no idle CPU
+ * stays here, in deadline order with the waker, instead of preempting
+ * another CPU in the middle of its task's request. A wakeup from an
+ * interrupt sees the interrupted task here, e.g. a hog's long class.
+ */
+static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu)
+{
+	struct task_struct *waker = bpf_get_current_task_btf();
+	struct task_ctx *wctx;
+
+	if (waker == p || llc_of(here) != llc_of(prev_cpu) ||
+	    !bpf_cpumask_test_cpu(here, p->cpus_ptr))
+		return false;
+	wctx = lookup_task_ctx(waker);
+	if (!wctx || !wctx->decided)
+		return false;
+	if (wctx->action < ARBOR_NR_CLASSES)
+		return wctx->action <= ARBOR_CLASS_SHORT;
+	return wctx->feat[ARBOR_F_EWMA_BURST_US] <= 1000;
+}
+
 s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
@@ -371,7 +396,28 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 */
 	cpu = prev_cpu;
 	if (wakeup_preempt && (wake_flags & SCX_WAKE_TTWU)) {
-		s32 victim = find_victim(p, prev_cpu, tctx->deadline, &seen);
+		s32 here = bpf_get_smp_processor_id(), victim;
+
+		/*
+		 * A waker about to sleep: preempt it if @p's deadline is
+		 * earlier, else wait for it (any CPU of the LLC that frees up
+		 * first takes @p).
+		 */
+		if (waker_ends_soon(p, here, prev_cpu)) {
+			seen = running_deadline(here);
+			if (seen && time_before(tctx->deadline, seen) &&
+			    preempt_cpu(p, tctx, here, seen, 0)) {
+				cpu = here;
+				goto out;
+			}
+			tctx->queued_at = scx_bpf_now();
+			scx_bpf_dsq_insert_vtime(p, llc_dsq(here), tctx->slice_ns,
+						 tctx->deadline, 0);
+			st->waker_waits++;
+			cpu = here;
+			goto out;
+		}
+		victim = find_victim(p, prev_cpu, tctx->deadline, &seen);
 
 		/* @p is queued on the CPU returned: its local DSQ is the victim's */
 		if (victim >= 0 && preempt_cpu(p, tctx, victim, seen, 0))

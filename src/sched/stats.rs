@@ -34,6 +34,9 @@ pub struct Stats {
     pub preempt_lost: u64,
     /// Preempted tasks put back in their CPU's local DSQ behind the waker.
     pub preempted_requeues: u64,
+    /// Wakeups queued behind a waker expected to end its burst soon,
+    /// instead of preempting another CPU.
+    pub waker_waits: u64,
     /// Wakeups placed in the waking CPU's LLC, and in another LLC.
     pub wake_llc_local: u64,
     pub wake_llc_remote: u64,
@@ -106,6 +109,7 @@ impl Stats {
             st.direct_dispatches += c.direct_dispatches;
             st.preempt_kicks += c.preempt_kicks;
             st.preempted_requeues += c.preempted_requeues;
+            st.waker_waits += c.waker_waits;
             st.preempt_lost += c.preempt_lost;
             st.wake_llc_local += c.wake_llc_local;
             st.wake_llc_remote += c.wake_llc_remote;
@@ -154,6 +158,7 @@ impl Stats {
             preempt_kicks: sub(self.preempt_kicks, earlier.preempt_kicks),
             preempt_lost: sub(self.preempt_lost, earlier.preempt_lost),
             preempted_requeues: sub(self.preempted_requeues, earlier.preempted_requeues),
+            waker_waits: sub(self.waker_waits, earlier.waker_waits),
             wake_llc_local: sub(self.wake_llc_local, earlier.wake_llc_local),
             wake_llc_remote: sub(self.wake_llc_remote, earlier.wake_llc_remote),
             pcpu_enqueues: sub(self.pcpu_enqueues, earlier.pcpu_enqueues),
@@ -284,6 +289,10 @@ pub struct Metrics {
     pub preempt_lost: u64,
     #[stat(desc = "Preempted tasks put back in their CPU's local DSQ, behind the waker")]
     pub preempted_requeues: u64,
+    #[stat(
+        desc = "Wakeups queued behind a waker that ends its burst soon, not preempting another CPU"
+    )]
+    pub waker_waits: u64,
     #[stat(desc = "Wakeups placed in the waking CPU's LLC")]
     pub wake_llc_local: u64,
     #[stat(desc = "Wakeups placed in another LLC")]
@@ -400,6 +409,7 @@ impl Metrics {
             preempt_kicks: st.preempt_kicks,
             preempt_lost: st.preempt_lost,
             preempted_requeues: st.preempted_requeues,
+            waker_waits: st.waker_waits,
             wake_llc_local: st.wake_llc_local,
             wake_llc_remote: st.wake_llc_remote,
             pcpu_enqueues: st.pcpu_enqueues,
@@ -462,6 +472,7 @@ impl Metrics {
             preempt_kicks: d(self.preempt_kicks, prev.preempt_kicks),
             preempt_lost: d(self.preempt_lost, prev.preempt_lost),
             preempted_requeues: d(self.preempted_requeues, prev.preempted_requeues),
+            waker_waits: d(self.waker_waits, prev.waker_waits),
             wake_llc_local: d(self.wake_llc_local, prev.wake_llc_local),
             wake_llc_remote: d(self.wake_llc_remote, prev.wake_llc_remote),
             pcpu_enqueues: d(self.pcpu_enqueues, prev.pcpu_enqueues),
@@ -494,7 +505,7 @@ impl Metrics {
         let mut s = format!(
             "gen {} | decisions {} [tiny {} short {} medium {} long {} fallback {}] | \
              acc {:.1}% of {} | bursts {} | samples {} dropped {} throttled {} | torn {} walk_err {} \
-             steps/dec {:.1} | direct {} preempt {} lost {} requeued {} | wake llc local {} remote {} | \
+             steps/dec {:.1} | direct {} preempt {} lost {} requeued {} waker-waits {} | wake llc local {} remote {} | \
              pcpu {} steals {} starved {}",
             self.generation,
             self.decisions,
@@ -516,6 +527,7 @@ impl Metrics {
             self.preempt_kicks,
             self.preempt_lost,
             self.preempted_requeues,
+            self.waker_waits,
             self.wake_llc_local,
             self.wake_llc_remote,
             self.pcpu_enqueues,
