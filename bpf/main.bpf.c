@@ -343,6 +343,12 @@ static bool preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu,
  * stays here, in deadline order with the waker, instead of preempting
  * another CPU in the middle of its task's request. A wakeup from an
  * interrupt sees the interrupted task here, e.g. a hog's long class.
+ *
+ * An interrupt that found this CPU idle (timers of periodic tasks that
+ * expire together) wakes its first task into this CPU, which is then no
+ * longer idle; the next ones it wakes stay here too, behind that one, as
+ * EEVDF queues them on this runqueue, instead of preempting a task on
+ * another CPU, which then keeps being woken there.
  */
 static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu)
 {
@@ -352,6 +358,8 @@ static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu)
 	if (waker == p || llc_of(here) != llc_of(prev_cpu) ||
 	    !bpf_cpumask_test_cpu(here, p->cpus_ptr))
 		return false;
+	if (waker->flags & PF_IDLE)
+		return true;
 	wctx = lookup_task_ctx(waker);
 	if (!wctx || !wctx->decided)
 		return false;
