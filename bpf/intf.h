@@ -209,7 +209,9 @@ struct arbor_cpu_stats {
 	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
 	u64 preempt_lost;	/* a chosen victim was claimed by another waker first */
 	u64 preempted_requeues;	/* preempted tasks put back behind their waker */
-	u64 waker_waits;	/* wakeups queued behind a waker that ends soon */
+	u64 waker_waits;	/* wakeups queued behind a waker that ends soon,
+				 * or behind the task an interrupt woke on an
+				 * idle CPU */
 	u64 wake_llc_local;	/* wakeups placed in the waker CPU's LLC */
 	u64 wake_llc_remote;	/* wakeups placed in another LLC */
 	u64 pcpu_enqueues;	/* enqueues of tasks that can run on one CPU only */

@@ -34,8 +34,9 @@ pub struct Stats {
     pub preempt_lost: u64,
     /// Preempted tasks put back in their CPU's local DSQ behind the waker.
     pub preempted_requeues: u64,
-    /// Wakeups queued behind a waker expected to end its burst soon,
-    /// instead of preempting another CPU.
+    /// Wakeups queued behind a waker expected to end its burst soon, or
+    /// behind the task an interrupt just woke on an idle CPU, instead of
+    /// preempting another CPU.
     pub waker_waits: u64,
     /// Wakeups placed in the waking CPU's LLC, and in another LLC.
     pub wake_llc_local: u64,
@@ -290,7 +291,7 @@ pub struct Metrics {
     #[stat(desc = "Preempted tasks put back in their CPU's local DSQ, behind the waker")]
     pub preempted_requeues: u64,
     #[stat(
-        desc = "Wakeups queued behind a waker that ends its burst soon, not preempting another CPU"
+        desc = "Wakeups queued behind a waker that ends its burst soon (or behind the task an interrupt woke on an idle CPU), not preempting another CPU"
     )]
     pub waker_waits: u64,
     #[stat(desc = "Wakeups placed in the waking CPU's LLC")]
