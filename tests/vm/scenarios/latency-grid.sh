@@ -15,7 +15,12 @@
 #       arbor.wakers (1,2,4), arbor.sets (eq,diff), arbor.hogs (2,4),
 #       arbor.cells (all; comma-separated shell patterns over cell names,
 #       e.g. w4-*,w1-eq-h2), arbor.order (alternate), arbor.burst_us (50),
-#       arbor.seed (ab's default), arbor.attach_timeout (60).
+#       arbor.seed (ab's default), arbor.attach_timeout (60),
+#       arbor.arms (eevdf,default,nomodel through --walk-cost; else ab's
+#       --arms LIST), arbor.other (none): other schedulers as arms, as in
+#       ab.sh (NAME:PATH[+ARG...], comma-separated; binaries passed in with
+#       run.sh --bin), e.g. a build before a change, to compare it in the
+#       same boot: --bin old/scx_arbor_before --arg other=before:/usr/bin/scx_arbor_before.
 . /scenarios/_lib.sh
 set -f # arbor.cells holds patterns, not file names
 
@@ -60,8 +65,16 @@ for w in $wakers_list; do
 				"up_ms=$(now_ms)"
 			set -- --workload latency --wakers "$w" --period-us "$periods" --hogs "$h" \
 				--rounds "$rounds" --duration "$duration" --warmup "$warmup" \
-				--order "${ARBOR_ORDER:-alternate}" --walk-cost \
+				--order "${ARBOR_ORDER:-alternate}" \
 				--attach-timeout "${ARBOR_ATTACH_TIMEOUT:-60}" --json /tmp/cell.json
+			if [ -n "${ARBOR_ARMS:-}" ]; then
+				set -- "$@" --arms "$ARBOR_ARMS"
+			else
+				set -- "$@" --walk-cost
+			fi
+			for o in $(echo "${ARBOR_OTHER:-}" | tr ',' ' '); do
+				set -- "$@" --arm "$(echo "$o" | sed 's/:/=/; s/+/ /g')"
+			done
 			[ -n "${ARBOR_BURST_US:-}" ] && set -- "$@" --burst-us "$ARBOR_BURST_US"
 			[ -n "${ARBOR_SEED:-}" ] && set -- "$@" --seed "$ARBOR_SEED"
 			rm -f /tmp/cell.json
