@@ -335,6 +335,15 @@ static bool preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu,
 	return claimed;
 }
 
+/* @p waits in DSQ @dsq_id in deadline order, stamped for the wait bound */
+static void queue_by_deadline(struct task_struct *p, struct task_ctx *tctx,
+			      u64 dsq_id, u64 enq_flags)
+{
+	tctx->queued_at = scx_bpf_now();
+	scx_bpf_dsq_insert_vtime(p, dsq_id, tctx->slice_ns, tctx->deadline,
+				 enq_flags);
+}
+
 /*
  * The waker running here is expected to end its burst soon: the model's
  * class tiny or short (with no model, its average burst within 1 ms). A
@@ -365,7 +374,7 @@ static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu)
 		return false;
 	if (wctx->action < ARBOR_NR_CLASSES)
 		return wctx->action <= ARBOR_CLASS_SHORT;
-	return wctx->feat[ARBOR_F_EWMA_BURST_US] <= 1000;
+	return wctx->feat[ARBOR_F_EWMA_BURST_US] <= ARBOR_BOUND_SHORT_US;
 }
 
 s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
@@ -418,9 +427,7 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 				cpu = here;
 				goto out;
 			}
-			tctx->queued_at = scx_bpf_now();
-			scx_bpf_dsq_insert_vtime(p, llc_dsq(here), tctx->slice_ns,
-						 tctx->deadline, 0);
+			queue_by_deadline(p, tctx, llc_dsq(here), 0);
 			st->waker_waits++;
 			cpu = here;
 			goto out;
@@ -488,9 +495,7 @@ static void enqueue_pcpu(struct task_struct *p, struct task_ctx *tctx,
 	    time_before(tctx->deadline, seen) &&
 	    preempt_cpu(p, tctx, cpu, seen, enq_flags))
 		return;
-	tctx->queued_at = scx_bpf_now();
-	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), tctx->slice_ns,
-				 tctx->deadline, enq_flags);
+	queue_by_deadline(p, tctx, cpu_dsq(cpu), enq_flags);
 }
 
 /*
@@ -559,9 +564,7 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 		if (cpu >= 0 && preempt_cpu(p, tctx, cpu, seen, enq_flags))
 			return;
 	}
-	tctx->queued_at = scx_bpf_now();
-	scx_bpf_dsq_insert_vtime(p, llc_dsq(prev), tctx->slice_ns,
-				 tctx->deadline, enq_flags);
+	queue_by_deadline(p, tctx, llc_dsq(prev), enq_flags);
 }
 
 /* The task at the head of a DSQ: its deadline and when it was queued */
