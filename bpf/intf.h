@@ -209,12 +209,15 @@ struct arbor_cpu_stats {
 	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
 	u64 preempt_lost;	/* a chosen victim was claimed by another waker first */
 	u64 preempted_requeues;	/* preempted tasks put back behind their waker */
-	u64 waker_waits;	/* wakeups queued behind a waker that ends soon,
-				 * or behind the task an interrupt woke on an
-				 * idle CPU */
+	u64 waker_waits;	/* wakeups queued behind a waker that ends soon
+				 * (in the LLC's DSQ), or behind the task an
+				 * interrupt woke on an idle CPU (in that
+				 * CPU's DSQ) */
 	u64 wake_llc_local;	/* wakeups placed in the waker CPU's LLC */
 	u64 wake_llc_remote;	/* wakeups placed in another LLC */
 	u64 pcpu_enqueues;	/* enqueues of tasks that can run on one CPU only */
+	u64 sibling_pulls;	/* tasks an idle CPU pulled from the DSQ of
+				 * another CPU of its LLC */
 	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
 	u64 starved_runs;	/* tasks run out of deadline order after waiting 100 ms */
 	u64 vtime;		/* V, virtual ns, when this CPU last charged a run */

@@ -6,7 +6,7 @@
  * Each task keeps a weighted vruntime and a virtual deadline
  * (vruntime + request * 100 / weight). Waiting tasks sit in the vtime DSQ of
  * their last-level cache, ordered by deadline, or in their CPU's own DSQ if
- * they can run nowhere else. When a task wakes, the ensemble installed in
+ * they can run nowhere else (or wait for that CPU, see waker_ends_soon()). When a task wakes, the ensemble installed in
  * model_slot classifies its coming CPU burst from integer features kept in
  * task storage; the class picks the task's request and time slice from the
  * action table. The task is placed in virtual time with the lag it went to
@@ -350,25 +350,36 @@ static void queue_by_deadline(struct task_struct *p, struct task_ctx *tctx,
  * waker that hands work on and then sleeps (a request handed to a worker)
  * frees this CPU within that burst, so a wakeup that finds no idle CPU
  * stays here, in deadline order with the waker, instead of preempting
- * another CPU in the middle of its task's request. A wakeup from an
- * interrupt sees the interrupted task here, e.g. a hog's long class.
+ * another CPU in the middle of its task's request. It waits in the LLC's
+ * queue, where the first CPU of the LLC to free up takes it. A wakeup from
+ * an interrupt sees the interrupted task here, e.g. a hog's long class.
  *
  * An interrupt that found this CPU idle (timers of periodic tasks that
  * expire together) wakes its first task into this CPU, which is then no
- * longer idle; the next ones it wakes stay here too, behind that one, as
- * EEVDF queues them on this runqueue, instead of preempting a task on
- * another CPU, which then keeps being woken there.
+ * longer idle; the next ones it wakes wait here too, behind that one, in
+ * this CPU's own queue, as EEVDF queues them on this runqueue. In the LLC's
+ * queue a busy CPU whose slice ends would take them, preempting its task
+ * (a hog) there, which then moves to this CPU: the two trade places, the
+ * timers of the tasks woken on the hog's CPU fire there, and each such
+ * wakeup preempts the hog again. A CPU that goes idle still takes them
+ * (pull_sibling()).
+ *
+ * Returns whether to keep the wakeup here, and in *@wait_dsq where it waits.
  */
-static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu)
+static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu,
+			    u64 *wait_dsq)
 {
 	struct task_struct *waker = bpf_get_current_task_btf();
 	struct task_ctx *wctx;
 
+	*wait_dsq = llc_dsq(here);
 	if (waker == p || llc_of(here) != llc_of(prev_cpu) ||
 	    !bpf_cpumask_test_cpu(here, p->cpus_ptr))
 		return false;
-	if (waker->flags & PF_IDLE)
+	if (waker->flags & PF_IDLE) {
+		*wait_dsq = cpu_dsq(here);
 		return true;
+	}
 	wctx = lookup_task_ctx(waker);
 	if (!wctx || !wctx->decided)
 		return false;
@@ -383,7 +394,7 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	struct arbor_cpu_stats *st = this_cpu_stats();
 	struct task_ctx *tctx;
 	s32 cpu;
-	u64 seen;
+	u64 seen, wait_dsq;
 
 	tctx = lookup_task_ctx(p);
 	if (!tctx || !st)
@@ -417,17 +428,16 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 
 		/*
 		 * A waker about to sleep: preempt it if @p's deadline is
-		 * earlier, else wait for it (any CPU of the LLC that frees up
-		 * first takes @p).
+		 * earlier, else wait for it.
 		 */
-		if (waker_ends_soon(p, here, prev_cpu)) {
+		if (waker_ends_soon(p, here, prev_cpu, &wait_dsq)) {
 			seen = running_deadline(here);
 			if (seen && time_before(tctx->deadline, seen) &&
 			    preempt_cpu(p, tctx, here, seen, 0)) {
 				cpu = here;
 				goto out;
 			}
-			queue_by_deadline(p, tctx, llc_dsq(here), 0);
+			queue_by_deadline(p, tctx, wait_dsq, 0);
 			st->waker_waits++;
 			cpu = here;
 			goto out;
@@ -702,6 +712,39 @@ static bool steal_remote(s32 cpu)
 }
 
 /*
+ * Nothing in this CPU's queues: take a task waiting in the own DSQ of
+ * another CPU of the LLC (a wakeup queued behind an interrupt's first task
+ * there, see waker_ends_soon()). Tasks that can run on that CPU only stay.
+ */
+static bool pull_sibling(s32 cpu)
+{
+	struct arbor_cpu_stats *st;
+	u32 llc = llc_of(cpu), first, nr, i;
+
+	if (llc >= ARBOR_MAX_LLCS)
+		return false;
+	first = llc_first[LLC_IDX(llc)];
+	nr = llc_nr_cpus[LLC_IDX(llc)];
+	bpf_for(i, 0, nr) {
+		u32 idx = first + i;
+		s32 other;
+
+		if (idx >= ARBOR_MAX_CPUS)
+			break;
+		other = llc_cpus[CPU_IDX(idx)];
+		if (other == cpu || !scx_bpf_dsq_nr_queued(cpu_dsq(other)))
+			continue;
+		if (scx_bpf_dsq_move_to_local(cpu_dsq(other), 0)) {
+			st = this_cpu_stats();
+			if (st)
+				st->sibling_pulls++;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Charge the CPU time a task used since its last charge, from the kernel's
  * own account (p->se.sum_exec_runtime, kept by update_curr_scx()), to its
  * vruntime, its burst and V. Every ns is charged once, including what the
@@ -759,7 +802,8 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 		scx_bpf_task_set_slice(prev, tctx->slice_ns);
 		return;
 	}
-	if (consume_local(cpu, &mine, &shared) || steal_remote(cpu))
+	if (consume_local(cpu, &mine, &shared) || pull_sibling(cpu) ||
+	    steal_remote(cpu))
 		return;
 
 	/* Nothing else to run: let prev go on with a fresh slice */

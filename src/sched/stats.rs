@@ -43,6 +43,8 @@ pub struct Stats {
     pub wake_llc_remote: u64,
     /// Enqueues of tasks that can run on one CPU only (its own DSQ).
     pub pcpu_enqueues: u64,
+    /// Tasks an idle CPU pulled from the DSQ of another CPU of its LLC.
+    pub sibling_pulls: u64,
     /// Tasks an idle CPU pulled from another LLC's DSQ.
     pub llc_steals: u64,
     /// Tasks run out of deadline order after waiting 100 ms.
@@ -115,6 +117,7 @@ impl Stats {
             st.wake_llc_local += c.wake_llc_local;
             st.wake_llc_remote += c.wake_llc_remote;
             st.pcpu_enqueues += c.pcpu_enqueues;
+            st.sibling_pulls += c.sibling_pulls;
             st.llc_steals += c.llc_steals;
             st.starved_runs += c.starved_runs;
             if c.vtime >= st.vtime {
@@ -163,6 +166,7 @@ impl Stats {
             wake_llc_local: sub(self.wake_llc_local, earlier.wake_llc_local),
             wake_llc_remote: sub(self.wake_llc_remote, earlier.wake_llc_remote),
             pcpu_enqueues: sub(self.pcpu_enqueues, earlier.pcpu_enqueues),
+            sibling_pulls: sub(self.sibling_pulls, earlier.sibling_pulls),
             llc_steals: sub(self.llc_steals, earlier.llc_steals),
             starved_runs: sub(self.starved_runs, earlier.starved_runs),
             vtime: self.vtime,
@@ -207,7 +211,7 @@ impl Stats {
         format!(
             "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} throttled {} | \
              torn {} walk_err {} steps/dec {:.1} | direct {} preempt {} | \
-             wake llc local {} remote {} | pcpu {} steals {} starved {}",
+             wake llc local {} remote {} | pcpu {} pulls {} steals {} starved {}",
             self.generation,
             total,
             dec,
@@ -224,6 +228,7 @@ impl Stats {
             self.wake_llc_local,
             self.wake_llc_remote,
             self.pcpu_enqueues,
+            self.sibling_pulls,
             self.llc_steals,
             self.starved_runs
         )
@@ -300,6 +305,8 @@ pub struct Metrics {
     pub wake_llc_remote: u64,
     #[stat(desc = "Enqueues of tasks that can run on one CPU only (into that CPU's DSQ)")]
     pub pcpu_enqueues: u64,
+    #[stat(desc = "Tasks an idle CPU pulled from the DSQ of another CPU of its LLC")]
+    pub sibling_pulls: u64,
     #[stat(desc = "Tasks an idle CPU pulled from another LLC's DSQ")]
     pub llc_steals: u64,
     #[stat(desc = "Tasks run out of deadline order after waiting 100 ms")]
@@ -414,6 +421,7 @@ impl Metrics {
             wake_llc_local: st.wake_llc_local,
             wake_llc_remote: st.wake_llc_remote,
             pcpu_enqueues: st.pcpu_enqueues,
+            sibling_pulls: st.sibling_pulls,
             llc_steals: st.llc_steals,
             starved_runs: st.starved_runs,
             vtime: st.vtime,
@@ -477,6 +485,7 @@ impl Metrics {
             wake_llc_local: d(self.wake_llc_local, prev.wake_llc_local),
             wake_llc_remote: d(self.wake_llc_remote, prev.wake_llc_remote),
             pcpu_enqueues: d(self.pcpu_enqueues, prev.pcpu_enqueues),
+            sibling_pulls: d(self.sibling_pulls, prev.sibling_pulls),
             llc_steals: d(self.llc_steals, prev.llc_steals),
             starved_runs: d(self.starved_runs, prev.starved_runs),
             shadow_decisions: d(self.shadow_decisions, prev.shadow_decisions),
@@ -507,7 +516,7 @@ impl Metrics {
             "gen {} | decisions {} [tiny {} short {} medium {} long {} fallback {}] | \
              acc {:.1}% of {} | bursts {} | samples {} dropped {} throttled {} | torn {} walk_err {} \
              steps/dec {:.1} | direct {} preempt {} lost {} requeued {} waker-waits {} | wake llc local {} remote {} | \
-             pcpu {} steals {} starved {}",
+             pcpu {} pulls {} steals {} starved {}",
             self.generation,
             self.decisions,
             self.decisions_tiny,
@@ -532,6 +541,7 @@ impl Metrics {
             self.wake_llc_local,
             self.wake_llc_remote,
             self.pcpu_enqueues,
+            self.sibling_pulls,
             self.llc_steals,
             self.starved_runs
         );
