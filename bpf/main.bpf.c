@@ -6,13 +6,14 @@
  * Each task keeps a weighted vruntime and a virtual deadline
  * (vruntime + request * 100 / weight). Waiting tasks sit in the vtime DSQ of
  * their last-level cache, ordered by deadline, or in their CPU's own DSQ if
- * they can run nowhere else (or wait for that CPU, see waker_ends_soon()). When a task wakes, the ensemble installed in
- * model_slot classifies its coming CPU burst from integer features kept in
- * task storage; the class picks the task's request and time slice from the
- * action table. The task is placed in virtual time with the lag it went to
- * sleep with (placement.bpf.h), goes to an idle CPU if the kernel's
- * topology-aware idle selection finds one, else preempts the running task
- * with the latest later deadline in its LLC, as EEVDF does on wakeup.
+ * they can run nowhere else (or wait for that CPU, see waker_ends_soon()).
+ * When a task wakes, the ensemble installed in model_slot classifies its
+ * coming CPU burst from integer features kept in task storage; the class
+ * picks the task's request and time slice from the action table. The task
+ * is placed in virtual time with the lag it went to sleep with
+ * (placement.bpf.h), goes to an idle CPU if the kernel's topology-aware idle
+ * selection finds one, else preempts the running task with the latest later
+ * deadline in its LLC, as EEVDF does on wakeup.
  *
  * A burst is the CPU time from a wakeup to the next sleep. The kernel calls
  * ops.stopping(p, false) before ops.quiescent(p, SCX_DEQ_SLEEP), and a
