@@ -218,6 +218,9 @@ struct arbor_cpu_stats {
 	u64 pcpu_enqueues;	/* enqueues of tasks that can run on one CPU only */
 	u64 sibling_pulls;	/* tasks an idle CPU pulled from the DSQ of
 				 * another CPU of its LLC */
+	u64 sibling_pull_misses; /* pulls from another CPU's DSQ that found
+				  * only tasks bound to that CPU (a walk
+				  * past them for nothing) */
 	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
 	u64 starved_runs;	/* tasks run out of deadline order after waiting 100 ms */
 	u64 vtime;		/* V, virtual ns, when this CPU last charged a run */
@@ -253,6 +256,8 @@ struct task_ctx {
 	u64 queued_weight;	/* weight counted in runnable_weight (0: none) */
 	u64 queued_at;		/* when it was last put in a DSQ */
 	u32 ewma_period_us;	/* EWMA of the wakeup-to-wakeup period */
+	u32 waits_on_cpu;	/* 1 + the CPU in whose own DSQ it waits as a
+				 * wakeup (see pull_sibling()); 0: none */
 	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
 	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
 	u8 action;		/* action row of the decision */

@@ -438,6 +438,9 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 				cpu = here;
 				goto out;
 			}
+			/* Counted before it is queued: see pull_sibling() */
+			if (wait_dsq == cpu_dsq(here))
+				set_waits_on_cpu(tctx, here);
 			queue_by_deadline(p, tctx, wait_dsq, 0);
 			st->waker_waits++;
 			cpu = here;
@@ -715,12 +718,17 @@ static bool steal_remote(s32 cpu)
 /*
  * Nothing in this CPU's queues: take a task waiting in the own DSQ of
  * another CPU of the LLC (a wakeup queued behind an interrupt's first task
- * there, see waker_ends_soon()). Tasks that can run on that CPU only stay.
+ * there, see waker_ends_soon()). Tasks that can run on that CPU only stay,
+ * and a DSQ that holds only such tasks is not looked at: the kernel would
+ * walk past every one of them under that DSQ's lock for nothing. The count
+ * of waiting wakeups is raised before the wakeup is queued and lowered when
+ * it runs, so a DSQ with a wakeup in it is never skipped.
  */
 static bool pull_sibling(s32 cpu)
 {
 	struct arbor_cpu_stats *st;
 	u32 llc = llc_of(cpu), first, nr, i;
+	bool moved;
 
 	if (llc >= ARBOR_MAX_LLCS)
 		return false;
@@ -733,14 +741,16 @@ static bool pull_sibling(s32 cpu)
 		if (idx >= ARBOR_MAX_CPUS)
 			break;
 		other = llc_cpus[CPU_IDX(idx)];
-		if (other == cpu || !scx_bpf_dsq_nr_queued(cpu_dsq(other)))
+		if (other == cpu || !waiting_wakeups(other))
 			continue;
-		if (scx_bpf_dsq_move_to_local(cpu_dsq(other), 0)) {
-			st = this_cpu_stats();
-			if (st)
-				st->sibling_pulls++;
+		moved = scx_bpf_dsq_move_to_local(cpu_dsq(other), 0);
+		st = this_cpu_stats();
+		if (st && moved)
+			st->sibling_pulls++;
+		else if (st)
+			st->sibling_pull_misses++;
+		if (moved)
 			return true;
-		}
 	}
 	return false;
 }
@@ -819,6 +829,8 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 
 	if (!tctx)
 		return;
+	if (tctx->waits_on_cpu)
+		set_waits_on_cpu(tctx, -1);
 	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
 	if (cctx) {
 		WRITE_ONCE(cctx->curr_deadline, tctx->deadline ?: 1);

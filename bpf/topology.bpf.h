@@ -87,6 +87,12 @@ struct cpu_ctx {
 	 * (see enqueue). Cleared when the next task starts running.
 	 */
 	bool wake_preempted;
+	/*
+	 * Wakeups of tasks free to run elsewhere waiting in this CPU's own
+	 * DSQ (the rest of it is tasks bound to this CPU): another CPU looks
+	 * there only when this is not 0. Changed by any CPU, atomically.
+	 */
+	u32 waiting_wakeups;
 };
 
 struct {
@@ -109,6 +115,34 @@ static u64 running_deadline(s32 cpu)
 	struct cpu_ctx *c = cpu_ctx_of(cpu);
 
 	return c ? READ_ONCE(c->curr_deadline) : 0;
+}
+
+/* Wakeups free to run elsewhere that wait in @cpu's own DSQ */
+static u32 waiting_wakeups(s32 cpu)
+{
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+
+	return c ? READ_ONCE(c->waiting_wakeups) : 0;
+}
+
+/* A task that waits in @cpu's own DSQ as a wakeup, or ends its wait (-1) */
+static void set_waits_on_cpu(struct task_ctx *tctx, s32 cpu)
+{
+	struct cpu_ctx *c;
+
+	if (tctx->waits_on_cpu) {
+		c = cpu_ctx_of(tctx->waits_on_cpu - 1);
+		if (c)
+			__sync_fetch_and_sub(&c->waiting_wakeups, 1);
+		tctx->waits_on_cpu = 0;
+	}
+	if (cpu < 0)
+		return;
+	c = cpu_ctx_of(cpu);
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->waiting_wakeups, 1);
+	tctx->waits_on_cpu = cpu + 1;
 }
 
 /*

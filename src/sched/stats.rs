@@ -45,6 +45,8 @@ pub struct Stats {
     pub pcpu_enqueues: u64,
     /// Tasks an idle CPU pulled from the DSQ of another CPU of its LLC.
     pub sibling_pulls: u64,
+    /// Pulls from another CPU's DSQ that found only tasks bound to that CPU.
+    pub sibling_pull_misses: u64,
     /// Tasks an idle CPU pulled from another LLC's DSQ.
     pub llc_steals: u64,
     /// Tasks run out of deadline order after waiting 100 ms.
@@ -118,6 +120,7 @@ impl Stats {
             st.wake_llc_remote += c.wake_llc_remote;
             st.pcpu_enqueues += c.pcpu_enqueues;
             st.sibling_pulls += c.sibling_pulls;
+            st.sibling_pull_misses += c.sibling_pull_misses;
             st.llc_steals += c.llc_steals;
             st.starved_runs += c.starved_runs;
             if c.vtime >= st.vtime {
@@ -167,6 +170,7 @@ impl Stats {
             wake_llc_remote: sub(self.wake_llc_remote, earlier.wake_llc_remote),
             pcpu_enqueues: sub(self.pcpu_enqueues, earlier.pcpu_enqueues),
             sibling_pulls: sub(self.sibling_pulls, earlier.sibling_pulls),
+            sibling_pull_misses: sub(self.sibling_pull_misses, earlier.sibling_pull_misses),
             llc_steals: sub(self.llc_steals, earlier.llc_steals),
             starved_runs: sub(self.starved_runs, earlier.starved_runs),
             vtime: self.vtime,
@@ -211,7 +215,7 @@ impl Stats {
         format!(
             "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} throttled {} | \
              torn {} walk_err {} steps/dec {:.1} | direct {} preempt {} | \
-             wake llc local {} remote {} | pcpu {} pulls {} steals {} starved {}",
+             wake llc local {} remote {} | pcpu {} pulls {} (missed {}) steals {} starved {}",
             self.generation,
             total,
             dec,
@@ -229,6 +233,7 @@ impl Stats {
             self.wake_llc_remote,
             self.pcpu_enqueues,
             self.sibling_pulls,
+            self.sibling_pull_misses,
             self.llc_steals,
             self.starved_runs
         )
@@ -307,6 +312,8 @@ pub struct Metrics {
     pub pcpu_enqueues: u64,
     #[stat(desc = "Tasks an idle CPU pulled from the DSQ of another CPU of its LLC")]
     pub sibling_pulls: u64,
+    #[stat(desc = "Pulls from another CPU's DSQ that found only tasks bound to that CPU")]
+    pub sibling_pull_misses: u64,
     #[stat(desc = "Tasks an idle CPU pulled from another LLC's DSQ")]
     pub llc_steals: u64,
     #[stat(desc = "Tasks run out of deadline order after waiting 100 ms")]
@@ -422,6 +429,7 @@ impl Metrics {
             wake_llc_remote: st.wake_llc_remote,
             pcpu_enqueues: st.pcpu_enqueues,
             sibling_pulls: st.sibling_pulls,
+            sibling_pull_misses: st.sibling_pull_misses,
             llc_steals: st.llc_steals,
             starved_runs: st.starved_runs,
             vtime: st.vtime,
@@ -486,6 +494,7 @@ impl Metrics {
             wake_llc_remote: d(self.wake_llc_remote, prev.wake_llc_remote),
             pcpu_enqueues: d(self.pcpu_enqueues, prev.pcpu_enqueues),
             sibling_pulls: d(self.sibling_pulls, prev.sibling_pulls),
+            sibling_pull_misses: d(self.sibling_pull_misses, prev.sibling_pull_misses),
             llc_steals: d(self.llc_steals, prev.llc_steals),
             starved_runs: d(self.starved_runs, prev.starved_runs),
             shadow_decisions: d(self.shadow_decisions, prev.shadow_decisions),
@@ -516,7 +525,7 @@ impl Metrics {
             "gen {} | decisions {} [tiny {} short {} medium {} long {} fallback {}] | \
              acc {:.1}% of {} | bursts {} | samples {} dropped {} throttled {} | torn {} walk_err {} \
              steps/dec {:.1} | direct {} preempt {} lost {} requeued {} waker-waits {} | wake llc local {} remote {} | \
-             pcpu {} pulls {} steals {} starved {}",
+             pcpu {} pulls {} (missed {}) steals {} starved {}",
             self.generation,
             self.decisions,
             self.decisions_tiny,
@@ -542,6 +551,7 @@ impl Metrics {
             self.wake_llc_remote,
             self.pcpu_enqueues,
             self.sibling_pulls,
+            self.sibling_pull_misses,
             self.llc_steals,
             self.starved_runs
         );
