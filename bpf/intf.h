@@ -223,6 +223,9 @@ struct arbor_cpu_stats {
 				  * past them for nothing) */
 	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
 	u64 starved_runs;	/* tasks run out of deadline order after waiting 100 ms */
+	u64 cpu_onlines;	/* CPUs of the topology that came back online */
+	u64 cpu_offlines;	/* CPUs that went offline */
+	u64 offline_moves;	/* wakeups moved off the DSQ of a CPU going offline */
 	u64 vtime;		/* V, virtual ns, when this CPU last charged a run */
 	u64 runnable_weight;	/* total runnable weight seen then */
 	u64 bursts;		/* bursts completed (sampled or not) */

@@ -50,6 +50,9 @@ UEI_DEFINE(uei);
 #define STARVE_SCAN_NS		(20ULL * NSEC_PER_MSEC)
 #define STARVE_SCAN_MAX		512
 
+/* Tasks moved off the queues of a CPU going offline, at most */
+#define OFFLINE_MOVE_MAX	8192
+
 /* Slice used when the action table has not been filled (µs -> ns) */
 #define DEFAULT_SLICE_NS	(3ULL * NSEC_PER_MSEC)
 
@@ -375,7 +378,7 @@ static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu,
 
 	*wait_dsq = llc_dsq(here);
 	if (waker == p || llc_of(here) != llc_of(prev_cpu) ||
-	    !bpf_cpumask_test_cpu(here, p->cpus_ptr))
+	    !cpu_serves(here) || !bpf_cpumask_test_cpu(here, p->cpus_ptr))
 		return false;
 	if (waker->flags & PF_IDLE) {
 		*wait_dsq = cpu_dsq(here);
@@ -578,7 +581,7 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 		if (cpu >= 0 && preempt_cpu(p, tctx, cpu, seen, enq_flags))
 			return;
 	}
-	queue_by_deadline(p, tctx, llc_dsq(prev), enq_flags);
+	queue_by_deadline(p, tctx, served_llc_dsq(prev), enq_flags);
 }
 
 /* The task at the head of a DSQ: its deadline and when it was queued */
@@ -775,6 +778,18 @@ static void charge_run(struct task_struct *p, struct task_ctx *tctx)
 	vclock_charge(ran);
 }
 
+/*
+ * prev runs on with a fresh slice. The kernel keeps it without calling
+ * ops.stopping and ops.running, so its deadline, which refresh_request()
+ * may have moved, is shown to wakers here.
+ */
+static void keep_running(s32 cpu, struct task_struct *prev,
+			 struct task_ctx *tctx)
+{
+	scx_bpf_task_set_slice(prev, tctx->slice_ns);
+	show_running_deadline(cpu, tctx->deadline);
+}
+
 /* Whether a deadline is no later than the queue heads */
 static bool beats_heads(u64 deadline, const struct dsq_head *mine,
 			const struct dsq_head *shared)
@@ -810,7 +825,7 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 	dsq_head(cpu_dsq(cpu), &mine);
 	dsq_head(llc_dsq(cpu), &shared);
 	if (tctx && beats_heads(tctx->deadline, &mine, &shared)) {
-		scx_bpf_task_set_slice(prev, tctx->slice_ns);
+		keep_running(cpu, prev, tctx);
 		return;
 	}
 	if (consume_local(cpu, &mine, &shared) || pull_sibling(cpu) ||
@@ -819,7 +834,7 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 
 	/* Nothing else to run: let prev go on with a fresh slice */
 	if (tctx)
-		scx_bpf_task_set_slice(prev, tctx->slice_ns);
+		keep_running(cpu, prev, tctx);
 }
 
 void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
@@ -833,7 +848,9 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 		set_waits_on_cpu(tctx, -1);
 	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
 	if (cctx) {
-		WRITE_ONCE(cctx->curr_deadline, tctx->deadline ?: 1);
+		/* A CPU going up or down is no waker's victim */
+		WRITE_ONCE(cctx->curr_deadline,
+			   READ_ONCE(cctx->online) ? (tctx->deadline ?: 1) : 0);
 		WRITE_ONCE(cctx->wake_preempted, false);
 	}
 }
@@ -870,13 +887,22 @@ void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 		end_burst(p, tctx, true);
 }
 
-/* Charge a long run as it goes, so dispatch compares up-to-date deadlines */
+/*
+ * Charge a long run as it goes, so dispatch compares up-to-date deadlines.
+ * A request used up in the middle of a slice is followed by the next one
+ * here, as EEVDF's update_curr() does, and wakers see the new deadline.
+ */
 void BPF_STRUCT_OPS(arbor_tick, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (tctx)
-		charge_run(p, tctx);
+	if (!tctx)
+		return;
+	charge_run(p, tctx);
+	if (tctx->decided && !time_before(tctx->vruntime, tctx->deadline)) {
+		new_deadline(p, tctx);
+		show_running_deadline(scx_bpf_task_cpu(p), tctx->deadline);
+	}
 }
 
 void BPF_STRUCT_OPS(arbor_quiescent, struct task_struct *p, u64 deq_flags)
@@ -918,6 +944,139 @@ void BPF_STRUCT_OPS(arbor_enable, struct task_struct *p)
 	tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE] = 1000;
 }
 
+/*
+ * Move the tasks of DSQ @from that may run on another CPU than @cpu (the
+ * one going offline) to DSQ @to, keeping their deadlines; counted in
+ * offline_moves. Returns whether any moved. Tasks bound to @cpu stay: the
+ * kernel migrates them with the rest of the dying CPU's tasks.
+ */
+static bool move_movable(u64 from, u64 to, s32 cpu)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	bool moved = false;
+	u32 i;
+
+	if (!st || !scx_bpf_dsq_nr_queued(from))
+		return false;
+	/*
+	 * The count goes to the map, not to a local: a counter from a
+	 * constant would be a new verifier state on every iteration.
+	 */
+	if (!bpf_iter_scx_dsq_new(&it, from, 0)) {
+		bpf_for(i, 0, OFFLINE_MOVE_MAX) {
+			p = bpf_iter_scx_dsq_next(&it);
+			if (!p)
+				break;
+			if (is_pcpu_task(p) &&
+			    bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+				continue;
+			scx_bpf_dsq_move_set_vtime(&it, p->scx.dsq_vtime);
+			if (!scx_bpf_dsq_move_vtime(&it, p, to, 0))
+				continue;
+			tctx = lookup_task_ctx(p);
+			if (tctx && tctx->waits_on_cpu)
+				set_waits_on_cpu(tctx, -1);
+			st->offline_moves++;
+			moved = true;
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	return moved;
+}
+
+/* Wake the idle CPUs of the LLC whose queue is DSQ @dsq_id */
+static void kick_llc(u64 dsq_id)
+{
+	u32 llc = dsq_id - LLC_DSQ_BASE, first, nr, i;
+
+	if (llc >= ARBOR_MAX_LLCS)
+		return;
+	first = llc_first[LLC_IDX(llc)];
+	nr = llc_nr_cpus[LLC_IDX(llc)];
+	bpf_for(i, 0, nr) {
+		u32 idx = first + i;
+		s32 c;
+
+		if (idx >= ARBOR_MAX_CPUS)
+			break;
+		c = llc_cpus[CPU_IDX(idx)];
+		if (cpu_serves(c))
+			scx_bpf_kick_cpu(c, SCX_KICK_IDLE);
+	}
+}
+
+/*
+ * CPU hotplug. With these two callbacks the kernel no longer restarts the
+ * scheduler on every hotplug event: a CPU of the topology read at load
+ * leaves and comes back with the tasks' state, the model and its
+ * generation untouched (suspend and resume take every CPU but one out and
+ * back). What waits where no CPU would look any more moves: the wakeups in
+ * the leaving CPU's own DSQ, and, when it was the last CPU of its LLC
+ * online, the LLC's whole queue, to the queue of an LLC with a CPU online.
+ * A CPU the loader never saw has no LLC here: for that one the scheduler
+ * asks userspace to restart it, which reads the topology again (what the
+ * kernel does by itself without these callbacks).
+ */
+void BPF_STRUCT_OPS(arbor_cpu_online, s32 cpu)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+	u32 llc = llc_of(cpu);
+
+	if (!c || !c->known || llc >= ARBOR_MAX_LLCS) {
+		scx_bpf_exit(SCX_ECODE_ACT_RESTART | SCX_ECODE_RSN_HOTPLUG,
+			     "CPU %d came online, outside the topology read at load",
+			     cpu);
+		return;
+	}
+	WRITE_ONCE(c->curr_deadline, 0);
+	if (!c->online) {
+		WRITE_ONCE(c->online, true);
+		llc_nr_online[LLC_IDX(llc)]++;
+	}
+	if (st)
+		st->cpu_onlines++;
+}
+
+void BPF_STRUCT_OPS(arbor_cpu_offline, s32 cpu)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+	u32 llc = llc_of(cpu);
+	bool moved;
+	u64 to;
+
+	if (!c || llc >= ARBOR_MAX_LLCS)
+		return;
+	if (c->online) {
+		WRITE_ONCE(c->online, false);
+		if (llc_nr_online[LLC_IDX(llc)])
+			llc_nr_online[LLC_IDX(llc)]--;
+	}
+	WRITE_ONCE(c->curr_deadline, 0);
+
+	to = served_llc_dsq(cpu);
+	moved = move_movable(cpu_dsq(cpu), to, cpu);
+	if (to != llc_dsq(cpu) && move_movable(llc_dsq(cpu), to, cpu))
+		moved = true;
+	if (moved)
+		kick_llc(to);
+	if (st)
+		st->cpu_offlines++;
+}
+
+/* A task leaves sched_ext (or exits): it no longer waits anywhere */
+void BPF_STRUCT_OPS(arbor_disable, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx && tctx->waits_on_cpu)
+		set_waits_on_cpu(tctx, -1);
+}
+
 /* An RT or deadline task took the CPU: requeue what waits in its local DSQ */
 void BPF_STRUCT_OPS(arbor_cpu_release, s32 cpu,
 		    struct scx_cpu_release_args *args)
@@ -934,12 +1093,43 @@ s32 BPF_STRUCT_OPS(arbor_init_task, struct task_struct *p,
 	return 0;
 }
 
+/*
+ * The CPUs of the topology the loader read, which were online then: init
+ * runs under the kernel's CPU hotplug lock, and the attach fails (and the
+ * loader starts over) if a CPU came or went since the loader read it.
+ */
+static void mark_known_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+	u32 i, nr = 0;
+	struct cpu_ctx *c;
+	s32 cpu;
+
+	if (nr_llcs && nr_llcs <= ARBOR_MAX_LLCS)
+		nr = llc_first[LLC_IDX(nr_llcs - 1)] +
+		     llc_nr_cpus[LLC_IDX(nr_llcs - 1)];
+	bpf_for(i, 0, nr) {
+		if (i >= ARBOR_MAX_CPUS)
+			break;
+		cpu = llc_cpus[CPU_IDX(i)];
+		c = cpu_ctx_of(cpu);
+		if (!c)
+			continue;
+		c->known = true;
+		c->online = bpf_cpumask_test_cpu(cpu, online);
+		if (c->online)
+			llc_nr_online[LLC_IDX(llc_of(cpu))]++;
+	}
+	scx_bpf_put_cpumask(online);
+}
+
 s32 BPF_STRUCT_OPS_SLEEPABLE(arbor_init)
 {
 	s32 err;
 	u32 i;
 
 	vclock_init();
+	mark_known_cpus();
 	bpf_for(i, 0, nr_cpu_ids) {
 		if (i >= ARBOR_MAX_CPUS)
 			break;
@@ -983,6 +1173,9 @@ SCX_OPS_DEFINE(arbor_ops,
 	       .quiescent	= (void *)arbor_quiescent,
 	       .enable		= (void *)arbor_enable,
 	       .cpu_release	= (void *)arbor_cpu_release,
+	       .cpu_online	= (void *)arbor_cpu_online,
+	       .cpu_offline	= (void *)arbor_cpu_offline,
+	       .disable		= (void *)arbor_disable,
 	       .init_task	= (void *)arbor_init_task,
 	       .init		= (void *)arbor_init,
 	       .exit		= (void *)arbor_exit,

@@ -52,6 +52,40 @@ static u64 cpu_dsq(s32 cpu)
 	return (u64)cpu;
 }
 
+/*
+ * Online CPUs of each LLC (see cpu_ctx.online). Written in init and by the
+ * hotplug callbacks, which the kernel serializes; read on enqueue.
+ */
+static u32 llc_nr_online[ARBOR_MAX_LLCS];
+
+static bool llc_online(u32 llc)
+{
+	return llc < ARBOR_MAX_LLCS && READ_ONCE(llc_nr_online[LLC_IDX(llc)]);
+}
+
+/*
+ * The LLC queue a task last run on @cpu waits in: that of @cpu's LLC, or,
+ * while every CPU of it is offline, that of this CPU's LLC (or of the first
+ * LLC with a CPU online), so no task waits where no CPU looks.
+ */
+static u64 served_llc_dsq(s32 cpu)
+{
+	u32 llc = llc_of(cpu), i;
+
+	if (llc_online(llc))
+		return LLC_DSQ_BASE + llc;
+	llc = llc_of(bpf_get_smp_processor_id());
+	if (llc_online(llc))
+		return LLC_DSQ_BASE + llc;
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= ARBOR_MAX_LLCS)
+			break;
+		if (llc_online(i))
+			return LLC_DSQ_BASE + i;
+	}
+	return llc_dsq(cpu);
+}
+
 /* @p can run on one CPU only: it waits in that CPU's own DSQ */
 static bool is_pcpu_task(const struct task_struct *p)
 {
@@ -93,6 +127,15 @@ struct cpu_ctx {
 	 * there only when this is not 0. Changed by any CPU, atomically.
 	 */
 	u32 waiting_wakeups;
+	/* The CPU is in the topology the loader read (set once, in init) */
+	bool known;
+	/*
+	 * sched_ext runs ops.dispatch on this CPU: it is known and its rq is
+	 * online. Set in init and ops.cpu_online, cleared in ops.cpu_offline.
+	 * A CPU coming up or going down runs tasks (the idle task wakes the
+	 * hotplug control task) while the kernel does not dispatch for it.
+	 */
+	bool online;
 };
 
 struct {
@@ -107,6 +150,14 @@ static struct cpu_ctx *cpu_ctx_of(s32 cpu)
 	u32 zero = 0;
 
 	return bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
+}
+
+/* Whether @cpu takes tasks from its queues (see cpu_ctx.online) */
+static bool cpu_serves(s32 cpu)
+{
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+
+	return c && READ_ONCE(c->online);
 }
 
 /* The deadline @cpu is running at, 0 if none */
@@ -159,6 +210,25 @@ static bool claim_cpu(s32 cpu, u64 seen, u64 deadline)
 		return false;
 	WRITE_ONCE(c->wake_preempted, true);
 	return true;
+}
+
+/*
+ * The task running on @cpu got a new deadline without a switch (its slice
+ * was refilled, or its request ended at a tick): show wakers the new one.
+ * A waker that claimed the CPU since keeps its claim: it is on its way
+ * into the CPU's local DSQ and preempts anyway.
+ */
+static void show_running_deadline(s32 cpu, u64 deadline)
+{
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+	u64 old;
+
+	if (!c || READ_ONCE(c->wake_preempted))
+		return;
+	old = READ_ONCE(c->curr_deadline);
+	if (old)
+		__sync_val_compare_and_swap(&c->curr_deadline, old,
+					    deadline ?: 1);
 }
 
 /*

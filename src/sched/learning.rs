@@ -422,6 +422,8 @@ impl LearningThread {
 pub struct Carried {
     pub ensemble: Option<Ensemble>,
     pub stored: Option<u64>,
+    /// The generation it was live under (0: none), which it keeps.
+    pub generation: u64,
 }
 
 impl LiveModel {
@@ -429,6 +431,7 @@ impl LiveModel {
         Carried {
             ensemble: self.ensemble.clone(),
             stored: self.stored,
+            generation: self.slot.generation(),
         }
     }
 }
@@ -576,6 +579,7 @@ mod tests {
         let learned = Carried {
             ensemble: Some(constant(2)),
             stored: Some(7),
+            generation: 9,
         };
         let again = start_model(Some(&learned), false, &store, configured()).unwrap();
         assert_eq!(again.ensemble, Some(constant(2)));
@@ -584,6 +588,7 @@ mod tests {
         let swapped = Carried {
             ensemble: Some(constant(3)),
             stored: None,
+            generation: 10,
         };
         let again = start_model(Some(&swapped), true, &store, configured()).unwrap();
         assert_eq!(again.ensemble, Some(constant(3)));
@@ -591,6 +596,7 @@ mod tests {
         let none = Carried {
             ensemble: None,
             stored: None,
+            generation: 0,
         };
         assert_eq!(
             start_model(Some(&none), false, &store, configured())

@@ -656,12 +656,16 @@ fn run_once(
         ensemble: None,
         stored: None,
     };
+    let carried_generation = carried.as_ref().map_or(0, |c| c.generation);
     match &start.ensemble {
         Some(e) => {
-            let done = live
-                .slot
-                .install(|g| crate::model::flat::flatten(e, g))
-                .with_context(|| format!("installing the model {}", start.name))?;
+            let flatten = |g| crate::model::flat::flatten(e, g);
+            let done = if carried_generation != 0 {
+                live.slot.reinstall(carried_generation, flatten)
+            } else {
+                live.slot.install(flatten)
+            }
+            .with_context(|| format!("installing the model {}", start.name))?;
             info!("model {}: generation {}", start.name, done.generation);
         }
         None => info!("no model: every task gets the fallback class"),

@@ -82,8 +82,28 @@ impl ModelSlot {
     where
         F: FnOnce(u64) -> Result<Box<arbor_model>>,
     {
-        let start = Instant::now();
         let generation = self.next_generation();
+        self.install_as(generation, build)
+    }
+
+    /// Install a model under a generation it already has: the model that
+    /// was live when the scheduler restarted (a generation names one
+    /// model, whichever instance installed it).
+    pub fn reinstall<F>(&mut self, generation: u64, build: F) -> Result<Installed>
+    where
+        F: FnOnce(u64) -> Result<Box<arbor_model>>,
+    {
+        if generation == 0 || generation > self.counter.load(Ordering::Relaxed) {
+            bail!("internal error: generation {generation} was never handed out");
+        }
+        self.install_as(generation, build)
+    }
+
+    fn install_as<F>(&mut self, generation: u64, build: F) -> Result<Installed>
+    where
+        F: FnOnce(u64) -> Result<Box<arbor_model>>,
+    {
+        let start = Instant::now();
         let model = build(generation)?;
         if model.gen_head != generation || model.gen_tail != generation {
             bail!("internal error: model not stamped with generation {generation}");
