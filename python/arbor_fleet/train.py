@@ -51,7 +51,8 @@ def run(a):
     tm = Timer()
     out = os.path.abspath(a.out)
     stem = out[:-5] if out.endswith(".onnx") else out
-    work = tempfile.mkdtemp(prefix="arbor-fleet.", dir=os.path.dirname(out) or ".")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    work = tempfile.mkdtemp(prefix="arbor-fleet.", dir=os.path.dirname(out))
 
     with tm("discover_and_hash"):
         files = samples.discover(a.samples, schema)

@@ -6,6 +6,7 @@ package, which is not on PyPI: this engine trains XGBoost only."""
 
 from collections import defaultdict
 import os
+import sys
 
 
 from .. import evaluate, samples, trainers
@@ -17,18 +18,35 @@ class SparkEngine:
     def __init__(self, master="local[2]", workers=2, driver_memory="2g"):
         from pyspark.sql import SparkSession
 
+        # Spark's Python workers must run this venv's interpreter, not the system's.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
         self.master = master
         self.workers = workers
         self.spark = (SparkSession.builder.master(master).appName("arbor_fleet")
                       .config("spark.driver.memory", driver_memory)
                       .config("spark.ui.enabled", "false")
+                      .config("spark.ui.showConsoleProgress", "false")
+                      .config("spark.pyspark.python", sys.executable)
                       .config("spark.sql.shuffle.partitions", str(max(2, workers)))
                       .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                       .getOrCreate())
         self.spark.sparkContext.setLogLevel("ERROR")
+        self._ship_package()
         self.sdf = None
         self.schema = None
         self._rows_by_host = None
+
+    def _ship_package(self):
+        """Executors import arbor_fleet (scoring runs there): ship it as a zip."""
+        import shutil
+        import tempfile
+
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self._tmp = tempfile.mkdtemp(prefix="arbor-fleet-spark.")
+        z = shutil.make_archive(os.path.join(self._tmp, "arbor_fleet"), "zip",
+                                root_dir=os.path.dirname(pkg), base_dir=os.path.basename(pkg))
+        self.spark.sparkContext.addPyFile(z)
 
     def describe(self):
         return {"engine": "spark", "master": self.master, "xgboost_workers": self.workers,
@@ -146,6 +164,9 @@ class SparkEngine:
         return out.reset_index(drop=True)
 
     def close(self):
+        import shutil
+
         self.spark.stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
 
