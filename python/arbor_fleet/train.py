@@ -100,7 +100,7 @@ def run(a):
             raw = os.path.join(work, "raw.onnx")
             export.save(onx, raw)
             annotated = os.path.join(work, "annotated.onnx")
-            arbor.annotate(raw, annotated, feats)
+            arbor.annotate(raw, annotated, feats, over_limits_ok=a.distill)
         distill_text = None
         final_src = annotated
         if a.distill:
