@@ -49,7 +49,7 @@ def markdown(r):
              f"- engine: {json.dumps(r['engine'], sort_keys=True)}",
              f"- trainer: {r['trainer']['name']} {r['trainer']['version']}, "
              f"{json.dumps(r['trainer']['params'], sort_keys=True)}",
-             f"- fit: {r['fit']}; scx_arbor's loader: {r['model']['summary']}",
+             f"- fit: {r['fit']}; `scx_arbor model inspect`: {r['model']['summary']}",
              f"- samples: `{r['samples']['pattern']}`, {len(r['samples']['files'])} files, "
              f"{r['samples']['rows']:,} rows, {len(r['hosts'])} hosts",
              f"- trained on hosts {', '.join(r['train_hosts'])}; held out (leave-hosts-out): "

@@ -154,7 +154,8 @@ def run(a):
 
         r = {
             "model": {"path": out, "sha256": export.sha256_file(out), "bytes": os.path.getsize(out),
-                      "summary": " ".join(summary.split()[:40])},
+                      "summary": next((" ".join(line.split()) for line in summary.splitlines()
+                                       if line.startswith("trees:")), summary.strip())},
             "created": created,
             "arbor_fleet": __version__,
             "scx_arbor": prov["scx_arbor"],
@@ -201,7 +202,7 @@ def add_arguments(p):
     p.add_argument("--distill-min-samples-leaf", type=int, default=20)
     p.add_argument("--holdout-hosts", help="comma-separated hosts to hold out")
     p.add_argument("--holdout-share", type=float, default=0.25)
-    p.add_argument("--verify-rows", type=int, default=100_000,
+    p.add_argument("--verify-rows", type=int, default=20_000,
                    help="held-out rows `model verify --rows` checks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="the ONNX file; the report goes beside it")

@@ -1,0 +1,62 @@
+"""python -m arbor_fleet.measure --out RESULT.json -- COMMAND...
+
+Runs COMMAND and samples the resident memory of its whole process tree
+(the command, Dask workers, a Spark JVM: every descendant) every 0.2 s;
+writes the wall time, the peak of the tree's summed RSS, the peak of the
+largest single process and the exit code. The figure for "memory stays
+bounded" in benches/fleet-train.sh."""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import psutil
+
+
+def tree_rss(proc):
+    procs = [proc]
+    try:
+        procs += proc.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0, 0
+    total = biggest = 0
+    for p in procs:
+        try:
+            r = p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += r
+        biggest = max(biggest, r)
+    return total, biggest
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--interval", type=float, default=0.2)
+    ap.add_argument("command", nargs=argparse.REMAINDER)
+    a = ap.parse_args(argv)
+    cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
+    t0 = time.monotonic()
+    child = subprocess.Popen(cmd)
+    proc = psutil.Process(child.pid)
+    peak_total = peak_one = 0
+    while child.poll() is None:
+        total, one = tree_rss(proc)
+        peak_total, peak_one = max(peak_total, total), max(peak_one, one)
+        time.sleep(a.interval)
+    res = {"command": cmd, "rc": child.returncode, "wall_s": round(time.monotonic() - t0, 2),
+           "peak_tree_rss_mib": round(peak_total / 2**20, 1),
+           "peak_single_process_rss_mib": round(peak_one / 2**20, 1),
+           "sample_interval_s": a.interval}
+    with open(a.out, "w") as fh:
+        json.dump(res, fh, indent=2)
+        fh.write("\n")
+    print(json.dumps(res), file=sys.stderr)
+    return child.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
