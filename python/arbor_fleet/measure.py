@@ -2,12 +2,14 @@
 
 Runs COMMAND and samples the resident memory of its whole process tree
 (the command, Dask workers, a Spark JVM: every descendant) every 0.2 s;
-writes the wall time, the peak of the tree's summed RSS, the peak of the
-largest single process and the exit code. The figure for "memory stays
+writes the wall time, the CPU time of the tree, the peak of the tree's
+summed RSS, the peak of the largest single process, the load average at the
+end and the exit code. The figure for "memory stays
 bounded" in benches/fleet-train.sh."""
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -43,11 +45,20 @@ def main(argv=None):
     child = subprocess.Popen(cmd)
     proc = psutil.Process(child.pid)
     peak_total = peak_one = 0
-    while child.poll() is None:
+    while True:
+        # wait4 reaps the child with the CPU time of every descendant it (and
+        # they) waited for: the whole tree's CPU, which a busy host inflates
+        # less than it inflates wall time.
+        pid, status, ru = os.wait4(child.pid, os.WNOHANG)
+        if pid == child.pid:
+            break
         total, one = tree_rss(proc)
         peak_total, peak_one = max(peak_total, total), max(peak_one, one)
         time.sleep(a.interval)
+    child.returncode = os.waitstatus_to_exitcode(status)
     res = {"command": cmd, "rc": child.returncode, "wall_s": round(time.monotonic() - t0, 2),
+           "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+           "load_avg_after": os.getloadavg(),
            "peak_tree_rss_mib": round(peak_total / 2**20, 1),
            "peak_single_process_rss_mib": round(peak_one / 2**20, 1),
            "sample_interval_s": a.interval}
