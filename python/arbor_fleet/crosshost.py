@@ -7,10 +7,35 @@ in memory); the figures are the cost-weighted score of cost.py."""
 
 import json
 
+import numpy as np
+
 
 from . import cost, evaluate, export, samples, trainers
 from .arbor import Arbor, find_binary
 from .engines.local import LocalEngine
+
+
+BOOTSTRAP = 2000
+BLOCK_NS = 1_000_000_000
+
+
+def _row_costs(eng, onx, rows, features):
+    pred = evaluate.predict(evaluate.session(onx.SerializeToString()), rows[features].to_numpy())
+    return cost.COST[pred, rows["actual"].to_numpy().astype(np.int64)]
+
+
+def lead_interval(fleet_cost, own_cost, blocks, seed=0):
+    """Fleet score minus own score (points) and its 95% paired block-bootstrap interval."""
+    _, b = np.unique(blocks, return_inverse=True)
+    nb = b.max() + 1
+    n = np.bincount(b, minlength=nb).astype(np.float64)
+    d = np.bincount(b, weights=(own_cost - fleet_cost).astype(np.float64), minlength=nb)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, nb, (BOOTSTRAP, nb))
+    leads = 100.0 / cost.MAX_COST * d[picks].sum(axis=1) / n[picks].sum(axis=1)
+    point = 100.0 / cost.MAX_COST * d.sum() / n.sum()
+    lo, hi = np.percentile(leads, [2.5, 97.5])
+    return float(point), float(lo), float(hi), int(nb)
 
 
 def _score(eng, onx, hosts):
@@ -31,7 +56,9 @@ def _model(eng, hosts, params, n_features):
 def run(a):
     schema = Arbor(find_binary(a.scx_arbor)).schema()
     eng = LocalEngine(threads=a.threads)
-    eng.load(samples.discover(a.samples, schema), schema)
+    eng.schema = schema
+    eng.df = samples.read_all(samples.discover(a.samples, schema), schema, keep=("ts_ns",))
+    feats = list(schema.features)
     hosts = sorted(eng.df["host"].unique())
     if len(hosts) < 3:
         raise ValueError(f"crosshost needs at least 3 hosts (a fleet of 2 beside the target), have {hosts}")
@@ -45,12 +72,23 @@ def run(a):
         fleet, _ = _model(eng, others, params, nf)
         fs = _score(eng, fleet, [t])
         entry = {"target": t, "rows": fs["decisions"], "fleet": fs, "own": {}}
+        trows = eng.df[eng.df["host"] == t]
+        blocks = trows["ts_ns"].to_numpy() // BLOCK_NS
+        fleet_cost = _row_costs(eng, fleet, trows, feats)
         for h in others:
             onx, classes = own[h]
-            entry["own"][h] = _score(eng, onx, [t]) if onx is not None else {
-                "score": None, "note": f"{h} holds only class {classes}"}
+            if onx is None:
+                entry["own"][h] = {"score": None, "note": f"{h} holds only class {classes}"}
+                continue
+            entry["own"][h] = _score(eng, onx, [t])
+            lead, lo, hi, nb = lead_interval(fleet_cost, _row_costs(eng, onx, trows, feats), blocks, a.seed)
+            entry["own"][h]["fleet_lead"] = {"points": lead, "ci95": [lo, hi], "blocks": nb}
         beaten = [h for h, s in entry["own"].items()
                   if s["score"] is not None and s["score"] >= fs["score"]]
+        entry["fleet_significantly_better_than"] = [
+            h for h, s in entry["own"].items() if "fleet_lead" in s and s["fleet_lead"]["ci95"][0] > 0]
+        entry["fleet_significantly_worse_than"] = [
+            h for h, s in entry["own"].items() if "fleet_lead" in s and s["fleet_lead"]["ci95"][1] < 0]
         entry["fleet_beats_every_own_model"] = not beaten
         entry["own_models_at_least_as_good"] = beaten
         rows.append(entry)
@@ -68,7 +106,9 @@ def run(a):
 
 def markdown(r):
     hosts = r["hosts"]
-    lines = ["| target host (never trained on) | rows | fleet model | " +
+    lines = ["Own models' scores on the target, with the fleet model's lead over each "
+             "(points; 95% paired block-bootstrap interval over 1 s blocks).", "",
+             "| target host (never trained on) | rows | fleet model | " +
              " | ".join(f"{h}'s own model" for h in hosts) + " | fleet best? |",
              "|---|---|---|" + "---|" * len(hosts) + "---|"]
     for e in r["targets"]:
@@ -77,10 +117,18 @@ def markdown(r):
             if h == e["target"]:
                 cells.append("(target)")
             else:
-                s = e["own"][h]["score"]
-                cells.append("—" if s is None else f"{s:.2f}")
+                o = e["own"][h]
+                if o["score"] is None:
+                    cells.append("—")
+                else:
+                    ld = o["fleet_lead"]
+                    cells.append(f"{o['score']:.2f} (fleet {ld['points']:+.2f}, 95% CI "
+                                 f"[{ld['ci95'][0]:+.2f}, {ld['ci95'][1]:+.2f}])")
         verdict = "yes" if e["fleet_beats_every_own_model"] else \
             "no: " + ", ".join(e["own_models_at_least_as_good"]) + " at least as good"
+        sig_b, sig_w = e["fleet_significantly_better_than"], e["fleet_significantly_worse_than"]
+        verdict += "; significantly better than " + (", ".join(sig_b) or "none")
+        verdict += ", worse than " + (", ".join(sig_w) or "none")
         lines.append(f"| {e['target']} | {e['rows']:,} | {e['fleet']['score']:.2f} | "
                      + " | ".join(cells) + f" | {verdict} |")
     return "\n".join(lines) + "\n"

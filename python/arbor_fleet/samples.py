@@ -147,18 +147,22 @@ def normalize(df, schema, host_of_path=None, default_host=None, where="?"):
     return out
 
 
-def read_file(sf, schema):
-    """One file into the canonical frame (the local engine and the tests)."""
-    cols = usecols(sf, schema)
+def read_file(sf, schema, keep=()):
+    """One file into the canonical frame (the local engine and the tests),
+    plus the integer columns `keep` (e.g. ts_ns) when asked."""
+    cols = usecols(sf, schema) + [c for c in keep if c not in usecols(sf, schema)]
     d = dtypes(schema)
-    df = pd.read_csv(sf.path, usecols=cols, dtype={c: d[c] for c in cols},
+    df = pd.read_csv(sf.path, usecols=cols, dtype={c: d.get(c, "int64") for c in cols},
                      compression="gzip" if sf.compressed else None)
-    return normalize(df, schema, default_host=sf.host, where=sf.path)
+    out = normalize(df, schema, default_host=sf.host, where=sf.path)
+    for c in keep:
+        out[c] = df[c].to_numpy()
+    return out
 
 
-def read_all(files, schema):
+def read_all(files, schema, keep=()):
     """Every file into one pandas frame: only for the local engine."""
-    frames = [read_file(sf, schema) for sf in files]
+    frames = [read_file(sf, schema, keep) for sf in files]
     return pd.concat(frames, ignore_index=True)
 
 
