@@ -8,7 +8,8 @@ recorded one), then each time-like feature (last_burst_us, ewma_burst_us,
 ewma_sleep_us, wake_rate_hz) multiplied by a host factor exp(N(0, 0.05))
 fixed per synthetic host (machines of a slightly different speed) and by
 a per-row factor exp(N(0, 0.10)), rounded and clipped to the schema range.
-The class stays the recorded row's. Files are written in the proposed
+The class stays the recorded row's (burst_us, which training does not
+read, is drawn uniformly within that class's range). Files are written in the proposed
 directory-mode format (docs/fleet.md): OUT/HOST/arbor-HOST-STAMP-SEQ.csv.gz,
 rows naming host, kernel and schema_version, generated and written one file
 at a time (memory: one file's rows)."""

@@ -1,8 +1,8 @@
 """`arbor_fleet train`: samples -> engine -> booster -> ONNX -> annotate ->
 (distil) -> score on held-out hosts -> provenance -> verify -> report."""
 
+import contextlib
 import datetime
-
 import os
 import tempfile
 import time
@@ -17,19 +17,18 @@ from .engines import make as make_engine
 
 
 class Timer:
+    """Seconds spent per named step: `with tm("train"): ...`."""
+
     def __init__(self):
         self.t = {}
 
+    @contextlib.contextmanager
     def __call__(self, name):
-        timer = self
-
-        class _T:
-            def __enter__(self):
-                self.t0 = time.monotonic()
-
-            def __exit__(self, *exc):
-                timer.t[name] = timer.t.get(name, 0.0) + time.monotonic() - self.t0
-        return _T()
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.t[name] = self.t.get(name, 0.0) + time.monotonic() - t0
 
 
 def write_rows_csv(df, features, path, extra):

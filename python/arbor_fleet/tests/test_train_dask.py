@@ -100,3 +100,15 @@ def test_over_budget_is_refused_before_training(cluster, arbor_bin, fixture_glob
     assert p.returncode == 1
     assert "use at most 21 rounds of this depth, or --distill" in p.stderr, p.stderr
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_lightgbm_dask_trainer(cluster, arbor, arbor_bin, fixture_glob, tmp_path):
+    out = tmp_path / "lgb.onnx"
+    p = run_cli(["train", "--samples", fixture_glob, "--engine", "dask", "--dask",
+                 cluster.scheduler_address, "--trainer", "lightgbm", "--rounds", "15",
+                 "--max-depth", "3", "--holdout-hosts", "host-a", "--out", str(out)], arbor_bin)
+    assert p.returncode == 0, p.stdout + p.stderr
+    r = json.load(open(tmp_path / "lgb.report.json"))
+    assert r["trainer"]["name"] == "lightgbm" and r["engine"]["engine"] == "dask"
+    assert "trees: 60 " in arbor.inspect_summary(out)
+    assert "OK" in arbor.verify_rows(out, tmp_path / "lgb.verify.csv")
