@@ -58,8 +58,9 @@ t = r["timings_s"]
 rows = r["samples"]["rows"]
 trained = sum(h["rows"] for h in r["hosts"].values() if h["role"] == "train")
 print(f"{r['engine']['engine']:>5}: {rows:,} rows ({trained:,} trained on) | wall {m['wall_s']:.0f} s = "
-      f"{m['wall_s'] / rows * 1e6:.1f} s per million rows, CPU {m['cpu_s']:.0f} s = "
-      f"{m['cpu_s'] / rows * 1e6:.1f} s per million rows (load average after: {m['load_avg_after'][0]:.1f}) | read+count {t['read_and_count']:.0f} s, "
+      f"{m['wall_s'] / rows * 1e6:.1f} s per million rows, CPU (sampled) {m['cpu_s_sampled']:.0f} s = "
+      f"{m['cpu_s_sampled'] / rows * 1e6:.1f} s per million rows, CPU (wait4) {m['cpu_s']:.0f} s "
+      f"(load average after: {m['load_avg_after'][0]:.1f}) | read+count {t['read_and_count']:.0f} s, "
       f"train {t['train']:.0f} s ({t['train'] / trained * 1e6:.1f} s per million trained rows), "
       f"score {t['score']:.0f} s, verify {t['verify']:.0f} s | peak RSS of the process tree "
       f"{m['peak_tree_rss_mib']:,.0f} MiB (largest process {m['peak_single_process_rss_mib']:,.0f} MiB) | "

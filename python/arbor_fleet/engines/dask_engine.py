@@ -93,6 +93,13 @@ class DaskEngine:
             clf.fit(x, y)
             return trainers.xgb_local(clf.get_booster())
         import lightgbm
+        # LightGBM's Dask trainer fails on an empty partition ("Input data
+        # must be 2 dimensional and non empty"), which the files of held-out
+        # hosts leave after the filter: keep the non-empty ones (one more
+        # pass over the training rows).
+        sizes = x.map_partitions(len).compute()
+        keep = [i for i, n in enumerate(sizes) if n > 0]
+        x, y = x.partitions[keep], y.partitions[keep]
         clf = lightgbm.DaskLGBMClassifier(client=self.client, **params.lightgbm())
         clf.fit(x, y)
         return clf.to_local()
