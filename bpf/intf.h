@@ -107,11 +107,11 @@ enum arbor_limits {
  * Policy constants.
  *
  * Placement follows EEVDF: a task's lag is V - vruntime, where V is the
- * virtual time of an ideal weighted fair share (it advances by CPU time
- * charged divided by the total weight of runnable tasks). A task keeps its
- * lag across a sleep, bounded to +-max(2 * its request, ARBOR_LAG_FLOOR_US)
- * of CPU time scaled by its weight, so it can neither bank credit by
- * sleeping nor carry a debt forever.
+ * load-weighted average vruntime of the runnable tasks of its LLC
+ * (placement.bpf.h); a task runs only while its lag is >= 0. A task keeps
+ * its lag across a sleep, bounded to +-max(2 * its request,
+ * ARBOR_LAG_FLOOR_US) of CPU time scaled by its weight, so it can neither
+ * bank credit by sleeping nor carry a debt forever.
  *
  * Wakeup preemption looks at most ARBOR_VICTIM_SCAN CPUs of the waking
  * task's LLC for a running task with a later deadline.
@@ -208,6 +208,8 @@ struct arbor_cpu_stats {
 	u64 direct_dispatches;	/* inserted straight into an idle CPU's local DSQ */
 	u64 preempt_kicks;	/* wakeups whose earlier deadline preempted a CPU */
 	u64 preempt_lost;	/* a chosen victim was claimed by another waker first */
+	u64 preempt_queued;	/* wakeups that did not preempt: a task queued
+				 * there had an earlier deadline */
 	u64 preempted_requeues;	/* preempted tasks put back behind their waker */
 	u64 waker_waits;	/* wakeups queued behind a waker that ends soon
 				 * (in the LLC's DSQ), or behind the task an
@@ -226,8 +228,11 @@ struct arbor_cpu_stats {
 	u64 cpu_onlines;	/* CPUs of the topology that came back online */
 	u64 cpu_offlines;	/* CPUs that went offline */
 	u64 offline_moves;	/* wakeups moved off the DSQ of a CPU going offline */
-	u64 vtime;		/* V, virtual ns, when this CPU last charged a run */
-	u64 runnable_weight;	/* total runnable weight seen then */
+	u64 vtime;		/* V of this CPU's LLC, virtual ns, when this
+				 * CPU last charged a run */
+	u64 runnable_weight;	/* runnable weight of that LLC then */
+	u64 ineligible_skips;	/* picks that passed over an earlier deadline
+				 * whose task had run ahead (lag < 0) */
 	u64 bursts;		/* bursts completed (sampled or not) */
 	u64 generation;		/* model generation this CPU last walked */
 	/*
@@ -261,6 +266,8 @@ struct task_ctx {
 	u32 ewma_period_us;	/* EWMA of the wakeup-to-wakeup period */
 	u32 waits_on_cpu;	/* 1 + the CPU in whose own DSQ it waits as a
 				 * wakeup (see pull_sibling()); 0: none */
+	u32 llc;		/* LLC whose virtual time counts it (~0: none) */
+	u32 placed_llc;		/* LLC whose virtual time vruntime is in */
 	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
 	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
 	u8 action;		/* action row of the decision */

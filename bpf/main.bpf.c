@@ -38,17 +38,26 @@ UEI_DEFINE(uei);
 #define NSEC_PER_MSEC		(1000ULL * NSEC_PER_USEC)
 
 /*
- * A task waiting this long is run out of deadline order. Each CPU looks for
- * one at most every STARVE_SCAN_NS, among the first STARVE_SCAN_MAX tasks
- * of its own DSQ and its LLC's. The scan must reach deep: the task that
- * starves is the one whose deadline sorts it behind everything else (with
- * 160 runnable tasks on 2 CPUs, V moves 1/80 as fast as a running task's
- * vruntime, and a task whose deadline is 100 ms of virtual time ahead waits
- * seconds for it).
+ * The wait bound. EEVDF gives a nice-19 task 1/100 of a nice-0 one's share,
+ * and with 200 runnable tasks on 2 CPUs its next turn comes after more than
+ * 10 s of waiting: fair, but sched_ext's watchdog ejects a scheduler whose
+ * task waits timeout_ms. A task is starved once it has waited twice the
+ * time a round over its queue takes (the queue's length times a fallback
+ * slice over the CPUs that serve it), and at least STARVE_MIN_NS, at most
+ * STARVE_MAX_NS; the longest waiting such task then runs out of deadline
+ * order. Each CPU looks for one among the first STARVE_SCAN_MAX tasks of
+ * its own DSQ and its LLC's at most every STARVE_SCAN_NS, and again at its
+ * next dispatch after it found one.
  */
-#define STARVE_NS		(100ULL * NSEC_PER_MSEC)
+#define STARVE_MIN_NS		(100ULL * NSEC_PER_MSEC)
+#define STARVE_MAX_NS		(1000ULL * NSEC_PER_MSEC)
 #define STARVE_SCAN_NS		(20ULL * NSEC_PER_MSEC)
 #define STARVE_SCAN_MAX		512
+/* Between this CPU's DSQ and its LLC's, the older head after this long */
+#define STARVE_NS		STARVE_MIN_NS
+
+/* Tasks of the LLC's queue looked at for one that may run, at most */
+#define ELIGIBLE_SCAN		8
 
 /* Tasks moved off the queues of a CPU going offline, at most */
 #define OFFLINE_MOVE_MAX	8192
@@ -266,10 +275,23 @@ static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncat
 }
 
 /*
- * The task wakes from a sleep: account the sleep that ended, decide its
- * coming burst and place it in virtual time with the lag it slept with.
+ * @p's vruntime and deadline in the virtual time of @llc, with @lag (see
+ * place()). Counting it there is clock_join()'s, in runnable.
  */
-static void wake_up(struct task_struct *p, struct task_ctx *tctx)
+static void place_task(struct task_struct *p, struct task_ctx *tctx, u32 llc,
+		       s64 lag)
+{
+	tctx->vruntime = place(llc, p->scx.weight, lag);
+	tctx->placed_llc = llc;
+	new_deadline(p, tctx);
+}
+
+/*
+ * The task wakes from a sleep: account the sleep that ended, decide its
+ * coming burst and place it in the virtual time of @llc with the lag it
+ * slept with.
+ */
+static void wake_up(struct task_struct *p, struct task_ctx *tctx, u32 llc)
 {
 	u64 now = scx_bpf_now();
 	u32 period;
@@ -289,9 +311,7 @@ static void wake_up(struct task_struct *p, struct task_ctx *tctx)
 	tctx->asleep = false;
 
 	decide(p, tctx);
-
-	tctx->vruntime = place(tctx->vlag);
-	new_deadline(p, tctx);
+	place_task(p, tctx, llc, tctx->vlag);
 }
 
 /*
@@ -317,6 +337,17 @@ static void count_wake_llc(struct arbor_cpu_stats *st, s32 cpu)
 		st->wake_llc_remote++;
 }
 
+/* Whether a task waiting in DSQ @dsq_id has a deadline before @deadline */
+static bool queued_before(u64 dsq_id, u64 deadline)
+{
+	struct task_struct *head;
+
+	if (!scx_bpf_dsq_nr_queued(dsq_id))
+		return false;
+	head = __COMPAT_scx_bpf_dsq_peek(dsq_id);
+	return head && time_before(head->scx.dsq_vtime, deadline);
+}
+
 /*
  * Preempt the task running on @cpu, seen at deadline @seen, for @p: @p goes
  * to the head of @cpu's local DSQ and the running task back to its queue.
@@ -325,7 +356,22 @@ static bool preempt_cpu(struct task_struct *p, struct task_ctx *tctx, s32 cpu,
 			u64 seen, u64 enq_flags)
 {
 	struct arbor_cpu_stats *st = this_cpu_stats();
-	bool claimed = claim_cpu(cpu, seen, tctx->deadline);
+	bool claimed;
+
+	/*
+	 * EEVDF preempts for a wakeup only if the wakeup is the pick among
+	 * everything runnable there: a task waiting in @cpu's queues with an
+	 * earlier deadline runs first (else a stream of wakeups preempting
+	 * from here, straight into local DSQs, keeps the CPUs from ever
+	 * reaching the queues: a kworker waited 5 s behind 70 sleepers).
+	 */
+	if (queued_before(llc_dsq(cpu), tctx->deadline) ||
+	    queued_before(cpu_dsq(cpu), tctx->deadline)) {
+		if (st)
+			st->preempt_queued++;
+		return false;
+	}
+	claimed = claim_cpu(cpu, seen, tctx->deadline);
 
 	if (claimed)
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
@@ -404,7 +450,7 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	if (!tctx || !st)
 		return prev_cpu;
 	if ((wake_flags & SCX_WAKE_TTWU) && tctx->asleep)
-		wake_up(p, tctx);
+		wake_up(p, tctx, llc_of(prev_cpu));
 	refresh_request(p, tctx);
 
 	/*
@@ -427,7 +473,8 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * a CPU that went idle meanwhile).
 	 */
 	cpu = prev_cpu;
-	if (wakeup_preempt && (wake_flags & SCX_WAKE_TTWU)) {
+	if (wakeup_preempt && (wake_flags & SCX_WAKE_TTWU) &&
+	    eligible(tctx->placed_llc, tctx->vruntime)) {
 		s32 here = bpf_get_smp_processor_id(), victim;
 
 		/*
@@ -461,36 +508,70 @@ out:
 	return cpu;
 }
 
+/*
+ * A new task starts one fallback request behind V (CFS's START_DEBIT): it
+ * may run once V has moved on by that much, so a fork storm of thousands
+ * of tasks queues behind the tasks already waiting instead of in front of
+ * them (with no debt, every new task's deadline was as early as that of a
+ * task woken with no lag, and a kworker waited out the whole storm).
+ */
+static s64 new_task_debt(struct task_struct *p)
+{
+	u32 row = ARBOR_CLASS_FALLBACK;
+	struct arbor_action *act = bpf_map_lookup_elem(&actions, &row);
+	u64 request = act && act->request_ns ? act->request_ns : DEFAULT_SLICE_NS;
+
+	return (s64)scale_by_task_weight_inverse(p, request);
+}
+
+/*
+ * @p, placed in the virtual time of one LLC, goes to another (the CPU
+ * chosen for it, or the one it runs on, is there): it keeps its lag.
+ */
+static void move_to_llc(struct task_struct *p, struct task_ctx *tctx, u32 llc)
+{
+	u64 from = vtime_now(tctx->placed_llc), to = vtime_now(llc);
+
+	tctx->vruntime += to - from;
+	tctx->deadline += to - from;
+	tctx->placed_llc = llc;
+}
+
 void BPF_STRUCT_OPS(arbor_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	u32 llc = llc_of(scx_bpf_task_cpu(p));
 
 	if (!tctx)
 		return;
-	tctx->queued_weight = p->scx.weight;
-	runnable_weight_add(tctx->queued_weight);
 
-	/*
-	 * Back from an affinity, nice or cgroup change: placed again with the
-	 * lag it left with, as EEVDF does, so a task that ran ahead of V where
-	 * it was alone does not starve where it lands.
-	 */
 	if (tctx->moved) {
+		/*
+		 * Back from an affinity, nice or cgroup change: placed again
+		 * with the lag it left with, as EEVDF does.
+		 */
 		tctx->moved = false;
-		tctx->vruntime = place(tctx->vlag);
-		new_deadline(p, tctx);
+		place_task(p, tctx, llc, tctx->vlag);
+	} else if (tctx->asleep) {
+		/*
+		 * Wakeups that skipped select_cpu (tasks on one CPU) are
+		 * placed here; a task that becomes runnable without waking is
+		 * new (or was runnable when the scheduler attached).
+		 */
+		if (enq_flags & SCX_ENQ_WAKEUP) {
+			wake_up(p, tctx, llc);
+		} else {
+			tctx->asleep = false;
+			place_task(p, tctx, llc, -new_task_debt(p));
+		}
+	} else if (tctx->placed_llc != llc) {
+		/* select_cpu placed it in prev's LLC and chose a CPU elsewhere */
+		move_to_llc(p, tctx, llc);
 	}
-	if (!tctx->asleep)
-		return;
-	/*
-	 * Wakeups that skipped select_cpu (tasks on one CPU) are placed here;
-	 * a task that becomes runnable without waking is new (or was runnable
-	 * when the scheduler attached) and starts where enable() put it.
-	 */
-	if (enq_flags & SCX_ENQ_WAKEUP)
-		wake_up(p, tctx);
-	else
-		tctx->asleep = false;
+
+	tctx->queued_weight = p->scx.weight;
+	tctx->llc = llc;
+	clock_join(llc, tctx->queued_weight, tctx->vruntime);
 }
 
 /* A task that can run on its CPU only: that CPU's own DSQ */
@@ -509,6 +590,7 @@ static void enqueue_pcpu(struct task_struct *p, struct task_ctx *tctx,
 	}
 	seen = running_deadline(cpu);
 	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) && seen &&
+	    eligible(tctx->llc, tctx->vruntime) &&
 	    time_before(tctx->deadline, seen) &&
 	    preempt_cpu(p, tctx, cpu, seen, enq_flags))
 		return;
@@ -576,7 +658,8 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 	if (requeue_preempted(p, tctx, st, enq_flags))
 		return;
 
-	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
+	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) &&
+	    eligible(tctx->llc, tctx->vruntime)) {
 		cpu = find_victim(p, prev, tctx->deadline, &seen);
 		if (cpu >= 0 && preempt_cpu(p, tctx, cpu, seen, enq_flags))
 			return;
@@ -584,9 +667,13 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 	queue_by_deadline(p, tctx, served_llc_dsq(prev), enq_flags);
 }
 
-/* The task at the head of a DSQ: its deadline and when it was queued */
+/*
+ * The task at the head of a DSQ: its deadline, when it was queued, and
+ * whether it may run (lag >= 0 in its LLC)
+ */
 struct dsq_head {
 	bool found;		/* the DSQ was not empty */
+	bool eligible;
 	u64 deadline;
 	u64 queued_at;
 };
@@ -597,6 +684,7 @@ static void dsq_head(u64 dsq_id, struct dsq_head *h)
 	struct task_ctx *tctx;
 
 	h->found = false;
+	h->eligible = false;
 	h->deadline = 0;
 	h->queued_at = 0;
 	/* An empty queue costs one read, not an iterator */
@@ -608,15 +696,18 @@ static void dsq_head(u64 dsq_id, struct dsq_head *h)
 	tctx = lookup_task_ctx(p);
 	h->deadline = p->scx.dsq_vtime;
 	h->queued_at = tctx ? tctx->queued_at : 0;
+	h->eligible = !tctx || tctx->llc == NO_LLC ||
+		      eligible(tctx->llc, tctx->vruntime);
 	h->found = true;
 }
 
 /*
- * Whether to serve this CPU's own DSQ before its LLC's: the earlier
- * deadline, unless a head has waited STARVE_NS, then the one waiting
- * longer. The deadlines of the two queues come from one V, but a task can
- * drift ahead of V where it runs alone (weights no CPU can give exactly);
- * the wait bound keeps such drift from starving the other queue.
+ * Whether to serve this CPU's own DSQ before its LLC's: the eligible head,
+ * and of two eligible (or two ineligible) heads the earlier deadline;
+ * unless a head has waited STARVE_NS, then the one waiting longer. Both
+ * queues are in the LLC's virtual time, but a task that can run on one CPU
+ * only gets what that CPU can give it; the wait bound keeps its queue and
+ * the LLC's from starving each other.
  */
 static bool mine_first(const struct dsq_head *mine, const struct dsq_head *shared)
 {
@@ -626,6 +717,8 @@ static bool mine_first(const struct dsq_head *mine, const struct dsq_head *share
 
 	if (mine_starved || shared_starved)
 		return time_before(mine->queued_at, shared->queued_at);
+	if (mine->eligible != shared->eligible)
+		return mine->eligible;
 	return time_before(mine->deadline, shared->deadline);
 }
 
@@ -641,27 +734,48 @@ static bool consume_local(s32 cpu, const struct dsq_head *mine,
 	return mine->found && scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
 }
 
+/* How long a task may wait in DSQ @dsq_id, served by @nr_cpus CPUs */
+static u64 starve_bound(u64 dsq_id, u32 nr_cpus)
+{
+	u32 row = ARBOR_CLASS_FALLBACK;
+	struct arbor_action *act = bpf_map_lookup_elem(&actions, &row);
+	u64 slice = act && act->slice_ns ? act->slice_ns : DEFAULT_SLICE_NS;
+	u64 bound;
+
+	bound = 2 * scx_bpf_dsq_nr_queued(dsq_id) * slice / (nr_cpus ?: 1);
+	if (bound < STARVE_MIN_NS)
+		return STARVE_MIN_NS;
+	if (bound > STARVE_MAX_NS)
+		return STARVE_MAX_NS;
+	return bound;
+}
+
 /*
- * Deadlines order a queue fairly while every task's vruntime follows V, but
- * a task's deadline can stay behind a stream of earlier ones for long (a
- * nice-19 task's request is 100 times longer in virtual time; a task that
- * ran ahead of V where it was alone). Run one that waited STARVE_NS.
+ * Deadlines order a queue fairly, but a task's turn can be far off (a
+ * nice-19 task's request is 100 times longer in virtual time; under an
+ * overload every turn is) while the watchdog allows timeout_ms. Run the
+ * task that has waited longest, once it has waited past starve_bound():
+ * while any task has, the queue is served oldest first.
  */
-static bool run_starved(s32 cpu, u64 dsq_id)
+static bool run_starved(s32 cpu, u64 dsq_id, u32 nr_cpus)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	u64 now = scx_bpf_now();
+	u64 now = scx_bpf_now(), oldest;
 	bool moved = false;
+	s64 pos = -1;
 	u32 i;
 
 	if (!scx_bpf_dsq_nr_queued(dsq_id))
 		return false;
+	oldest = now - starve_bound(dsq_id, nr_cpus);
 	/*
-	 * A numeric open-coded loop around the DSQ iterator: the verifier
-	 * checks its body once, where a counted bpf_for_each() would be
-	 * walked up to STARVE_SCAN_MAX times.
+	 * Numeric open-coded loops around the DSQ iterator: the verifier
+	 * checks each body once, where a counted bpf_for_each() would be
+	 * walked up to STARVE_SCAN_MAX times. The first finds the oldest
+	 * task past the bound and where it is, the second moves it (if the
+	 * queue changed meanwhile, the task found there is left alone).
 	 */
 	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
 		bpf_for(i, 0, STARVE_SCAN_MAX) {
@@ -669,13 +783,29 @@ static bool run_starved(s32 cpu, u64 dsq_id)
 			if (!p)
 				break;
 			tctx = lookup_task_ctx(p);
-			if (!tctx || now - tctx->queued_at < STARVE_NS ||
+			if (!tctx || !time_before(tctx->queued_at, oldest) ||
 			    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 				continue;
-			if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
-				moved = true;
+			oldest = tctx->queued_at;
+			pos = i;
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	if (pos < 0)
+		return false;
+
+	if (!bpf_iter_scx_dsq_new(&it, dsq_id, 0)) {
+		bpf_for(i, 0, STARVE_SCAN_MAX) {
+			p = bpf_iter_scx_dsq_next(&it);
+			if (!p || i > pos)
 				break;
-			}
+			if (i < pos)
+				continue;
+			tctx = lookup_task_ctx(p);
+			if (tctx && tctx->queued_at == oldest &&
+			    scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0))
+				moved = true;
+			break;
 		}
 	}
 	bpf_iter_scx_dsq_destroy(&it);
@@ -691,8 +821,15 @@ static bool rescue_starved(s32 cpu)
 	if (!cctx || now - cctx->last_starve_scan < STARVE_SCAN_NS)
 		return false;
 	cctx->last_starve_scan = now;
-	if (!run_starved(cpu, cpu_dsq(cpu)) && !run_starved(cpu, llc_dsq(cpu)))
+	if (!run_starved(cpu, cpu_dsq(cpu), 1) &&
+	    !run_starved(cpu, llc_dsq(cpu),
+			 llc_nr_online[LLC_IDX(llc_of(cpu))]))
 		return false;
+	/*
+	 * One starved task found: look again at the next dispatch, not in
+	 * STARVE_SCAN_NS, so an overload that starves many drains them all.
+	 */
+	cctx->last_starve_scan = now - STARVE_SCAN_NS;
 	st = this_cpu_stats();
 	if (st)
 		st->starved_runs++;
@@ -775,7 +912,8 @@ static void charge_run(struct task_struct *p, struct task_ctx *tctx)
 	tctx->charged_exec = now;
 	tctx->vruntime += scale_by_task_weight_inverse(p, ran);
 	tctx->burst_ns += ran;
-	vclock_charge(ran);
+	if (tctx->llc != NO_LLC)
+		vclock_charge(tctx->llc, ran);
 }
 
 /*
@@ -790,18 +928,67 @@ static void keep_running(s32 cpu, struct task_struct *prev,
 	show_running_deadline(cpu, tctx->deadline);
 }
 
-/* Whether a deadline is no later than the queue heads */
-static bool beats_heads(u64 deadline, const struct dsq_head *mine,
-			const struct dsq_head *shared)
+/*
+ * Whether a head goes before the previous task, at @deadline and
+ * @eligible: an eligible head before an ineligible task, else the earlier
+ * deadline among equals.
+ */
+static bool head_beats(const struct dsq_head *h, u64 deadline, bool eligible)
 {
-	return !(mine->found && time_before(mine->deadline, deadline)) &&
-	       !(shared->found && time_before(shared->deadline, deadline));
+	if (!h->found)
+		return false;
+	if (h->eligible != eligible)
+		return h->eligible;
+	return time_before(h->deadline, deadline);
+}
+
+/*
+ * No head may run yet (each ran ahead of V): take the first task of the
+ * LLC's queue that may, among the first ELIGIBLE_SCAN. EEVDF always has
+ * one, the task furthest behind; a deadline-ordered queue shows it only by
+ * walking it, so a bounded walk may miss it and the head then runs.
+ */
+static bool take_eligible(s32 cpu)
+{
+	struct bpf_iter_scx_dsq it;
+	struct arbor_cpu_stats *st;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	bool moved = false;
+	u32 i;
+
+	if (scx_bpf_dsq_nr_queued(llc_dsq(cpu)) < 2)
+		return false;
+	if (!bpf_iter_scx_dsq_new(&it, llc_dsq(cpu), 0)) {
+		bpf_for(i, 0, ELIGIBLE_SCAN) {
+			p = bpf_iter_scx_dsq_next(&it);
+			if (!p)
+				break;
+			tctx = lookup_task_ctx(p);
+			if (!tctx || tctx->llc == NO_LLC ||
+			    !eligible(tctx->llc, tctx->vruntime) ||
+			    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+				continue;
+			if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
+				moved = true;
+				break;
+			}
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	if (moved) {
+		st = this_cpu_stats();
+		if (st)
+			st->ineligible_skips++;
+	}
+	return moved;
 }
 
 void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct dsq_head mine, shared;
 	struct task_ctx *tctx = NULL;
+	bool prev_eligible;
 
 	/*
 	 * prev used its slice up but is still runnable; the kernel asks before
@@ -821,13 +1008,25 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 	if (rescue_starved(cpu))
 		return;
 
-	/* Each head is read once, for prev and for the pick */
+	/*
+	 * Each head is read once, for prev and for the pick: EEVDF's pick,
+	 * the earliest deadline among the tasks that may run (lag >= 0),
+	 * prev included.
+	 */
 	dsq_head(cpu_dsq(cpu), &mine);
 	dsq_head(llc_dsq(cpu), &shared);
-	if (tctx && beats_heads(tctx->deadline, &mine, &shared)) {
-		keep_running(cpu, prev, tctx);
-		return;
+	if (tctx) {
+		prev_eligible = tctx->llc == NO_LLC ||
+				eligible(tctx->llc, tctx->vruntime);
+		if (!head_beats(&mine, tctx->deadline, prev_eligible) &&
+		    !head_beats(&shared, tctx->deadline, prev_eligible)) {
+			keep_running(cpu, prev, tctx);
+			return;
+		}
 	}
+	if (!mine.eligible && !shared.eligible && shared.found &&
+	    take_eligible(cpu))
+		return;
 	if (consume_local(cpu, &mine, &shared) || pull_sibling(cpu) ||
 	    steal_remote(cpu))
 		return;
@@ -841,11 +1040,20 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct cpu_ctx *cctx;
+	u32 llc;
 
 	if (!tctx)
 		return;
 	if (tctx->waits_on_cpu)
 		set_waits_on_cpu(tctx, -1);
+	llc = llc_of(scx_bpf_task_cpu(p));
+	if (tctx->llc != NO_LLC && tctx->llc != llc) {
+		/* Taken from another LLC's queue: counted here now, same lag */
+		clock_leave(tctx->llc, tctx->queued_weight, tctx->vruntime);
+		move_to_llc(p, tctx, llc);
+		tctx->llc = llc;
+		clock_join(llc, tctx->queued_weight, tctx->vruntime);
+	}
 	cctx = cpu_ctx_of(scx_bpf_task_cpu(p));
 	if (cctx) {
 		/* A CPU going up or down is no waker's victim */
@@ -871,8 +1079,8 @@ void BPF_STRUCT_OPS(arbor_stopping, struct task_struct *p, bool runnable)
 	charge_run(p, tctx);
 	st = this_cpu_stats();
 	if (st) {
-		st->vtime = vtime_now();
-		st->runnable_weight = READ_ONCE(runnable_weight);
+		st->vtime = vtime_now(llc_of(scx_bpf_task_cpu(p)));
+		st->runnable_weight = llc_weight(llc_of(scx_bpf_task_cpu(p)));
 	}
 
 	/*
@@ -911,13 +1119,17 @@ void BPF_STRUCT_OPS(arbor_quiescent, struct task_struct *p, u64 deq_flags)
 
 	if (!tctx)
 		return;
-	runnable_weight_sub(tctx->queued_weight);
+	/* The lag it leaves with, then V without it */
+	if (tctx->llc != NO_LLC) {
+		tctx->vlag = lag_of(tctx->llc, tctx->vruntime,
+				    lag_limit(p, tctx->request_ns));
+		clock_leave(tctx->llc, tctx->queued_weight, tctx->vruntime);
+	}
+	tctx->llc = NO_LLC;
 	tctx->queued_weight = 0;
 
 	/* An affinity, nice or cgroup change: the burst goes on */
 	if (!(deq_flags & SCX_DEQ_SLEEP)) {
-		tctx->vlag = lag_of(tctx->vruntime,
-				    lag_limit(p, tctx->request_ns));
 		tctx->moved = true;
 		return;
 	}
@@ -925,7 +1137,6 @@ void BPF_STRUCT_OPS(arbor_quiescent, struct task_struct *p, u64 deq_flags)
 	tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE] =
 		ewma(tctx->feat[ARBOR_F_VOLUNTARY_PERMILLE], 1000);
 	end_burst(p, tctx, false);
-	tctx->vlag = lag_of(tctx->vruntime, lag_limit(p, tctx->request_ns));
 	tctx->sleep_start = scx_bpf_now();
 	tctx->asleep = true;
 }
@@ -937,7 +1148,9 @@ void BPF_STRUCT_OPS(arbor_enable, struct task_struct *p)
 	if (!tctx)
 		return;
 	/* A new task starts at V with no lag, as one already asleep wakes */
-	tctx->vruntime = vtime_now();
+	tctx->placed_llc = llc_of(scx_bpf_task_cpu(p));
+	tctx->vruntime = vtime_now(tctx->placed_llc);
+	tctx->llc = NO_LLC;
 	tctx->charged_exec = p->se.sum_exec_runtime;
 	tctx->vlag = 0;
 	tctx->asleep = true;
@@ -1087,9 +1300,13 @@ void BPF_STRUCT_OPS(arbor_cpu_release, s32 cpu,
 s32 BPF_STRUCT_OPS(arbor_init_task, struct task_struct *p,
 		   struct scx_init_task_args *args)
 {
-	if (!bpf_task_storage_get(&task_ctxs, p, 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE))
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
 		return -ENOMEM;
+	tctx->llc = NO_LLC;
 	return 0;
 }
 
@@ -1151,6 +1368,39 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(arbor_init)
 	return 0;
 }
 
+/*
+ * The exit dump (a stall, an error): each LLC's virtual time and weight,
+ * and per task where it stands in it, so a wait can be read off the dump.
+ */
+void BPF_STRUCT_OPS(arbor_dump, struct scx_dump_ctx *dctx)
+{
+	u32 i;
+
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= ARBOR_MAX_LLCS)
+			break;
+		scx_bpf_dump("LLC %u: V=%llu W=%llu online=%u queued=%d\n", i,
+			     vtime_now(i), llc_weight(i),
+			     llc_nr_online[LLC_IDX(i)],
+			     scx_bpf_dsq_nr_queued(LLC_DSQ_BASE + i));
+	}
+}
+
+void BPF_STRUCT_OPS(arbor_dump_task, struct scx_dump_ctx *dctx,
+		    struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (!tctx)
+		return;
+	scx_bpf_dump("arbor: llc=%d v=%llu lag=%lld deadline=%llu request=%llu slice=%llu class=%u queued_at=%llu\n",
+		     (s32)tctx->llc, tctx->vruntime,
+		     tctx->llc == NO_LLC ? 0 :
+		     (s64)(vtime_now(tctx->llc) - tctx->vruntime),
+		     tctx->deadline, tctx->request_ns, tctx->slice_ns,
+		     tctx->action, tctx->queued_at);
+}
+
 void BPF_STRUCT_OPS(arbor_exit, struct scx_exit_info *ei)
 {
 	UEI_RECORD(uei, ei);
@@ -1179,5 +1429,7 @@ SCX_OPS_DEFINE(arbor_ops,
 	       .init_task	= (void *)arbor_init_task,
 	       .init		= (void *)arbor_init,
 	       .exit		= (void *)arbor_exit,
+	       .dump		= (void *)arbor_dump,
+	       .dump_task	= (void *)arbor_dump_task,
 	       .timeout_ms	= 5000,
 	       .name		= "arbor");

@@ -152,7 +152,7 @@ fn hotplug_on_two_llcs_cycles_every_cpu_and_a_whole_llc() {
     phase_ok(&c, &mut checks, "cycle_llc_out", "0-3", 0..=0);
     phase_ok(&c, &mut checks, "cycle_llc_back", "0-7", 0..=0);
     let st = c.json("status_cycle_llc_back");
-    let count = |k: &str| st["stats"][k].as_u64();
+    let count = |k: &str| st[k].as_u64();
     eprintln!(
         "offlines {:?}, onlines {:?}, tasks moved off leaving CPUs {:?}",
         count("cpu_offlines"),

@@ -183,3 +183,37 @@ fn ring_overload_drops_are_counted_scheduling_goes_on_and_recording_resumes() {
         k.0.join("\n- ")
     );
 }
+
+/// Many sleepers beside a hog (tests/vm/scenarios/sleep-storm.sh): an
+/// overload in which most tasks wait far past their turn. The kernel's
+/// watchdog is the judge: no runnable task may wait 5 s, with the default
+/// model or without one.
+#[test]
+fn a_sleep_storm_leaves_no_task_waiting_out_the_watchdog() {
+    let c = vm::Scenario::new("sleep-storm")
+        .timeout(Duration::from_secs(180))
+        .run();
+    c.assert_exit_ok();
+    let mut failures = Vec::new();
+    for arm in ["default", "nomodel"] {
+        let m = c.mark(&format!("storm_{arm}"));
+        eprintln!("sleep storm, {arm}: {m:?}");
+        if m.str("state") != "enabled" || m.str("alive") != "1" {
+            failures.push(format!("{arm}: scx_arbor gone after the storm: {m:?}"));
+        }
+        if m.i64("rc") != 0 {
+            failures.push(format!("{arm}: stress-ng failed (rc {})", m.str("rc")));
+        }
+        let st = c.json(&format!("status_{arm}"));
+        eprintln!(
+            "{arm}: {} starved tasks run out of deadline order",
+            st["starved_runs"]
+        );
+    }
+    let dmesg = c.block("dmesg_scx");
+    let trouble: Vec<&str> = vm::sched_ext_trouble(&dmesg).collect();
+    if !trouble.is_empty() {
+        failures.push(format!("sched_ext trouble in dmesg: {trouble:#?}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
