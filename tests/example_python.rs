@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use scx_arbor::model::onnx_import::import_file;
-use scx_arbor::model::rows::Rng;
-use scx_arbor::schema;
+use arbor_intf::schema;
+use arbor_model::onnx_import::import_file;
+use arbor_util::rng::SplitMix64;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -45,7 +45,7 @@ fn venv() -> PathBuf {
 
 /// A `--record` CSV whose class follows ewma_burst_us and voluntary_permille.
 fn record_csv(n: usize) -> String {
-    let mut rng = Rng::new(5);
+    let mut rng = SplitMix64::new(5);
     let mut s = String::from(
         "ts_ns,pid,generation,last_burst_us,ewma_burst_us,ewma_sleep_us,wake_rate_hz,\
 voluntary_permille,weight,nr_cpus_allowed,runnable_load,predicted,actual,burst_us,truncated\n",

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use scx_arbor::model::flat::{flatten, walk};
-use scx_arbor::model::onnx_import::{import_bytes, import_bytes_unbounded, import_file};
-use scx_arbor::model::rows::Table;
+use arbor_model::flat::{flatten, walk};
+use arbor_model::onnx_import::{import_bytes, import_bytes_unbounded, import_file};
+use arbor_model::rows::Table;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

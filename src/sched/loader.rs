@@ -12,32 +12,32 @@ use log::{info, warn};
 use scx_utils::{compat, scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 use serde_json::json;
 
-use crate::bpf_intf::arbor_action;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
-use crate::learn::generations::Store;
-use crate::learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
-use crate::sched::control::{Request, Server};
+use crate::sched::control::Server;
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
-use crate::sched::stats::{LearnFigures, Metrics, Stats};
+use crate::sched::stats::{self, LearnFigures, Stats};
 use crate::sched::stats_server;
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::inject::FailPlan;
 use crate::sched::supervisor::{lock, Part, Supervisor};
 use crate::sched::topology::LlcMap;
+use arbor_intf::bpf_intf::arbor_action;
+use arbor_learn::generations::Store;
+use arbor_learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
+use arbor_proto::control::Request;
+use zerocopy::IntoBytes;
 
 /// Outcome samples per second per CPU when --learn is on and nothing is
 /// recorded: a few times what a learning window needs, a small fraction of
 /// what the ring and the consumer can take.
 const DEFAULT_SAMPLE_BUDGET: u32 = 128;
-use crate::sched::{bytes_of, SchedOpts};
-use crate::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
+use crate::sched::SchedOpts;
+use arbor_intf::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
 
 /// Where the kernel publishes sched_ext's state.
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
-
-unsafe impl plain::Plain for arbor_action {}
 
 /// Fail early, in one sentence, on a kernel that has no sched_ext.
 pub fn require_sched_ext() -> Result<()> {
@@ -166,10 +166,10 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
 /// Install ONNX bytes as the live model; the running model stays as it was
 /// if they are refused.
 fn install_onnx(live: &mut LiveModel, bytes: &[u8]) -> Result<crate::sched::model_slot::Installed> {
-    let imported = crate::model::onnx_import::import_bytes(bytes)?;
+    let imported = arbor_model::onnx_import::import_bytes(bytes)?;
     let done = live
         .slot
-        .install(|g| crate::model::flat::flatten(&imported.ensemble, g))?;
+        .install(|g| arbor_model::flat::flatten(&imported.ensemble, g))?;
     live.ensemble = Some(imported.ensemble);
     // Which saved generation it is, if any, the learner finds out.
     live.stored = None;
@@ -365,9 +365,9 @@ impl Control {
                 if !self.allow_torn {
                     bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
                 }
-                let imported = crate::model::onnx_import::import_bytes(&bytes)?;
+                let imported = arbor_model::onnx_import::import_bytes(&bytes)?;
                 let done = lock(&self.live).slot.debug_torn_overwrite(
-                    |g| crate::model::flat::flatten(&imported.ensemble, g),
+                    |g| arbor_model::flat::flatten(&imported.ensemble, g),
                     Duration::from_millis(200),
                 )?;
                 warn!(
@@ -395,11 +395,11 @@ fn dup(m: &MapHandle) -> Result<MapHandle> {
 }
 
 fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
-    if opts.learn_max_depth > crate::schema::MAX_DEPTH {
+    if opts.learn_max_depth > arbor_intf::schema::MAX_DEPTH {
         bail!(
             "--learn-max-depth {} exceeds the BPF walk's depth limit {}",
             opts.learn_max_depth,
-            crate::schema::MAX_DEPTH
+            arbor_intf::schema::MAX_DEPTH
         );
     }
     if !(0.0..=100.0).contains(&opts.learn_margin) {
@@ -415,7 +415,7 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
         margin: opts.learn_margin,
         shadow_bursts: opts.promote_after_shadow,
         max_train_rows: opts.learn_max_train.max(16),
-        cart: crate::learn::CartParams {
+        cart: arbor_learn::CartParams {
             max_depth: opts.learn_max_depth,
             ..Default::default()
         },
@@ -602,7 +602,7 @@ fn start_workers(
 fn fill_actions(actions: &MapHandle, table: &[arbor_action; NR_ACTIONS]) -> Result<()> {
     for (row, a) in table.iter().enumerate() {
         actions
-            .update(&(row as u32).to_ne_bytes(), bytes_of(a), MapFlags::ANY)
+            .update(&(row as u32).to_ne_bytes(), a.as_bytes(), MapFlags::ANY)
             .with_context(|| format!("writing action row {row}"))?;
     }
     Ok(())
@@ -659,7 +659,7 @@ fn run_once(
     let carried_generation = carried.as_ref().map_or(0, |c| c.generation);
     match &start.ensemble {
         Some(e) => {
-            let flatten = |g| crate::model::flat::flatten(e, g);
+            let flatten = |g| arbor_model::flat::flatten(e, g);
             let done = if carried_generation != 0 {
                 live.slot.reinstall(carried_generation, flatten)
             } else {
@@ -717,8 +717,12 @@ fn run_once(
                     stats: learn.as_ref(),
                     queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
                 };
+                let installed = lock(&live).slot.generation();
                 res_ch
-                    .send(Metrics::collect(&st, &figures))
+                    .send(stats_server::Reading {
+                        totals: stats::collect(&st, installed, &figures),
+                        confusion: st.confusion,
+                    })
                     .context("answering the stats server")?;
             }
             Err(e) if e.is_timeout() => {}

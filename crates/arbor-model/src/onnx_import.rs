@@ -1,0 +1,893 @@
+//! ONNX tree ensembles (`ai.onnx.ml` `TreeEnsembleClassifier` and
+//! `TreeEnsembleRegressor`) to the integer IR, with the same predicted class
+//! as onnxruntime.
+//!
+//! # What is supported and why the argmax is exact
+//!
+//! * **Thresholds**: converted exactly, see [`super::threshold`].
+//! * **Classifier, several score columns** (scikit-learn trees and forests,
+//!   gradient boosting with more than two classes, LightGBM, XGBoost): the
+//!   label is the argmax of `base_values[j] + sum of leaf weights[j]` over
+//!   columns `j`, ties to the first column. `post_transform` NONE, SOFTMAX,
+//!   LOGISTIC and PROBIT are strictly increasing per row or per element, so
+//!   they do not move the argmax; SOFTMAX_ZERO is refused. A column that no
+//!   leaf scores and that has no base value is never predicted by onnxruntime:
+//!   it becomes an absent class. When columns are not in increasing class
+//!   order (string labels are sorted by name) every score is multiplied by
+//!   [`NR_CLASSES`] and column `j` gets `NR_CLASSES - 1 - j` added to its base,
+//!   which breaks ties towards the first column without changing any strict
+//!   order.
+//! * **Binary classifier with one score column** (scikit-learn binary
+//!   gradient boosting, LightGBM/XGBoost binary, scikit-learn binary trees):
+//!   onnxruntime predicts `labels[1]` iff `s = base + sum > 0.5` when every
+//!   leaf weight is >= 0, else iff `s > 0`, before any post transform. We
+//!   score `labels[1]` with `s - threshold` and `labels[0]` with 0 (minus one
+//!   unit when `labels[1]` is the lower class, so that equality still goes to
+//!   `labels[0]`).
+//! * **Regressor** (a burst-length prediction `y` in µs, aggregate SUM or
+//!   AVERAGE, one target, post_transform NONE): class `k` is the argmax of
+//!   `f_k(y) = k*y - sum_{j<k} bound_j`. Since `f_k - f_{k-1} = y - bound_{k-1}`
+//!   decreases with `k`, the argmax is the class of `y` with equality going to
+//!   the lower class, as [`arbor_intf::schema::class_of_burst`]. `y` is a sum of
+//!   leaf values, so leaf scores are `k * leaf` and base scores
+//!   `k*base - sum_{j<k} bound_j` (everything times the tree count for
+//!   AVERAGE, which keeps it an integer sum).
+//! * **Fixed point**: real scores are rounded to integers with `B` fraction
+//!   bits (`score_frac_bits`). `B` is the largest value <= 24 that keeps
+//!   every reachable class score (base plus the largest leaf of each tree)
+//!   within 2^24 ([`EXACT_F32_BOUND`], so that a re-export computes exactly in
+//!   f32) as long as that leaves `B >= 8`; otherwise within [`SCORE_BOUND`]
+//!   (2^28). Our own exports name `B` in `arbor.score_frac_bits` and are
+//!   re-imported with it, bit for bit. Sums fit an s64 trivially (16 leaves
+//!   and a base of at most 2^31 each) and an absent class
+//!   ([`ABSENT_SCORE`], 2^29 below zero) can never win. Scores that differ
+//!   by less than `2^-B` may order differently than in f32; the fixtures
+//!   (including every threshold +-1) agree 100% with onnxruntime and tract.
+//! * **Refused**: the opset-5 `TreeEnsemble` op (re-export with
+//!   `ai.onnx.ml` opset <= 4), BRANCH_EQ/NEQ, NaN thresholds or weights,
+//!   aggregate MIN/MAX, several targets, more than one tree op per model.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use prost::Message;
+use tract_onnx::pb::{ModelProto, NodeProto};
+
+use super::ensemble::{Ensemble, Node, Tree, ABSENT_SCORE, EXACT_F32_BOUND, SCORE_BOUND};
+use super::onnx_attrs as attr;
+use super::threshold::{convert, Mode, Test};
+use arbor_intf::schema::{
+    feature_index, CLASS_BOUNDS_US, CLASS_NAMES, FEATURES, MAX_DEPTH, NR_CLASSES, SCHEMA_VERSION,
+};
+
+/// Metadata key naming the schema version a model was trained for.
+pub const META_SCHEMA: &str = "arbor.schema_version";
+/// Metadata key listing the schema feature of each input column, comma-separated.
+pub const META_FEATURES: &str = "arbor.features";
+/// Metadata key with the fixed-point fraction bits of an exported model.
+pub const META_FRAC_BITS: &str = "arbor.score_frac_bits";
+/// Largest number of fraction bits the importer uses.
+pub const MAX_FRAC_BITS: u32 = 24;
+
+/// Which ONNX operator the ensemble came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// `TreeEnsembleClassifier`: the label is a class.
+    Classifier,
+    /// `TreeEnsembleRegressor`: the output is a burst length in µs.
+    Regressor,
+}
+
+/// The result of an import.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The integer ensemble.
+    pub ensemble: Ensemble,
+    /// The operator it came from.
+    pub op: OpKind,
+    /// Schema feature index of each input column.
+    pub columns: Vec<usize>,
+    /// How the label was derived (for `model inspect`).
+    pub notes: Vec<String>,
+    /// A binary classifier with one score column: tract's label output
+    /// differs from onnxruntime's for these (onnxruntime is the reference).
+    pub binary_one_column: bool,
+}
+
+/// Decodes an ONNX protobuf.
+pub fn decode(bytes: &[u8]) -> Result<ModelProto> {
+    let m = ModelProto::decode(bytes).context("not an ONNX model (protobuf decoding failed)")?;
+    ensure!(
+        m.graph.is_some(),
+        "not an ONNX model: the protobuf has no graph"
+    );
+    Ok(m)
+}
+
+/// Reads a model file and imports it.
+pub fn import_file(path: &Path) -> Result<Imported> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    import_bytes(&bytes).with_context(|| format!("importing {}", path.display()))
+}
+
+/// Imports an ONNX model from its bytes.
+pub fn import_bytes(bytes: &[u8]) -> Result<Imported> {
+    import_model(&decode(bytes)?)
+}
+
+/// Imports an ONNX model from its bytes with the same exact compilation but
+/// without the BPF size limits (trees, nodes, leaves, depth, walk budget):
+/// for predicting with a model too big to install, e.g. to distill it.
+pub fn import_bytes_unbounded(bytes: &[u8]) -> Result<Imported> {
+    import_model_sized(&decode(bytes)?, false)
+}
+
+/// The value of a metadata property.
+pub fn metadata<'a>(m: &'a ModelProto, key: &str) -> Option<&'a str> {
+    m.metadata_props
+        .iter()
+        .find(|p| p.key == key)
+        .map(|p| p.value.as_str())
+}
+
+/// Checks the schema metadata and returns the schema feature of each input column.
+pub fn schema_columns(m: &ModelProto) -> Result<Vec<usize>> {
+    let hint = "add it with `scx_arbor model annotate IN OUT --features NAME,NAME,...` \
+                (the schema feature of each input column, in order)";
+    let version = metadata(m, META_SCHEMA)
+        .ok_or_else(|| anyhow!("the model has no {META_SCHEMA} metadata; {hint}"))?;
+    let version: u32 = version
+        .trim()
+        .parse()
+        .with_context(|| format!("{META_SCHEMA} = {version:?} is not a number"))?;
+    ensure!(
+        version == SCHEMA_VERSION,
+        "the model is for feature schema {version}, this scheduler uses schema {SCHEMA_VERSION}: \
+         retrain it on samples recorded by this version"
+    );
+    let names = metadata(m, META_FEATURES)
+        .ok_or_else(|| anyhow!("the model has no {META_FEATURES} metadata; {hint}"))?;
+    parse_feature_list(names)
+}
+
+/// Parses a comma-separated list of schema feature names.
+pub fn parse_feature_list(names: &str) -> Result<Vec<usize>> {
+    let mut cols = Vec::new();
+    for name in names.split(',').map(str::trim) {
+        let f = feature_index(name).ok_or_else(|| {
+            anyhow!(
+                "{name:?} is not a schema feature; known: {}",
+                FEATURES
+                    .iter()
+                    .map(|f| f.name)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })?;
+        ensure!(!cols.contains(&f), "feature {name} is listed twice");
+        cols.push(f);
+    }
+    ensure!(!cols.is_empty(), "the feature list is empty");
+    Ok(cols)
+}
+
+/// Finds the single tree-ensemble node of the graph.
+pub fn tree_node(m: &ModelProto) -> Result<&NodeProto> {
+    let graph = m.graph.as_ref().context("the model has no graph")?;
+    let trees: Vec<&NodeProto> = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type.starts_with("TreeEnsemble"))
+        .collect();
+    match trees.as_slice() {
+        [] => bail!(
+            "no TreeEnsembleClassifier or TreeEnsembleRegressor node in the graph (ops: {})",
+            graph
+                .node
+                .iter()
+                .map(|n| n.op_type.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        [one] => Ok(one),
+        many => bail!(
+            "the graph has {} tree-ensemble nodes; only models with one are supported",
+            many.len()
+        ),
+    }
+}
+
+/// Imports a decoded model.
+pub fn import_model(m: &ModelProto) -> Result<Imported> {
+    import_model_sized(m, true)
+}
+
+/// Imports a decoded model, checking the BPF limits when `bounded`.
+fn import_model_sized(m: &ModelProto, bounded: bool) -> Result<Imported> {
+    let columns = schema_columns(m)?;
+    let node = tree_node(m)?;
+    ensure!(
+        node.domain == "ai.onnx.ml",
+        "{} is in domain {:?}, expected ai.onnx.ml",
+        node.op_type,
+        node.domain
+    );
+    check_input_width(m, node, columns.len())?;
+    let op = match node.op_type.as_str() {
+        "TreeEnsembleClassifier" => OpKind::Classifier,
+        "TreeEnsembleRegressor" => OpKind::Regressor,
+        "TreeEnsemble" => bail!(
+            "the opset-5 TreeEnsemble op is not supported (neither is it by tract); re-export \
+             with ai.onnx.ml opset <= 4, e.g. skl2onnx target_opset={{'ai.onnx.ml': 3}}"
+        ),
+        other => bail!("unsupported tree op {other}"),
+    };
+    let prefix = match op {
+        OpKind::Classifier => "class",
+        OpKind::Regressor => "target",
+    };
+    let raw = parse_raw(node, prefix, columns.len()).context("reading the trees")?;
+    let mut notes = Vec::new();
+    let frac_bits = match metadata(m, META_FRAC_BITS) {
+        Some(v) => Some(
+            v.trim()
+                .parse::<u32>()
+                .with_context(|| format!("{META_FRAC_BITS} = {v:?} is not a number"))?,
+        ),
+        None => None,
+    };
+    let mut scoring = match op {
+        OpKind::Classifier => classifier_scoring(node, &raw, frac_bits, &mut notes)?,
+        OpKind::Regressor => regressor_scoring(node, &raw, &mut notes)?,
+    };
+    scoring.frac_bits = frac_bits;
+    let ensemble = build(&raw, &columns, &scoring, bounded)?;
+    Ok(Imported {
+        ensemble,
+        op,
+        columns,
+        notes,
+        binary_one_column: scoring.binary_one_column,
+    })
+}
+
+/// The declared width of the tree op's input, when the graph states it, must
+/// match the feature list.
+fn check_input_width(m: &ModelProto, node: &NodeProto, ncols: usize) -> Result<()> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value;
+    use tract_onnx::pb::type_proto::Value as TV;
+    let Some(graph) = m.graph.as_ref() else {
+        return Ok(());
+    };
+    let Some(input) = node.input.first() else {
+        bail!("{} has no input", node.op_type);
+    };
+    let Some(vi) = graph.input.iter().find(|i| &i.name == input) else {
+        return Ok(()); // fed by another node: cannot tell
+    };
+    let dims = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(TV::TensorType(t)) => t.shape.as_ref().map(|s| s.dim.clone()),
+        _ => None,
+    };
+    if let Some(dims) = dims {
+        if let Some(Value::DimValue(w)) = dims.get(1).and_then(|d| d.value.clone()) {
+            ensure!(
+                w as usize == ncols,
+                "the model's input has {w} columns but {META_FEATURES} names {ncols}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One node of an ONNX tree before conversion.
+#[derive(Debug, Clone)]
+struct RawNode {
+    /// `(mode, input column, threshold)` of a split; `None` for a leaf.
+    split: Option<(Mode, usize, f64)>,
+    /// Local index of the child taken when the test holds.
+    on_true: usize,
+    /// Local index of the child taken otherwise.
+    on_false: usize,
+    /// Leaf weights: `(score column, weight)`.
+    weights: Vec<(usize, f64)>,
+}
+
+/// One ONNX tree.
+#[derive(Debug, Clone)]
+struct RawTree {
+    nodes: Vec<RawNode>,
+    root: usize,
+}
+
+fn as_index(v: i64, what: &str) -> Result<usize> {
+    usize::try_from(v).map_err(|_| anyhow!("{what} {v} is negative"))
+}
+
+/// Reads the node and leaf attributes into per-tree node tables.
+fn parse_raw(node: &NodeProto, prefix: &str, ncols: usize) -> Result<Vec<RawTree>> {
+    let tree_ids = attr::ints(node, "nodes_treeids")?;
+    let n = tree_ids.len();
+    ensure!(n > 0, "the model has no tree nodes");
+    let len_ok = |name: &str, len: usize| -> Result<()> {
+        ensure!(len == n, "{name} has {len} entries, nodes_treeids {n}");
+        Ok(())
+    };
+    let node_ids = attr::ints(node, "nodes_nodeids")?;
+    len_ok("nodes_nodeids", node_ids.len())?;
+    let feats = attr::ints(node, "nodes_featureids")?;
+    len_ok("nodes_featureids", feats.len())?;
+    let modes = attr::strings(node, "nodes_modes")?;
+    len_ok("nodes_modes", modes.len())?;
+    let values = attr::reals(node, "nodes_values")?;
+    len_ok("nodes_values", values.len())?;
+    let trues = attr::ints(node, "nodes_truenodeids")?;
+    len_ok("nodes_truenodeids", trues.len())?;
+    let falses = attr::ints(node, "nodes_falsenodeids")?;
+    len_ok("nodes_falsenodeids", falses.len())?;
+
+    // (tree id, node id) -> (tree index, local index)
+    let tree_order: BTreeSet<i64> = tree_ids.iter().copied().collect();
+    let tree_index: HashMap<i64, usize> = tree_order
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, i))
+        .collect();
+    let mut trees: Vec<Vec<usize>> = vec![Vec::new(); tree_order.len()];
+    let mut where_is: HashMap<(i64, i64), (usize, usize)> = HashMap::with_capacity(n);
+    for i in 0..n {
+        let t = tree_index[&tree_ids[i]];
+        let local = trees[t].len();
+        trees[t].push(i);
+        ensure!(
+            where_is
+                .insert((tree_ids[i], node_ids[i]), (t, local))
+                .is_none(),
+            "tree {} has two nodes with id {}",
+            tree_ids[i],
+            node_ids[i]
+        );
+    }
+    let child = |i: usize, id: i64, what: &str| -> Result<usize> {
+        match where_is.get(&(tree_ids[i], id)) {
+            Some(&(_, local)) => Ok(local),
+            None => bail!(
+                "tree {} node {}: {what} child {id} does not exist (dangling child id)",
+                tree_ids[i],
+                node_ids[i]
+            ),
+        }
+    };
+    let mut out: Vec<RawTree> = Vec::with_capacity(trees.len());
+    for members in &trees {
+        let mut nodes = Vec::with_capacity(members.len());
+        for &i in members {
+            let mode = Mode::parse(&modes[i])
+                .with_context(|| format!("tree {} node {}", tree_ids[i], node_ids[i]))?;
+            let split = match mode {
+                None => None,
+                Some(mode) => {
+                    let col = as_index(feats[i], "feature id")?;
+                    ensure!(
+                        col < ncols,
+                        "tree {} node {} splits on input column {col} but {META_FEATURES} \
+                         names only {ncols} columns",
+                        tree_ids[i],
+                        node_ids[i]
+                    );
+                    Some((mode, col, values[i]))
+                }
+            };
+            let (on_true, on_false) = if split.is_some() {
+                (child(i, trues[i], "true")?, child(i, falses[i], "false")?)
+            } else {
+                (0, 0)
+            };
+            nodes.push(RawNode {
+                split,
+                on_true,
+                on_false,
+                weights: Vec::new(),
+            });
+        }
+        // The root is the one node no other node names as a child.
+        let mut is_child = vec![false; nodes.len()];
+        for nd in &nodes {
+            if nd.split.is_some() {
+                is_child[nd.on_true] = true;
+                is_child[nd.on_false] = true;
+            }
+        }
+        let roots: Vec<usize> = (0..nodes.len()).filter(|&i| !is_child[i]).collect();
+        let root = match roots.as_slice() {
+            [r] => *r,
+            [] => bail!(
+                "tree {} has no root: its child ids form a cycle",
+                tree_ids[members[0]]
+            ),
+            many => bail!(
+                "tree {} has {} nodes that are nobody's child (expected one root)",
+                tree_ids[members[0]],
+                many.len()
+            ),
+        };
+        out.push(RawTree { nodes, root });
+    }
+
+    // Leaf weights.
+    let name = |s: &str| format!("{prefix}_{s}");
+    let l_tree = attr::ints(node, &name("treeids"))?;
+    let m = l_tree.len();
+    let l_node = attr::ints(node, &name("nodeids"))?;
+    let l_ids = attr::ints(node, &name("ids"))?;
+    let l_w = attr::reals(node, &name("weights"))?;
+    ensure!(
+        l_node.len() == m && l_ids.len() == m && l_w.len() == m,
+        "{prefix}_treeids/nodeids/ids/weights have different lengths ({m}, {}, {}, {})",
+        l_node.len(),
+        l_ids.len(),
+        l_w.len()
+    );
+    for k in 0..m {
+        let &(t, local) = where_is.get(&(l_tree[k], l_node[k])).ok_or_else(|| {
+            anyhow!(
+                "a leaf weight names tree {} node {}, which does not exist",
+                l_tree[k],
+                l_node[k]
+            )
+        })?;
+        let nd = &mut out[t].nodes[local];
+        ensure!(
+            nd.split.is_none(),
+            "a leaf weight names tree {} node {}, which is a split",
+            l_tree[k],
+            l_node[k]
+        );
+        ensure!(
+            l_w[k].is_finite(),
+            "tree {} leaf {} has weight {}: refusing non-finite scores",
+            l_tree[k],
+            l_node[k],
+            l_w[k]
+        );
+        nd.weights.push((as_index(l_ids[k], "class id")?, l_w[k]));
+    }
+    Ok(out)
+}
+
+/// Real per-class scores of a leaf from its `(column, weight)` pairs.
+type LeafScoring = Box<dyn Fn(&[(usize, f64)]) -> [f64; NR_CLASSES]>;
+
+/// How leaf weights and base values become real per-class scores.
+struct Scoring {
+    /// Real base score per class (`None`: absent class).
+    base: [Option<f64>; NR_CLASSES],
+    /// Real leaf score per class from the leaf's `(column, weight)` pairs.
+    leaf: LeafScoring,
+    /// Scale applied to every score before adding `tiebreak` (1 or NR_CLASSES).
+    scale: i64,
+    /// Integer added to each class's base after scaling.
+    tiebreak: [i64; NR_CLASSES],
+    /// Number of classes the argmax runs over.
+    nr_classes: usize,
+    /// Fraction bits named by the model's metadata (our own exports).
+    frac_bits: Option<u32>,
+    /// See [`Imported::binary_one_column`].
+    binary_one_column: bool,
+}
+
+fn class_of_label(label: &ClassLabel) -> Result<usize> {
+    match label {
+        ClassLabel::Int(v) => {
+            ensure!(
+                (0..NR_CLASSES as i64).contains(v),
+                "class label {v} is not a schema class (0..{}: {})",
+                NR_CLASSES - 1,
+                CLASS_NAMES.join(",")
+            );
+            Ok(*v as usize)
+        }
+        ClassLabel::Str(s) => CLASS_NAMES.iter().position(|n| n == s).ok_or_else(|| {
+            anyhow!(
+                "class label {s:?} is not a schema class name ({})",
+                CLASS_NAMES.join(",")
+            )
+        }),
+    }
+}
+
+enum ClassLabel {
+    Int(i64),
+    Str(String),
+}
+
+/// Schema class of each score column, from classlabels_int64s or classlabels_strings.
+pub fn class_columns(node: &NodeProto) -> Result<Vec<usize>> {
+    let ints = attr::ints_opt(node, "classlabels_int64s").filter(|v| !v.is_empty());
+    let strs = attr::strings_opt(node, "classlabels_strings")?.filter(|v| !v.is_empty());
+    let labels: Vec<ClassLabel> = match (ints, strs) {
+        (Some(i), None) => i.iter().map(|&v| ClassLabel::Int(v)).collect(),
+        (None, Some(s)) => s.into_iter().map(ClassLabel::Str).collect(),
+        (None, None) => {
+            bail!("the classifier has neither classlabels_int64s nor classlabels_strings")
+        }
+        (Some(_), Some(_)) => {
+            bail!("the classifier has both classlabels_int64s and classlabels_strings")
+        }
+    };
+    let cols = labels
+        .iter()
+        .map(class_of_label)
+        .collect::<Result<Vec<_>>>()?;
+    let mut seen = [false; NR_CLASSES];
+    for &c in &cols {
+        ensure!(!seen[c], "class {} is labelled twice", CLASS_NAMES[c]);
+        seen[c] = true;
+    }
+    Ok(cols)
+}
+
+fn post_transform(node: &NodeProto) -> Result<String> {
+    Ok(attr::string_opt(node, "post_transform")?.unwrap_or_else(|| "NONE".into()))
+}
+
+fn classifier_scoring(
+    node: &NodeProto,
+    raw: &[RawTree],
+    frac_bits: Option<u32>,
+    notes: &mut Vec<String>,
+) -> Result<Scoring> {
+    let cols = class_columns(node)?;
+    let post = post_transform(node)?;
+    let mut used = BTreeSet::new();
+    let mut nonzero = BTreeSet::new();
+    let mut all_nonneg = true;
+    for t in raw {
+        for nd in &t.nodes {
+            for &(j, w) in &nd.weights {
+                ensure!(
+                    j < cols.len(),
+                    "a leaf scores column {j} but the model has {} class labels",
+                    cols.len()
+                );
+                used.insert(j);
+                if w != 0.0 {
+                    nonzero.insert(j);
+                }
+                all_nonneg &= w >= 0.0;
+            }
+        }
+    }
+    let base_values = attr::reals_opt(node, "base_values")?.unwrap_or_default();
+    for b in &base_values {
+        ensure!(b.is_finite(), "base value {b} is not finite");
+    }
+    let nr_classes = cols.iter().max().map_or(1, |&m| m + 1);
+    let mut base = [None; NR_CLASSES];
+
+    if cols.len() == 2 && used.len() <= 1 && used.iter().all(|&j| j == 0) {
+        // One score column: onnxruntime thresholds it before any post transform.
+        ensure!(
+            base_values.len() <= 1,
+            "binary classifier with one score column and {} base values is not supported",
+            base_values.len()
+        );
+        let thr = if all_nonneg { 0.5 } else { 0.0 };
+        let (neg, pos) = (cols[0], cols[1]);
+        base[neg] = Some(0.0);
+        base[pos] = Some(base_values.first().copied().unwrap_or(0.0) - thr);
+        notes.push(format!(
+            "binary, one score column: {} iff base + sum of leaves > {thr} (post_transform {post} \
+             does not matter), else {}",
+            CLASS_NAMES[pos], CLASS_NAMES[neg]
+        ));
+        let mut tiebreak = [0; NR_CLASSES];
+        if pos < neg {
+            tiebreak[pos] = -1;
+        }
+        return Ok(Scoring {
+            base,
+            leaf: Box::new(move |ws| {
+                let mut s = [0.0; NR_CLASSES];
+                for &(_, w) in ws {
+                    s[pos] += w;
+                }
+                s
+            }),
+            scale: 1,
+            tiebreak,
+            nr_classes,
+            frac_bits: None,
+            binary_one_column: true,
+        });
+    }
+
+    match post.as_str() {
+        "NONE" | "SOFTMAX" | "LOGISTIC" | "PROBIT" => {}
+        "SOFTMAX_ZERO" => bail!(
+            "post_transform SOFTMAX_ZERO can change the argmax of the scores; re-export with \
+             NONE or SOFTMAX"
+        ),
+        other => bail!("unknown post_transform {other:?}"),
+    }
+    ensure!(
+        base_values.is_empty() || base_values.len() == cols.len(),
+        "base_values has {} entries for {} classes",
+        base_values.len(),
+        cols.len()
+    );
+    // Our exports mark an absent class with base ABSENT_SCORE / 2^frac_bits.
+    let absent_marker = frac_bits
+        .filter(|&b| b <= MAX_FRAC_BITS)
+        .map(|b| f64::from(ABSENT_SCORE) / f64::from(1u32 << b));
+    for (j, &c) in cols.iter().enumerate() {
+        if !base_values.is_empty() && Some(base_values[j]) == absent_marker && !nonzero.contains(&j)
+        {
+            notes.push(format!("class {} is marked absent", CLASS_NAMES[c]));
+        } else if !base_values.is_empty() {
+            base[c] = Some(base_values[j]);
+        } else if used.contains(&j) {
+            base[c] = Some(0.0);
+        } else {
+            notes.push(format!(
+                "class {} is never scored: it can never be predicted",
+                CLASS_NAMES[c]
+            ));
+        }
+    }
+    // Ties must go to the first column, as in onnxruntime and tract.
+    let present: Vec<usize> = cols
+        .iter()
+        .copied()
+        .filter(|&c| base[c].is_some())
+        .collect();
+    let in_order = present.windows(2).all(|w| w[0] < w[1]);
+    let (scale, mut tiebreak) = if in_order {
+        (1, [0; NR_CLASSES])
+    } else {
+        notes.push("class columns are not in class order: ties broken by column order".into());
+        (NR_CLASSES as i64, [0; NR_CLASSES])
+    };
+    if !in_order {
+        for (j, &c) in cols.iter().enumerate() {
+            tiebreak[c] = (NR_CLASSES - 1 - j) as i64;
+        }
+    }
+    notes.push(format!(
+        "classifier: argmax of base + sum of leaves over {} columns (post_transform {post} keeps \
+         the argmax)",
+        cols.len()
+    ));
+    Ok(Scoring {
+        base,
+        leaf: Box::new(move |ws| {
+            let mut s = [0.0; NR_CLASSES];
+            for &(j, w) in ws {
+                s[cols[j]] += w;
+            }
+            s
+        }),
+        scale,
+        tiebreak,
+        nr_classes,
+        frac_bits: None,
+        binary_one_column: false,
+    })
+}
+
+fn regressor_scoring(
+    node: &NodeProto,
+    raw: &[RawTree],
+    notes: &mut Vec<String>,
+) -> Result<Scoring> {
+    let post = post_transform(node)?;
+    ensure!(
+        post == "NONE",
+        "regressor post_transform {post} is not supported: the output must be the burst in µs"
+    );
+    let targets = attr::int_opt(node, "n_targets").unwrap_or(1);
+    ensure!(
+        targets == 1,
+        "regressor has {targets} targets; it must predict one value, the burst in µs"
+    );
+    for t in raw {
+        for nd in &t.nodes {
+            for &(j, _) in &nd.weights {
+                ensure!(j == 0, "a leaf scores target {j}; only target 0 exists");
+            }
+        }
+    }
+    let agg = attr::string_opt(node, "aggregate_function")?.unwrap_or_else(|| "SUM".into());
+    let n = match agg.as_str() {
+        "SUM" => 1.0,
+        "AVERAGE" => raw.len() as f64,
+        other => bail!("regressor aggregate_function {other} is not supported (SUM or AVERAGE)"),
+    };
+    let base_values = attr::reals_opt(node, "base_values")?.unwrap_or_default();
+    ensure!(
+        base_values.len() <= 1,
+        "regressor has {} base values, expected at most one",
+        base_values.len()
+    );
+    let b0 = base_values.first().copied().unwrap_or(0.0);
+    ensure!(b0.is_finite(), "base value {b0} is not finite");
+    let mut base = [None; NR_CLASSES];
+    let mut cum = 0.0;
+    for (k, slot) in base.iter_mut().enumerate() {
+        // f_k * n = k * (n * base + sum of leaves) - n * sum_{j<k} bound_j
+        *slot = Some(k as f64 * n * b0 - n * cum);
+        if k < CLASS_BOUNDS_US.len() {
+            cum += f64::from(CLASS_BOUNDS_US[k]);
+        }
+    }
+    notes.push(format!(
+        "regressor ({agg}): class of the predicted burst y via f_k = k*y - sum of bounds below k"
+    ));
+    Ok(Scoring {
+        base,
+        leaf: Box::new(|ws| {
+            let v: f64 = ws.iter().map(|&(_, w)| w).sum();
+            std::array::from_fn(|k| k as f64 * v)
+        }),
+        scale: 1,
+        tiebreak: [0; NR_CLASSES],
+        nr_classes: NR_CLASSES,
+        frac_bits: None,
+        binary_one_column: false,
+    })
+}
+
+/// A tree with real-valued leaves, after threshold conversion.
+struct RealTree {
+    nodes: Vec<Node>,
+    leaf_reals: BTreeMap<usize, [f64; NR_CLASSES]>,
+}
+
+/// Converts one ONNX tree: exact integer tests, constant splits removed,
+/// children in IR order. Iterative, so hostile depths cannot overflow the stack.
+fn convert_tree(t: &RawTree, columns: &[usize], scoring: &Scoring) -> Result<(RealTree, usize)> {
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut leaf_reals = BTreeMap::new();
+    let mut visited = vec![false; t.nodes.len()];
+    let mut max_depth = 0;
+    /// (raw node, depth, parent IR index and whether it is the left child)
+    type Pending = (usize, usize, Option<(usize, bool)>);
+    let mut stack: Vec<Pending> = vec![(t.root, 0, None)];
+    while let Some((mut i, depth, parent)) = stack.pop() {
+        // Follow constant splits.
+        let test = loop {
+            ensure!(
+                !visited[i],
+                "node {i} of a tree is reached twice (a cycle or shared subtree)"
+            );
+            visited[i] = true;
+            let nd = &t.nodes[i];
+            match nd.split {
+                None => break None,
+                Some((mode, col, thr)) => match convert(mode, thr)? {
+                    Test::Always(true) => i = nd.on_true,
+                    Test::Always(false) => i = nd.on_false,
+                    other => break Some((columns[col], other)),
+                },
+            }
+        };
+        let me = nodes.len();
+        if let Some((p, left)) = parent {
+            if let Node::Split {
+                left: l, right: r, ..
+            } = &mut nodes[p]
+            {
+                if left {
+                    *l = me as u32;
+                } else {
+                    *r = me as u32;
+                }
+            }
+        }
+        let nd = &t.nodes[i];
+        match test {
+            None => {
+                max_depth = max_depth.max(depth);
+                leaf_reals.insert(me, (scoring.leaf)(&nd.weights));
+                nodes.push(Node::Leaf {
+                    scores: [0; NR_CLASSES],
+                });
+            }
+            Some((feature, test)) => {
+                let (k, left_child, right_child) = match test {
+                    Test::TrueIfLeq(k) => (k, nd.on_true, nd.on_false),
+                    Test::TrueIfGt(k) => (k, nd.on_false, nd.on_true),
+                    Test::Always(_) => bail!("internal error: a constant split was not removed"),
+                };
+                nodes.push(Node::Split {
+                    feature: feature as u16,
+                    threshold: k,
+                    left: 0,
+                    right: 0,
+                });
+                // Refuse absurd depths early (the limit check below says by how much).
+                ensure!(
+                    depth <= 4 * MAX_DEPTH + 1000,
+                    "a tree is more than {} splits deep (limit {MAX_DEPTH}): retrain with \
+                     max_depth <= {MAX_DEPTH}",
+                    4 * MAX_DEPTH + 1000
+                );
+                stack.push((right_child, depth + 1, Some((me, false))));
+                stack.push((left_child, depth + 1, Some((me, true))));
+            }
+        }
+    }
+    Ok((RealTree { nodes, leaf_reals }, max_depth))
+}
+
+/// Converts every tree, picks the fixed-point scale and quantizes.
+fn build(raw: &[RawTree], columns: &[usize], scoring: &Scoring, bounded: bool) -> Result<Ensemble> {
+    let trees = raw
+        .iter()
+        .enumerate()
+        .map(|(i, t)| convert_tree(t, columns, scoring).with_context(|| format!("tree {i}")))
+        .collect::<Result<Vec<_>>>()?;
+    // Reach of each present class in real units.
+    let mut reach = 0f64;
+    for c in 0..NR_CLASSES {
+        let Some(b) = scoring.base[c] else { continue };
+        let mut r = b.abs();
+        for (t, _) in &trees {
+            r += t
+                .leaf_reals
+                .values()
+                .map(|s| s[c].abs())
+                .fold(0.0, f64::max);
+        }
+        reach = reach.max(r);
+    }
+    ensure!(reach.is_finite(), "scores are not finite");
+    let s = scoring.scale as f64;
+    let fits = |b: u32, bound: i64| (reach * f64::from(1u32 << b) + 9.0) * s + s <= bound as f64;
+    // Prefer the f32-exact range (see onnx_export) while keeping >= 8 bits.
+    let pick = |bound: i64| (0..=MAX_FRAC_BITS).rev().find(|&b| fits(b, bound));
+    let bits = match scoring.frac_bits {
+        Some(b) if b <= MAX_FRAC_BITS && fits(b, SCORE_BOUND) => b,
+        _ => match pick(EXACT_F32_BOUND) {
+            Some(b) if b >= 8 => b,
+            _ => pick(SCORE_BOUND).ok_or_else(|| {
+                anyhow!(
+                    "scores reach {reach}, too large for the fixed-point range 2^28: the leaf \
+                     values or base values are unreasonably large"
+                )
+            })?,
+        },
+    };
+    let one = f64::from(1u32 << bits);
+    let q = |v: f64| (v * one).round() as i64 * scoring.scale;
+
+    let mut e = Ensemble::new(scoring.nr_classes, bits);
+    for c in 0..NR_CLASSES {
+        e.base_scores[c] = match scoring.base[c] {
+            _ if c >= scoring.nr_classes => 0,
+            Some(b) => (q(b) + scoring.tiebreak[c]) as i32,
+            None => ABSENT_SCORE,
+        };
+    }
+    for (t, _) in trees {
+        let mut nodes = t.nodes;
+        for (i, reals) in t.leaf_reals {
+            if let Node::Leaf { scores } = &mut nodes[i] {
+                for c in 0..scoring.nr_classes {
+                    if scoring.base[c].is_some() {
+                        scores[c] = q(reals[c]) as i32;
+                    }
+                }
+            }
+        }
+        e.trees.push(Tree { nodes });
+    }
+    if bounded {
+        e.validate()
+            .context("the model does not fit the BPF limits")?;
+    } else {
+        e.check_semantics()?;
+    }
+    Ok(e)
+}
