@@ -435,8 +435,14 @@ impl AbArgs {
         if self.workload.is_empty() && self.command.is_empty() {
             return vec![WorkloadKind::Latency];
         }
-        let mut v = self.workload.clone();
-        v.dedup();
+        // Each once, in the order first named (a workload named twice would
+        // otherwise run twice and its second figures replace the first).
+        let mut v: Vec<WorkloadKind> = Vec::new();
+        for w in &self.workload {
+            if !v.contains(w) {
+                v.push(*w);
+            }
+        }
         v
     }
 
@@ -1752,6 +1758,17 @@ mod tests {
         assert_eq!(
             no_model_args(&v(&["--model=a", "--no-model"])),
             v(&["--no-model"])
+        );
+    }
+
+    #[test]
+    fn a_workload_named_twice_runs_once() {
+        let args = |w: &str| parse(&["--workload", w]).workloads();
+        use WorkloadKind::{Latency, Messaging, Schbench};
+        assert_eq!(args("latency,messaging,latency"), [Latency, Messaging]);
+        assert_eq!(
+            args("schbench,latency,schbench,latency"),
+            [Schbench, Latency]
         );
     }
 
