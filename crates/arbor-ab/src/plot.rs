@@ -4,6 +4,8 @@
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
+
+use crate::stats::quantile_sorted;
 use std::path::Path;
 
 /// Values grouped by the round (1-based) that produced them.
@@ -22,6 +24,19 @@ struct RoundStat {
     p25: f64,
     p50: f64,
     p75: f64,
+}
+
+impl RoundStat {
+    /// Round `round`'s quartiles of the sorted values `v`, the same type-7
+    /// quantiles as the table's.
+    fn of(round: usize, v: &[f64]) -> RoundStat {
+        RoundStat {
+            round,
+            p25: quantile_sorted(v, 0.25),
+            p50: quantile_sorted(v, 0.5),
+            p75: quantile_sorted(v, 0.75),
+        }
+    }
 }
 
 /// Size of the SVG in pixels.
@@ -58,12 +73,6 @@ pub fn cdf_points(v: &mut [f64], n: usize) -> Vec<(f64, f64)> {
     pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     pts.dedup();
     pts
-}
-
-/// The `q`-quantile (0..=1) of sorted `v` (nearest rank).
-fn quantile(v: &[f64], q: f64) -> f64 {
-    let i = ((v.len() as f64 - 1.0) * q).round() as usize;
-    v[i.min(v.len() - 1)]
 }
 
 /// Tick values for a log axis over `lo..hi`: the densest of the 1-2-5-like
@@ -287,15 +296,7 @@ fn strip<DB: DrawingBackend>(
     let stats: Vec<(usize, Vec<RoundStat>)> = arms
         .iter()
         .map(|(i, rounds)| {
-            let s = rounds
-                .iter()
-                .map(|(r, v)| RoundStat {
-                    round: *r,
-                    p25: quantile(v, 0.25),
-                    p50: quantile(v, 0.5),
-                    p75: quantile(v, 0.75),
-                })
-                .collect();
+            let s = rounds.iter().map(|(r, v)| RoundStat::of(*r, v)).collect();
             (*i, s)
         })
         .collect();
@@ -365,6 +366,17 @@ fn strip<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_median_is_the_tables_median() {
+        // The table's medians and percentiles are type-7 quantiles
+        // (stats::quantile_sorted); the strip must draw the same values.
+        let v = [1.0, 2.0, 3.0, 4.0];
+        let r = RoundStat::of(1, &v);
+        assert_eq!(r.p50, crate::stats::median(&v));
+        assert_eq!(r.p25, crate::stats::quantile_sorted(&v, 0.25));
+        assert_eq!(r.p75, crate::stats::quantile_sorted(&v, 0.75));
+    }
 
     #[test]
     fn cdf_points_monotone() {
