@@ -72,7 +72,8 @@ pub enum ModelCommand {
     Distill {
         /// The big ONNX model (it need not fit the BPF limits).
         big: PathBuf,
-        /// Samples recorded by `scx_arbor --record` (the features, `actual`).
+        /// Samples recorded by `scx_arbor --record`: the features, and
+        /// `actual` if present (then both models' accuracy is reported).
         #[arg(long, value_name = "CSV")]
         csv: PathBuf,
         /// Output ONNX file (the small tree).

@@ -6,8 +6,9 @@
 //! of bounded depth is fit to those predictions (not to the recorded
 //! outcomes: the point is to keep what the big model learnt). Both models
 //! are then scored on held-out samples: the small one's agreement with the
-//! big one (fidelity), and each one's accuracy against the recorded
-//! `actual` class, so the user sees what the smaller walk costs.
+//! big one (fidelity), and, when the samples have an `actual` column, each
+//! one's accuracy against the recorded class, so the user sees what the
+//! smaller walk costs.
 
 use std::fmt::Write;
 
@@ -51,10 +52,9 @@ pub struct Report {
     pub on_training_set: bool,
     /// The small model agrees with the big one, by the big one's class.
     pub fidelity: PerClass,
-    /// The big model against the recorded class, by recorded class.
-    pub big_accuracy: PerClass,
-    /// The small model against the recorded class, by recorded class.
-    pub small_accuracy: PerClass,
+    /// Against the recorded class, by recorded class: the big model's
+    /// accuracy and the small one's (None without an `actual` column).
+    pub accuracy: Option<(PerClass, PerClass)>,
 }
 
 fn total(p: &PerClass) -> (usize, usize) {
@@ -120,16 +120,19 @@ impl Report {
             }
         }
         let _ = writeln!(out, "  {:<7} {}", "all", pct(self.fidelity_total()));
+        let Some((big_accuracy, small_accuracy)) = &self.accuracy else {
+            let _ = writeln!(
+                out,
+                "no `actual` column: accuracy against the recorded class not reported"
+            );
+            return out;
+        };
         let _ = writeln!(
             out,
             "accuracy against the recorded actual class, by actual class:\n  {:<7} {:<22} small",
             "", "big"
         );
-        for ((name, &big), &small) in CLASS_NAMES
-            .iter()
-            .zip(&self.big_accuracy)
-            .zip(&self.small_accuracy)
-        {
+        for ((name, &big), &small) in CLASS_NAMES.iter().zip(big_accuracy).zip(small_accuracy) {
             if big.1 > 0 {
                 let _ = writeln!(out, "  {name:<7} {:<22} {}", pct(big), pct(small));
             }
@@ -138,8 +141,8 @@ impl Report {
             out,
             "  {:<7} {:<22} {}",
             "all",
-            pct(total(&self.big_accuracy)),
-            pct(total(&self.small_accuracy))
+            pct(total(big_accuracy)),
+            pct(total(small_accuracy))
         );
         out
     }
@@ -176,19 +179,26 @@ pub fn distill(big: &[u8], table: &Table, params: &Params) -> Result<(Ensemble, 
         "need at least 2 samples, the CSV has {}",
         x.len()
     );
-    let actual: Vec<usize> = table
-        .u32_column("actual")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            ensure!(
-                (c as usize) < NR_CLASSES,
-                "row {}: actual = {c} is not a class",
-                i + 2
-            );
-            Ok(c as usize)
-        })
-        .collect::<Result<_>>()?;
+    // The recorded classes are only reported against: the big model labels
+    // the rows itself, so a CSV without them is distilled all the same.
+    let actual: Option<Vec<usize>> = if table.header.iter().any(|h| h == "actual") {
+        let classes = table
+            .u32_column("actual")?
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                ensure!(
+                    (c as usize) < NR_CLASSES,
+                    "row {}: actual = {c} is not a class",
+                    i + 2
+                );
+                Ok(c as usize)
+            })
+            .collect::<Result<_>>()?;
+        Some(classes)
+    } else {
+        None
+    };
     let labels: Vec<usize> = x
         .iter()
         .map(|r| big_e.predict(r))
@@ -224,13 +234,15 @@ pub fn distill(big: &[u8], table: &Table, params: &Params) -> Result<(Ensemble, 
     for &i in eval {
         let s = small.predict(&x[i])?;
         let b = labels[i];
-        let a = actual[i];
         fidelity[b].1 += 1;
         fidelity[b].0 += usize::from(s == b);
-        big_accuracy[a].1 += 1;
-        big_accuracy[a].0 += usize::from(b == a);
-        small_accuracy[a].1 += 1;
-        small_accuracy[a].0 += usize::from(s == a);
+        if let Some(actual) = &actual {
+            let a = actual[i];
+            big_accuracy[a].1 += 1;
+            big_accuracy[a].0 += usize::from(b == a);
+            small_accuracy[a].1 += 1;
+            small_accuracy[a].0 += usize::from(s == a);
+        }
     }
     let report = Report {
         big: big_stats,
@@ -239,8 +251,7 @@ pub fn distill(big: &[u8], table: &Table, params: &Params) -> Result<(Ensemble, 
         evaluated: eval.len(),
         on_training_set,
         fidelity,
-        big_accuracy,
-        small_accuracy,
+        accuracy: actual.is_some().then_some((big_accuracy, small_accuracy)),
     };
     Ok((small, report))
 }
