@@ -1,7 +1,6 @@
 //! Opening, configuring, attaching and running the BPF scheduler.
 
 use std::mem::MaybeUninit;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,13 +38,26 @@ use arbor_intf::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
 /// Where the kernel publishes sched_ext's state.
 const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
 
+/// [`SCHED_EXT_SYSFS`]; test builds (feature `debug-torn`) take another
+/// path from `ARBOR_DEBUG_SCHED_EXT_SYSFS`, so that the host tests can
+/// show a kernel without sched_ext on any machine.
+fn sched_ext_sysfs() -> std::path::PathBuf {
+    #[cfg(feature = "debug-torn")]
+    if let Some(p) = std::env::var_os("ARBOR_DEBUG_SCHED_EXT_SYSFS") {
+        return p.into();
+    }
+    SCHED_EXT_SYSFS.into()
+}
+
 /// Fail early, in one sentence, on a kernel that has no sched_ext.
 pub fn require_sched_ext() -> Result<()> {
-    if !Path::new(SCHED_EXT_SYSFS).exists() {
+    let sysfs = sched_ext_sysfs();
+    if !sysfs.exists() {
         bail!(
-            "this kernel ({}) has no sched_ext support ({SCHED_EXT_SYSFS} is missing): \
+            "this kernel ({}) has no sched_ext support ({} is missing): \
              scx_arbor needs Linux 6.16 or newer built with CONFIG_SCHED_CLASS_EXT=y",
-            kernel_release()
+            kernel_release(),
+            sysfs.display()
         );
     }
     Ok(())
@@ -55,7 +67,7 @@ pub fn require_sched_ext() -> Result<()> {
 /// (another scx_arbor or any other): the kernel runs one at a time.
 pub fn refuse_if_attached() -> Result<()> {
     let read = |f: &str| {
-        std::fs::read_to_string(Path::new(SCHED_EXT_SYSFS).join(f))
+        std::fs::read_to_string(sched_ext_sysfs().join(f))
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     };
@@ -85,9 +97,7 @@ pub fn refuse_if_attached() -> Result<()> {
 }
 
 fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
+    arbor_util::kernel_release().unwrap_or_else(|| "unknown".into())
 }
 
 /// EEVDF's default base slice: 0.75 ms × (1 + ilog2(min(CPUs, 8))), µs.

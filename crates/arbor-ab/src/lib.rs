@@ -818,7 +818,7 @@ pub fn run_with(args: &AbArgs, env: &AbEnv) -> Result<AbOutput> {
     let out = AbOutput {
         tool: "scx_arbor ab",
         version: env!("CARGO_PKG_VERSION"),
-        kernel: arbor_util::kernel_release(),
+        kernel: arbor_util::kernel_release().unwrap_or_default(),
         nr_cpus: nr_cpus(),
         started_unix_s: started,
         finished_unix_s: unix_now(),

@@ -10,9 +10,9 @@ pub mod proc_cpu;
 pub mod rng;
 pub mod sibling;
 
-/// The running kernel's release (`uname -r`), or "" when /proc does not say.
-pub fn kernel_release() -> String {
+/// The running kernel's release (`uname -r`), if /proc says.
+pub fn kernel_release() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
         .map(|s| s.trim().to_string())
-        .unwrap_or_default()
 }
