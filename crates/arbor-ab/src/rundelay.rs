@@ -166,17 +166,21 @@ mod tests {
 
     #[test]
     fn own_thread_is_readable() {
-        // The host kernel has CONFIG_SCHED_INFO (Debian kernels do); skip quietly otherwise.
-        // (A fresh thread may still read all zeros: the kernel updates the
-        // counters when the thread is switched out.)
-        if let Some(s) = SchedStat::this_thread() {
-            let mut x = 0u64;
-            for i in 0..5_000_000u64 {
-                x = std::hint::black_box(x ^ i.wrapping_mul(31));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            let t = SchedStat::this_thread().unwrap();
-            assert!(t.runs > s.runs && t.cpu_ns > s.cpu_ns, "{s:?} -> {t:?}");
+        // Run delay needs the kernel's CONFIG_SCHED_INFO (Debian's kernels
+        // have it): without it every arm's run delay would be missing, so
+        // the test fails and says why. (A fresh thread may still read all
+        // zeros: the kernel updates the counters when the thread is
+        // switched out.)
+        let s = SchedStat::this_thread().expect(
+            "/proc/thread-self/schedstat is missing or unreadable: this kernel lacks \
+             CONFIG_SCHED_INFO, which `ab`'s run delay reads",
+        );
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x ^ i.wrapping_mul(31));
         }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let t = SchedStat::this_thread().expect("schedstat was readable a moment ago");
+        assert!(t.runs > s.runs && t.cpu_ns > s.cpu_ns, "{s:?} -> {t:?}");
     }
 }
