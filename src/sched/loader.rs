@@ -6,13 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject};
+use libbpf_rs::{MapHandle, OpenObject};
 use log::{info, warn};
 use scx_utils::{compat, scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
-use serde_json::json;
 
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::sched::actions::{action_table, fill_actions};
+use crate::sched::control::handlers::Control;
 use crate::sched::control::Server;
+use crate::sched::kernel::{explain_open_error, refuse_if_attached, require_sched_ext};
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
@@ -22,142 +24,15 @@ use crate::sched::stats_server;
 use crate::sched::supervisor::inject::FailPlan;
 use crate::sched::supervisor::{lock, Part, Supervisor};
 use crate::sched::topology::LlcMap;
-use arbor_intf::bpf_intf::arbor_action;
+use arbor_intf::schema::{action_name, CLASS_FALLBACK};
 use arbor_learn::generations::Store;
 use arbor_learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
-use arbor_proto::control::Request;
-use zerocopy::IntoBytes;
 
 /// Outcome samples per second per CPU when --learn is on and nothing is
 /// recorded: a few times what a learning window needs, a small fraction of
 /// what the ring and the consumer can take.
 const DEFAULT_SAMPLE_BUDGET: u32 = 128;
 use crate::sched::SchedOpts;
-use arbor_intf::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
-
-/// Where the kernel publishes sched_ext's state.
-const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
-
-/// [`SCHED_EXT_SYSFS`]; test builds (feature `debug-torn`) take another
-/// path from `ARBOR_DEBUG_SCHED_EXT_SYSFS`, so that the host tests can
-/// show a kernel without sched_ext on any machine.
-fn sched_ext_sysfs() -> std::path::PathBuf {
-    #[cfg(feature = "debug-torn")]
-    if let Some(p) = std::env::var_os("ARBOR_DEBUG_SCHED_EXT_SYSFS") {
-        return p.into();
-    }
-    SCHED_EXT_SYSFS.into()
-}
-
-/// Fail early, in one sentence, on a kernel that has no sched_ext.
-pub fn require_sched_ext() -> Result<()> {
-    let sysfs = sched_ext_sysfs();
-    if !sysfs.exists() {
-        bail!(
-            "this kernel ({}) has no sched_ext support ({} is missing): \
-             scx_arbor needs Linux 6.16 or newer built with CONFIG_SCHED_CLASS_EXT=y",
-            kernel_release(),
-            sysfs.display()
-        );
-    }
-    Ok(())
-}
-
-/// Exit early, naming it, if a sched_ext scheduler is already attached
-/// (another scx_arbor or any other): the kernel runs one at a time.
-pub fn refuse_if_attached() -> Result<()> {
-    let read = |f: &str| {
-        std::fs::read_to_string(sched_ext_sysfs().join(f))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    // A scheduler that just exited (a service restart) may still be
-    // disabling: give the kernel a moment before calling it running.
-    let t0 = Instant::now();
-    let mut state = read("state");
-    while state == "disabling" && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-        state = read("state");
-    }
-    if state.is_empty() || state == "disabled" {
-        return Ok(());
-    }
-    let ops = read("root/ops");
-    let who = if ops.is_empty() {
-        "another sched_ext scheduler".to_string()
-    } else if ops.starts_with("arbor") {
-        format!("another scx_arbor (sched_ext ops \"{ops}\")")
-    } else {
-        format!("the sched_ext scheduler \"{ops}\"")
-    };
-    bail!(
-        "{who} is already running (sched_ext state {state}); stop it before starting \
-         scx_arbor"
-    );
-}
-
-fn kernel_release() -> String {
-    arbor_util::kernel_release().unwrap_or_else(|| "unknown".into())
-}
-
-/// EEVDF's default base slice: 0.75 ms × (1 + ilog2(min(CPUs, 8))), µs.
-pub fn eevdf_base_slice_us(nr_cpus: usize) -> u64 {
-    let n = nr_cpus.clamp(1, 8) as u64;
-    750 * (1 + n.ilog2() as u64)
-}
-
-/// The action table: one (slice, request) per class and the fallback.
-pub fn action_table(opts: &SchedOpts, nr_cpus: usize) -> Result<[arbor_action; NR_ACTIONS]> {
-    let base_us = opts
-        .slice_us
-        .unwrap_or_else(|| eevdf_base_slice_us(nr_cpus));
-    // Class defaults: the request follows the burst the class predicts, so
-    // short bursts get early deadlines; the slice leaves room for a burst
-    // that runs a little past its class.
-    let defaults_us: [(u64, u64); NR_ACTIONS] = [
-        (1000, 250),
-        (2000, 1000),
-        (4000, 4000),
-        (8000, 8000),
-        (base_us, base_us),
-    ];
-    let mut table = defaults_us.map(|(slice, request)| arbor_action {
-        slice_ns: slice * 1000,
-        request_ns: request * 1000,
-    });
-    for spec in &opts.action {
-        let (row, slice_us, request_us) = parse_action(spec)?;
-        table[row] = arbor_action {
-            slice_ns: slice_us * 1000,
-            request_ns: request_us * 1000,
-        };
-    }
-    Ok(table)
-}
-
-/// Parse `CLASS=SLICE_US:REQUEST_US` (CLASS a name or a row number).
-pub fn parse_action(spec: &str) -> Result<(usize, u64, u64)> {
-    let err = || {
-        format!(
-            "bad --action {spec:?}: expected CLASS=SLICE_US:REQUEST_US with CLASS one of {}",
-            (0..NR_ACTIONS)
-                .map(action_name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let (class, times) = spec.split_once('=').with_context(err)?;
-    let row = (0..NR_ACTIONS)
-        .find(|&r| action_name(r) == class || r.to_string() == class)
-        .with_context(err)?;
-    let (slice, request) = times.split_once(':').with_context(err)?;
-    let slice: u64 = slice.parse().with_context(err)?;
-    let request: u64 = request.parse().with_context(err)?;
-    if slice == 0 || request == 0 || slice > 1_000_000 || request > 1_000_000 {
-        bail!("{}: times must be 1..=1000000 µs", err());
-    }
-    Ok((row, slice, request))
-}
 
 /// Bytes of the ONNX model the scheduler starts with, if any.
 fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
@@ -171,19 +46,6 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
         }
         None => Ok(crate::sched::EMBEDDED_MODEL.map(|b| ("embedded default".into(), b.to_vec()))),
     }
-}
-
-/// Install ONNX bytes as the live model; the running model stays as it was
-/// if they are refused.
-fn install_onnx(live: &mut LiveModel, bytes: &[u8]) -> Result<crate::sched::model_slot::Installed> {
-    let imported = arbor_model::onnx_import::import_bytes(bytes)?;
-    let done = live
-        .slot
-        .install(|g| arbor_model::flat::flatten(&imported.ensemble, g))?;
-    live.ensemble = Some(imported.ensemble);
-    // Which saved generation it is, if any, the learner finds out.
-    live.stored = None;
-    Ok(done)
 }
 
 struct Scheduler<'a> {
@@ -257,18 +119,6 @@ fn page_size() -> u64 {
     }
 }
 
-fn explain_open_error(e: anyhow::Error) -> anyhow::Error {
-    if format!("{e:#}").contains("dump() missing") {
-        anyhow::anyhow!(
-            "this kernel ({}) does not support sched_ext well enough for scx_arbor \
-             (sched_ext_ops has no dump()): use Linux 6.16 or newer",
-            kernel_release()
-        )
-    } else {
-        e
-    }
-}
-
 /// Handles to the scheduler's maps that threads can own.
 struct Maps {
     cpu_stats: MapHandle,
@@ -287,106 +137,6 @@ impl Maps {
             shadow_slot: MapHandle::try_from(&skel.maps.shadow_slot)?,
             task_ctxs: MapHandle::try_from(&skel.maps.task_ctxs)?,
         })
-    }
-}
-
-/// Everything the control thread needs.
-struct Control {
-    live: Arc<Mutex<LiveModel>>,
-    cpu_stats: MapHandle,
-    learn: Option<Arc<Mutex<LearnStats>>>,
-    /// Samples the learner's queue could not take.
-    learn_dropped: Arc<AtomicU64>,
-    learn_mode: LearnMode,
-    /// For `explain`: the task storage and the action table.
-    task_ctxs: MapHandle,
-    actions: MapHandle,
-    #[cfg(feature = "debug-torn")]
-    allow_torn: bool,
-    #[cfg(feature = "debug-torn")]
-    fail: Option<Arc<FailPlan>>,
-}
-
-impl Control {
-    /// Time from `t0` until some CPU decided with `generation` (polled every
-    /// 50 µs, up to 1 s; None if no decision was made with it by then).
-    fn wait_visible(&self, generation: u64, t0: Instant) -> Option<Duration> {
-        while t0.elapsed() < Duration::from_secs(1) {
-            match Stats::read(&self.cpu_stats) {
-                Ok(st) if st.generation >= generation => return Some(t0.elapsed()),
-                Ok(_) => std::thread::sleep(Duration::from_micros(50)),
-                Err(_) => return None,
-            }
-        }
-        None
-    }
-
-    fn handle(&self, req: Request) -> Result<serde_json::Value> {
-        #[cfg(feature = "debug-torn")]
-        if let Some(p) = self.fail.as_deref() {
-            if req == Request::Status && p.fires(Part::Control) {
-                p.fail(&self.live);
-            }
-        }
-        match req {
-            Request::Status => {
-                let st = Stats::read(&self.cpu_stats)?;
-                let installed = lock(&self.live).slot.generation();
-                let learn = self.learn.as_ref().map(|l| {
-                    let mut v = serde_json::to_value(&*lock(l)).unwrap_or_default();
-                    v["queue_dropped"] = json!(self.learn_dropped.load(Ordering::Relaxed));
-                    v
-                });
-                Ok(json!({
-                    "installed_generation": installed,
-                    "stats": st,
-                    "learn_mode": self.learn_mode,
-                    "learn": learn,
-                    "daemon": crate::sched::stats::daemon_figures(),
-                }))
-            }
-            Request::Explain(pid) => {
-                let live = lock(&self.live);
-                crate::sched::explain::answer(
-                    pid,
-                    &self.task_ctxs,
-                    &self.actions,
-                    live.ensemble.as_ref(),
-                    live.slot.generation(),
-                )
-            }
-            Request::Swap(bytes) => {
-                let t0 = Instant::now();
-                let done = install_onnx(&mut lock(&self.live), &bytes)
-                    .context("model refused; the running model is unchanged")?;
-                let visible = self.wait_visible(done.generation, t0);
-                info!(
-                    "installed model generation {} in {:?} (in use after {:?})",
-                    done.generation, done.latency, visible
-                );
-                Ok(json!({
-                    "generation": done.generation,
-                    "install_us": done.latency.as_micros() as u64,
-                    "visible_us": visible.map(|d| d.as_micros() as u64),
-                }))
-            }
-            #[cfg(feature = "debug-torn")]
-            Request::SwapTorn(bytes) => {
-                if !self.allow_torn {
-                    bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
-                }
-                let imported = arbor_model::onnx_import::import_bytes(&bytes)?;
-                let done = lock(&self.live).slot.debug_torn_overwrite(
-                    |g| arbor_model::flat::flatten(&imported.ensemble, g),
-                    Duration::from_millis(200),
-                )?;
-                warn!(
-                    "DEBUG: overwrote the live model in place as generation {}",
-                    done.generation
-                );
-                Ok(json!({ "generation": done.generation }))
-            }
-        }
     }
 }
 
@@ -609,15 +359,6 @@ fn start_workers(
     })
 }
 
-fn fill_actions(actions: &MapHandle, table: &[arbor_action; NR_ACTIONS]) -> Result<()> {
-    for (row, a) in table.iter().enumerate() {
-        actions
-            .update(&(row as u32).to_ne_bytes(), a.as_bytes(), MapFlags::ANY)
-            .with_context(|| format!("writing action row {row}"))?;
-    }
-    Ok(())
-}
-
 /// Run one scheduler instance until shutdown or a kernel-side exit.
 /// Returns whether the kernel asked for a restart.
 /// `carried` is the model live before a restart (then installed instead of
@@ -825,45 +566,4 @@ fn stats_interval(secs: f64) -> Result<Duration> {
         bail!("a statistics interval must be a positive number of seconds, not {secs}");
     }
     Ok(Duration::from_secs_f64(secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        o: SchedOpts,
-    }
-
-    #[test]
-    fn base_slice_follows_eevdf_scaling() {
-        assert_eq!(eevdf_base_slice_us(1), 750);
-        assert_eq!(eevdf_base_slice_us(2), 1500);
-        assert_eq!(eevdf_base_slice_us(4), 2250);
-        assert_eq!(eevdf_base_slice_us(64), 3000);
-    }
-
-    #[test]
-    fn action_overrides_by_name_and_row() {
-        let t = T::parse_from(["x", "--action", "tiny=500:100", "--action", "4=900:800"]);
-        let table = action_table(&t.o, 2).unwrap();
-        assert_eq!(table[0].slice_ns, 500_000);
-        assert_eq!(table[0].request_ns, 100_000);
-        assert_eq!(table[CLASS_FALLBACK].slice_ns, 900_000);
-        assert_eq!(
-            table[1].request_ns, 1_000_000,
-            "untouched rows keep defaults"
-        );
-
-        let t = T::parse_from(["x", "--slice-us", "2000"]);
-        let table = action_table(&t.o, 2).unwrap();
-        assert_eq!(table[CLASS_FALLBACK].slice_ns, 2_000_000);
-
-        for bad in ["tiny", "huge=1:1", "tiny=0:5", "tiny=5", "tiny=a:b"] {
-            assert!(parse_action(bad).is_err(), "{bad} must be refused");
-        }
-    }
 }

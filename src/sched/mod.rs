@@ -1,8 +1,10 @@
 //! The scheduler side of userspace: loading and attaching the BPF policy,
 //! installing models, reading counters and samples, the control channel.
 
+pub mod actions;
 pub mod control;
 pub mod explain;
+pub mod kernel;
 pub mod learning;
 pub mod loader;
 pub mod model_file;

@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 
 use arbor_proto::control::{read_request, Request, REQUEST_DEADLINE};
 
+pub mod handlers;
+
 /// A client that sends nothing for this long is dropped.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
