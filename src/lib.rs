@@ -11,6 +11,7 @@
 pub mod bpf_skel;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod logging;
 pub mod model_cli;
 pub mod sched;
 pub mod tools;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use arbor_intf::schema;
 use arbor_proto::control::{self, Request};
 use scx_arbor::sched::SchedOpts;
-use scx_arbor::{model_cli, sched, tools};
+use scx_arbor::{logging, model_cli, sched, tools};
 
 /// A sched_ext scheduler: EEVDF-style virtual deadlines whose per-task
 /// request sizes come from integer decision trees (ONNX models) walked in BPF.
@@ -98,27 +98,6 @@ enum Command {
     },
 }
 
-fn init_logging(verbose: u8) -> Result<()> {
-    let level = if verbose > 0 {
-        simplelog::LevelFilter::Debug
-    } else {
-        simplelog::LevelFilter::Info
-    };
-    let cfg = simplelog::ConfigBuilder::new()
-        .set_time_level(simplelog::LevelFilter::Off)
-        .set_target_level(simplelog::LevelFilter::Off)
-        .set_thread_level(simplelog::LevelFilter::Off)
-        .set_location_level(simplelog::LevelFilter::Off)
-        .build();
-    simplelog::TermLogger::init(
-        level,
-        cfg,
-        simplelog::TerminalMode::Stderr,
-        simplelog::ColorChoice::Never,
-    )
-    .context("initializing logging")
-}
-
 /// `VERSION[-gSHA[-dirty]] TARGET[/debug]`, the form scx's schedulers print
 /// (scx_utils' build_id, with this crate's own commit from build.rs).
 fn full_version() -> String {
@@ -153,7 +132,7 @@ fn real_main(cli: Cli) -> Result<()> {
     if cli.sched.help_stats {
         return sched::stats_server::describe(&mut std::io::stdout());
     }
-    init_logging(cli.sched.verbose)?;
+    logging::init(cli.sched.verbose)?;
     match cli.command {
         None => match cli.sched.monitor {
             Some(secs) => sched::monitor(secs),

@@ -34,23 +34,8 @@ enum ModelCommand {
     Verify(arbor_verify::cli::VerifyArgs),
 }
 
-fn init_logging() -> Result<()> {
-    let cfg = simplelog::ConfigBuilder::new()
-        .set_time_level(simplelog::LevelFilter::Off)
-        .set_target_level(simplelog::LevelFilter::Off)
-        .set_thread_level(simplelog::LevelFilter::Off)
-        .set_location_level(simplelog::LevelFilter::Off)
-        .build();
-    Ok(simplelog::TermLogger::init(
-        simplelog::LevelFilter::Info,
-        cfg,
-        simplelog::TerminalMode::Stderr,
-        simplelog::ColorChoice::Never,
-    )?)
-}
-
 fn run(cli: Cli) -> Result<()> {
-    init_logging()?;
+    scx_arbor::logging::init(0)?;
     match cli.command {
         Command::Ab(args) => arbor_ab::run(*args),
         Command::Workload(args) => arbor_ab::workload_cmd::run(&args),

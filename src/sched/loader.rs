@@ -454,6 +454,16 @@ fn run_once(
     // A worker thread that died and cannot be restarted: detach and exit
     // non-zero rather than schedule with a dead part.
     let mut failed = None;
+    // The statistics since attach, from a reading of the counters.
+    let totals = |st: &Stats| {
+        let learn = workers.learn.as_ref().map(|l| lock(l).clone());
+        let figures = LearnFigures {
+            mode: opts.learn,
+            stats: learn.as_ref(),
+            queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
+        };
+        stats::collect(st, lock(&live).slot.generation(), &figures)
+    };
     while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
         if let Err(e) = workers.supervisor.check() {
             failed = Some(e);
@@ -462,16 +472,9 @@ fn run_once(
         match req_ch.recv_timeout(Duration::from_millis(100)) {
             Ok(()) => {
                 let st = Stats::read(&cpu_stats)?;
-                let learn = workers.learn.as_ref().map(|l| lock(l).clone());
-                let figures = LearnFigures {
-                    mode: opts.learn,
-                    stats: learn.as_ref(),
-                    queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
-                };
-                let installed = lock(&live).slot.generation();
                 res_ch
                     .send(stats_server::Reading {
-                        totals: stats::collect(&st, installed, &figures),
+                        totals: totals(&st),
                         confusion: st.confusion,
                     })
                     .context("answering the stats server")?;
@@ -483,8 +486,7 @@ fn run_once(
 
     workers.supervisor.stop();
     *carried = Some(lock(&live).carry());
-    let total = Stats::read(&cpu_stats)?;
-    info!("totals: {}", total.line());
+    info!("totals: {}", totals(&Stats::read(&cpu_stats)?).line());
     sched.link.take();
     let uei = uei_report!(&sched.skel, uei)?;
     if let Some(e) = failed {

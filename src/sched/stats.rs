@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use zerocopy::FromBytes;
 
 use arbor_intf::bpf_intf::arbor_cpu_stats;
-use arbor_intf::schema::{action_name, NR_ACTIONS, NR_CLASSES};
+use arbor_intf::schema::{NR_ACTIONS, NR_CLASSES};
 
 /// A snapshot of the scheduler's counters, summed over CPUs where it makes sense.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -194,51 +194,6 @@ impl Stats {
             matrix_accuracy(&self.shadow_confusion)?,
             matrix_accuracy(&self.paired_confusion),
         ))
-    }
-
-    /// One human-readable line.
-    pub fn line(&self) -> String {
-        let total: u64 = self.decisions.iter().sum();
-        let dec = self
-            .decisions
-            .iter()
-            .enumerate()
-            .map(|(a, v)| format!("{} {}", action_name(a), v))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let acc = self
-            .accuracy()
-            .map_or("-".to_string(), |a| format!("{:.1}%", a * 100.0));
-        let steps = if total > 0 {
-            self.walk_steps as f64 / total as f64
-        } else {
-            0.0
-        };
-        format!(
-            "gen {} | decisions {} [{}] | acc {} | bursts {} | samples {} dropped {} throttled {} | \
-             torn {} walk_err {} steps/dec {:.1} | direct {} preempt {} | \
-             wake llc local {} remote {} | pcpu {} pulls {} (missed {}) steals {} starved {}",
-            self.generation,
-            total,
-            dec,
-            acc,
-            self.bursts,
-            self.samples_sent,
-            self.samples_dropped,
-            self.samples_throttled,
-            self.torn_reads,
-            self.walk_errors,
-            steps,
-            self.direct_dispatches,
-            self.preempt_kicks,
-            self.wake_llc_local,
-            self.wake_llc_remote,
-            self.pcpu_enqueues,
-            self.sibling_pulls,
-            self.sibling_pull_misses,
-            self.llc_steals,
-            self.starved_runs
-        )
     }
 }
 
@@ -453,7 +408,6 @@ mod tests {
         assert_eq!(d.decisions, vec![2, 0, 0, 0, 0]);
         assert_eq!(d.generation, 2);
         assert_eq!(d.accuracy(), None);
-        assert!(b.line().contains("gen 2"));
         assert_eq!(d.shadow_record(), None);
     }
 
