@@ -4,6 +4,8 @@ use super::bpfstats::ProgStat;
 use super::latency::{Bucket, LatencySummary};
 use super::rundelay::RunDelay;
 use super::stats::{Better, Comparison, Verdict};
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -181,6 +183,14 @@ pub const METRICS: &[MetricDef] = &[
         Better::Lower,
     ),
 ];
+
+/// Seconds since the Unix epoch, as the JSON records times.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
 
 #[cfg(test)]
 pub fn metric_def(key: &str) -> Option<&'static MetricDef> {

@@ -11,8 +11,9 @@ use crate::args::{AbArgs, WorkloadKind};
 use crate::arms::Arm;
 use crate::env::AbEnv;
 use crate::progress::Progress;
-use crate::report::{self, CommandJson, LatencyJson, MessagingJson, RoundRecord, SchbenchJson};
-use crate::run::unix_now;
+use crate::report::{
+    self, unix_now, CommandJson, LatencyJson, MessagingJson, RoundRecord, SchbenchJson,
+};
 use crate::sysfs::{RestoreFile, RunningSched, SchedLaunch};
 use crate::watch::{promoted_generations, SchedWatch};
 use crate::{bpfstats, command, latency, messaging, schbench};

@@ -3,7 +3,6 @@
 
 use std::io::Write as _;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -14,7 +13,7 @@ use crate::env::AbEnv;
 use crate::order::schedule;
 use crate::plot;
 use crate::progress::Progress;
-use crate::report::{self, RoundRecord, Summary};
+use crate::report::{self, unix_now, RoundRecord, Summary};
 use crate::round::run_arm_round;
 use crate::summary::summarize;
 
@@ -49,13 +48,6 @@ pub struct AbOutput {
     pub metric_defs: &'static [report::MetricDef],
     pub rounds: Vec<RoundRecord>,
     pub summary: Summary,
-}
-
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 pub fn nr_cpus() -> usize {
