@@ -3,6 +3,13 @@
 use anyhow::{bail, Context, Result};
 use tract_onnx::pb::{tensor_proto::DataType, AttributeProto, NodeProto, TensorProto};
 
+/// Metadata key naming the schema version a model was trained for.
+pub const META_SCHEMA: &str = "arbor.schema_version";
+/// Metadata key listing the schema feature of each input column, comma-separated.
+pub const META_FEATURES: &str = "arbor.features";
+/// Metadata key with the fixed-point fraction bits of an exported model.
+pub const META_FRAC_BITS: &str = "arbor.score_frac_bits";
+
 /// Looks an attribute up by name.
 pub fn find<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)

@@ -9,8 +9,11 @@ use tract_onnx::pb::NodeProto;
 
 use super::ensemble::ABSENT_SCORE;
 use super::onnx_attrs as attr;
-use super::onnx_import::{RawTree, MAX_FRAC_BITS};
+use super::onnx_raw::RawTree;
 use arbor_intf::schema::{CLASS_BOUNDS_US, CLASS_NAMES, NR_CLASSES};
+
+/// Largest number of fraction bits the importer uses.
+pub const MAX_FRAC_BITS: u32 = 24;
 
 /// Real per-class scores of a leaf from its `(column, weight)` pairs.
 type LeafScoring = Box<dyn Fn(&[(usize, f64)]) -> [f64; NR_CLASSES]>;
