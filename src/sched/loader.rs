@@ -3,7 +3,9 @@
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "debug-torn")]
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapHandle, OpenObject};

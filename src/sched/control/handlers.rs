@@ -5,9 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+#[cfg(feature = "debug-torn")]
+use anyhow::bail;
+use anyhow::{Context, Result};
 use libbpf_rs::MapHandle;
-use log::{info, warn};
+use log::info;
+#[cfg(feature = "debug-torn")]
+use log::warn;
 use serde_json::json;
 
 use crate::sched::learning::LiveModel;
