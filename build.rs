@@ -1,13 +1,12 @@
-// Builds the BPF policy (bpf/main.bpf.c) into a libbpf-rs skeleton,
-// generates Rust bindings for the shared interface (bpf/intf.h), and records
-// the version details `scx_arbor --version` prints.
+// Builds the BPF policy (bpf/main.bpf.c) into a libbpf-rs skeleton and
+// records the version details `scx_arbor --version` prints. The Rust
+// bindings of bpf/intf.h are crates/arbor-intf's.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
     scx_cargo::BpfBuilder::new()
         .expect("scx_cargo BpfBuilder (is BPF_CLANG set to clang >= 18?)")
-        .enable_intf("bpf/intf.h", "bpf_intf.rs")
         .enable_skel("bpf/main.bpf.c", "bpf")
         .build()
         .expect("building the BPF scheduler");

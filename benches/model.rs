@@ -3,14 +3,17 @@
 //!
 //! Run with `cargo bench --bench model`.
 
-use scx_arbor::{learn, model, schema};
+use arbor_intf::schema;
+use arbor_learn as learn;
+use arbor_model as model;
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use model::rows::{Rng, Row};
-use model::tract_run::TractModel;
+use arbor_util::rng::SplitMix64;
+use arbor_verify::tract_run::TractModel;
+use model::rows::Row;
 use schema::NR_FEATURES;
 
 /// Median time of `f` over `n` runs.
@@ -31,9 +34,9 @@ fn us(d: Duration) -> String {
 }
 
 fn rows(n: usize, seed: u64) -> Vec<Row> {
-    let mut rng = Rng::new(seed);
+    let mut rng = SplitMix64::new(seed);
     (0..n)
-        .map(|_| std::array::from_fn(|_| rng.feature() % 20_000))
+        .map(|_| std::array::from_fn(|_| model::rows::random_feature(&mut rng) % 20_000))
         .collect()
 }
 
@@ -101,7 +104,7 @@ fn main() {
     }
 
     // CART on 100k x 8, depth 8.
-    let mut rng = Rng::new(3);
+    let mut rng = SplitMix64::new(3);
     let y: Vec<u8> = data
         .iter()
         .map(|r: &[u32; NR_FEATURES]| {

@@ -3,8 +3,8 @@
 //! the committed corpus through exactly the code the fuzzer ran. Each takes
 //! arbitrary bytes and may only panic on a real defect.
 
-use crate::model::{flat, onnx_import as import, rows};
-use crate::sched::control;
+use arbor_model::{flat, onnx_import as import, rows};
+use arbor_proto::control;
 
 /// Bytes as an ONNX model: import, compile to the flat array BPF walks,
 /// and check the flat walk against the integer ensemble on probe rows.
@@ -45,7 +45,7 @@ pub fn csv_rows(data: &[u8]) {
     if let Ok(x) = table.feature_rows() {
         assert_eq!(x.len(), table.rows.len());
         for row in &x {
-            assert!(row.iter().all(|&v| v <= crate::schema::FEATURE_MAX));
+            assert!(row.iter().all(|&v| v <= arbor_intf::schema::FEATURE_MAX));
         }
     }
     let _ = table.u32_column("actual");

@@ -1,19 +1,17 @@
 //! scx_arbor: a sched_ext scheduler whose per-task request sizes come from
 //! integer decision trees.
 //!
-//! The library holds everything; `src/main.rs` is the command line. Data
-//! flows `bpf/` (kernel side) -> [`sched`] (loader, maps, swap) and
-//! [`model`] (ONNX -> integer tree) / [`learn`] (samples -> retrained tree);
-//! [`ab`] compares the scheduler with EEVDF.
+//! This library is the scheduler; `src/main.rs` is its command line. Data
+//! flows `bpf/` (kernel side) -> [`sched`] (loader, maps, swap, learning,
+//! the control socket and statistics), built on arbor-model (ONNX -> integer
+//! tree), arbor-learn (samples -> retrained tree) and arbor-proto (what
+//! clients see). The A/B harness (arbor-ab) and tract's verification
+//! (arbor-verify) run in the second binary, `scx_arbor_tools`.
 
-pub mod ab;
-pub mod bpf_intf;
 pub mod bpf_skel;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod learn;
-pub mod model;
-pub mod proc_cpu;
-pub mod sample;
+pub mod logging;
+pub mod model_cli;
 pub mod sched;
-pub mod schema;
+pub mod tools;

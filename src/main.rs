@@ -2,14 +2,14 @@
 //! integer decision trees.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use scx_arbor::sched::control::{self, Request};
+use arbor_intf::schema;
+use arbor_proto::control::{self, Request};
 use scx_arbor::sched::SchedOpts;
-use scx_arbor::{ab, model, sched, schema};
+use scx_arbor::{logging, model_cli, sched, tools};
 
 /// A sched_ext scheduler: EEVDF-style virtual deadlines whose per-task
 /// request sizes come from integer decision trees (ONNX models) walked in BPF.
@@ -32,42 +32,19 @@ enum Command {
     /// ONNX tree models: verify against tract, inspect, train from a --record
     /// CSV, annotate with the feature schema.
     #[command(subcommand)]
-    Model(model::cli::ModelCommand),
+    Model(model_cli::ModelCommand),
     /// A/B-compare scx_arbor against the kernel's default scheduler (EEVDF)
-    /// on the same workload, in interleaved rounds, with statistics.
-    Ab(Box<ab::AbArgs>),
+    /// on the same workload, in interleaved rounds, with statistics. Runs in
+    /// scx_arbor_tools.
+    Ab(Box<arbor_ab::AbArgs>),
     /// Print the feature schema, the burst classes and the model limits.
     Schema,
     /// Run the A/B latency mix alone, under whatever scheduler is attached:
     /// periodic wakers (sleep to an absolute deadline, wake, burn a burst)
     /// beside CPU hogs. Prints wakeup latency percentiles (all wakers, and
     /// per waker with its period) as JSON. Handy to give the learner a
-    /// workload with known burst lengths.
-    Workload {
-        /// Seconds to run (measured).
-        #[arg(long, default_value_t = 10.0)]
-        secs: f64,
-        /// Periodic wakers.
-        #[arg(long, default_value_t = 2)]
-        wakers: usize,
-        /// Waker period, µs, or a comma-separated list: waker i sleeps
-        /// list[i % len] (e.g. 1009,2017,2503,10007). Keep every period off
-        /// multiples of the tick (HZ=250: 4000 µs).
-        #[arg(
-            long,
-            value_name = "US[,US...]",
-            value_delimiter = ',',
-            default_value = "2017",
-            value_parser = clap::value_parser!(u64).range(1..)
-        )]
-        period_us: Vec<u64>,
-        /// CPU burst each waker burns after waking, µs.
-        #[arg(long, default_value_t = 50)]
-        burst_us: u64,
-        /// CPU hogs beside the wakers (default: number of CPUs).
-        #[arg(long)]
-        hogs: Option<usize>,
-    },
+    /// workload with known burst lengths. Runs in scx_arbor_tools.
+    Workload(arbor_ab::workload_cmd::WorkloadArgs),
     /// Print the running instance's counters (root only).
     Status {
         /// Print the raw JSON reply instead of a summary line.
@@ -121,27 +98,6 @@ enum Command {
     },
 }
 
-fn init_logging(verbose: u8) -> Result<()> {
-    let level = if verbose > 0 {
-        simplelog::LevelFilter::Debug
-    } else {
-        simplelog::LevelFilter::Info
-    };
-    let cfg = simplelog::ConfigBuilder::new()
-        .set_time_level(simplelog::LevelFilter::Off)
-        .set_target_level(simplelog::LevelFilter::Off)
-        .set_thread_level(simplelog::LevelFilter::Off)
-        .set_location_level(simplelog::LevelFilter::Off)
-        .build();
-    simplelog::TermLogger::init(
-        level,
-        cfg,
-        simplelog::TerminalMode::Stderr,
-        simplelog::ColorChoice::Never,
-    )
-    .context("initializing logging")
-}
-
 /// `VERSION[-gSHA[-dirty]] TARGET[/debug]`, the form scx's schedulers print
 /// (scx_utils' build_id, with this crate's own commit from build.rs).
 fn full_version() -> String {
@@ -176,53 +132,19 @@ fn real_main(cli: Cli) -> Result<()> {
     if cli.sched.help_stats {
         return sched::stats_server::describe(&mut std::io::stdout());
     }
-    init_logging(cli.sched.verbose)?;
+    logging::init(cli.sched.verbose)?;
     match cli.command {
         None => match cli.sched.monitor {
             Some(secs) => sched::monitor(secs),
             None => sched::run(&cli.sched),
         },
-        Some(Command::Model(cmd)) => model::cli::run(cmd),
+        Some(Command::Model(cmd)) => model_cli::run(cmd),
         Some(Command::Schema) => {
             print!("{}", schema::describe());
             Ok(())
         }
-        Some(Command::Ab(args)) => ab::run(*args),
-        Some(Command::Workload {
-            secs,
-            wakers,
-            period_us,
-            burst_us,
-            hogs,
-        }) => {
-            let cfg = ab::latency::LatencyConfig {
-                wakers,
-                period_us,
-                burst_us,
-                hogs: hogs.unwrap_or_else(|| *scx_utils::NR_CPU_IDS),
-            };
-            let stop = std::sync::atomic::AtomicBool::new(false);
-            let res = ab::latency::run(
-                &cfg,
-                Duration::ZERO,
-                Duration::from_secs_f64(secs),
-                &stop,
-                &mut |_| {},
-            )?;
-            let summary = ab::latency::summarize(&res.samples_ns);
-            println!(
-                "{}",
-                serde_json::json!({
-                    "latency": summary,
-                    "missed": res.missed,
-                    "period_us": cfg.period_us,
-                    "measured_s": res.measured_s,
-                    "per_waker": res.per_waker,
-                    "hog_units_per_sec": res.hog_units as f64 / res.measured_s.max(1e-9),
-                })
-            );
-            Ok(())
-        }
+        // Parsed here, run by the sibling binary with the same arguments.
+        Some(Command::Ab(_)) | Some(Command::Workload(_)) => tools::exec_tools(),
         Some(Command::Status { json, socket }) => {
             let v = control::request(&socket, &Request::Status)?;
             if json {
@@ -252,7 +174,7 @@ fn real_main(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Generations { model_dir, json }) => {
-            let store = scx_arbor::learn::generations::Store::new(&model_dir);
+            let store = arbor_learn::generations::Store::new(&model_dir);
             let all = store.list()?;
             if json {
                 for e in &all {
@@ -269,7 +191,7 @@ fn real_main(cli: Cli) -> Result<()> {
             } else if all.is_empty() {
                 println!("no generations in {}", model_dir.display());
             } else {
-                print!("{}", scx_arbor::learn::generations::render(&all));
+                print!("{}", arbor_learn::generations::render(&all));
             }
             Ok(())
         }

@@ -7,8 +7,8 @@
 
 use ab::sysfs::{RestoreFile, RunningSched, SchedLaunch, ScxSysfs};
 use ab::{AbArgs, AbEnv};
+use arbor_ab as ab;
 use clap::Parser;
-use scx_arbor::ab;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -92,11 +92,12 @@ impl Fake {
             ops_prefix: "arbor".into(),
             prog_prefix: "arbor_".into(),
             bpf_stats_sysctl: self.dir.join("bpf_stats_enabled"),
+            // The fake scheduler serves no statistics.
+            stats_socket: self.dir.join("no-stats-here"),
             require_root: false,
             install_signal_handler: false,
             stop: Arc::new(AtomicBool::new(false)),
             print: false,
-            // The fake scheduler serves no control socket.
             socket_wait: Duration::ZERO,
         }
     }

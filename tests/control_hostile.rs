@@ -13,7 +13,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use scx_arbor::sched::control::{self, Request, Server};
+use arbor_proto::control::{self, Request};
+use scx_arbor::sched::control::{self as server, Server};
 use serde_json::{json, Value};
 
 const MODEL_1: &str = concat!(
@@ -59,11 +60,11 @@ impl Harness {
                     Ok(json!({"installed_generation": r.generation, "model_len": r.bytes.len()}))
                 }
                 Request::Swap(bytes) => {
-                    let imported = scx_arbor::model::onnx_import::import_bytes(&bytes)
+                    let imported = arbor_model::onnx_import::import_bytes(&bytes)
                         .context("model refused; the running model is unchanged")?;
                     let mut r = r.lock().unwrap();
                     let g = r.generation + 1;
-                    scx_arbor::model::flat::flatten(&imported.ensemble, g)
+                    arbor_model::flat::flatten(&imported.ensemble, g)
                         .context("model refused; the running model is unchanged")?;
                     r.generation = g;
                     r.bytes = bytes;
@@ -264,9 +265,9 @@ fn a_silent_client_times_out_and_does_not_block_others() {
     let waited = t0.elapsed();
     assert!(err.contains("timed out"), "{err}");
     assert!(
-        waited >= control::IDLE_TIMEOUT && waited < control::IDLE_TIMEOUT + Duration::from_secs(3),
+        waited >= server::IDLE_TIMEOUT && waited < server::IDLE_TIMEOUT + Duration::from_secs(3),
         "the silent client was dropped after {waited:?}, not about {:?}",
-        control::IDLE_TIMEOUT
+        server::IDLE_TIMEOUT
     );
     h.assert_model(1, MODEL_1);
 }
@@ -333,7 +334,7 @@ fn a_hundred_concurrent_clients_are_answered_or_refused_as_busy() {
         }
     }
     assert!(
-        answered >= control::WORKERS,
+        answered >= server::WORKERS,
         "only {answered} of 100 answered"
     );
     // Every answered swap is one generation; nothing else moved it.

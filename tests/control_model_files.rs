@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scx_arbor::sched::control::MAX_PAYLOAD;
+use arbor_proto::control::MAX_PAYLOAD;
 use scx_arbor::sched::model_file::read_model_file;
 
 const BIN: &str = env!("CARGO_BIN_EXE_scx_arbor");

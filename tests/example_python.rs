@@ -2,50 +2,64 @@
 //! in, a boosted LightGBM model out, checked by `scx_arbor model verify`
 //! against onnxruntime's labels. The venv is the fixtures' one
 //! (`$ARBOR_CACHE/pyenv`, default ~/.cache/scx_arbor/pyenv, see
-//! tests/fixtures/models/make_fixtures.py), created and filled from PyPI
-//! with examples/python/requirements.txt when needed. A venv that cannot be
-//! made fails the test.
+//! tests/fixtures/models/make_fixtures.py), prepared and cached by
+//! tests/vm/install-python-env.sh, which install-host-deps.sh runs. A
+//! missing or outdated venv fails the test with the command to run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use scx_arbor::model::onnx_import::import_file;
-use scx_arbor::model::rows::Rng;
-use scx_arbor::schema;
+use arbor_intf::schema;
+use arbor_model::onnx_import::import_file;
+use arbor_util::rng::SplitMix64;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
+/// The venv tests/vm/install-python-env.sh prepared (install-host-deps.sh
+/// runs it): the test installs nothing, and fails with the reason when the
+/// venv is missing or holds other requirements.
 fn venv() -> PathBuf {
     let cache = std::env::var_os("ARBOR_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is not set"))
-                .join(".cache/scx_arbor")
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                        .join(".cache")
+                })
+                .join("scx_arbor")
         });
     let venv = cache.join("pyenv");
-    if !venv.join("bin/python").exists() {
-        let st = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("running python3 -m venv");
-        assert!(st.success(), "python3 -m venv {} failed", venv.display());
-    }
-    let st = Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", "-r"])
-        .arg(Path::new(ROOT).join("examples/python/requirements.txt"))
-        .status()
-        .expect("running pip");
+    let prepare = "run tests/vm/install-python-env.sh (tests/vm/install-host-deps.sh runs it)";
     assert!(
-        st.success(),
-        "pip install -r examples/python/requirements.txt failed"
+        venv.join("bin/python").exists(),
+        "no Python environment at {}: {prepare}",
+        venv.display()
+    );
+    let req = Path::new(ROOT).join("examples/python/requirements.txt");
+    let sum = Command::new("sha256sum")
+        .arg(&req)
+        .output()
+        .expect("running sha256sum");
+    let want = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let have = std::fs::read_to_string(venv.join("requirements.sha256")).unwrap_or_default();
+    assert!(
+        sum.status.success() && have.trim() == want,
+        "the Python environment at {} was not installed from the current \
+         examples/python/requirements.txt: {prepare}",
+        venv.display()
     );
     venv
 }
 
 /// A `--record` CSV whose class follows ewma_burst_us and voluntary_permille.
 fn record_csv(n: usize) -> String {
-    let mut rng = Rng::new(5);
+    let mut rng = SplitMix64::new(5);
     let mut s = String::from(
         "ts_ns,pid,generation,last_burst_us,ewma_burst_us,ewma_sleep_us,wake_rate_hz,\
 voluntary_permille,weight,nr_cpus_allowed,runnable_load,predicted,actual,burst_us,truncated\n",

@@ -72,9 +72,9 @@ fn the_seed_models_are_accepted_and_checked() {
     assert!(seeds.len() >= 4, "only {} seed models", seeds.len());
     for f in &seeds {
         let data = std::fs::read(f).unwrap();
-        let imported = scx_arbor::model::onnx_import::import_bytes(&data)
+        let imported = arbor_model::onnx_import::import_bytes(&data)
             .unwrap_or_else(|e| panic!("seed {} refused: {e:#}", f.display()));
-        scx_arbor::model::flat::flatten(&imported.ensemble, 1)
+        arbor_model::flat::flatten(&imported.ensemble, 1)
             .unwrap_or_else(|e| panic!("seed {} does not compile: {e:#}", f.display()));
     }
 }

@@ -1,12 +1,17 @@
 //! `--sample-ring-kib` is checked before anything touches the kernel: a size
-//! the kernel's BPF ring buffer cannot have is refused in one sentence.
+//! the kernel's BPF ring buffer cannot have is refused in one sentence. The
+//! binary is shown a kernel without sched_ext (ARBOR_DEBUG_SCHED_EXT_SYSFS,
+//! a test-build path), so that a good size stops at that check and never
+//! attaches, on any host.
 
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_scx_arbor");
 
 fn run(kib: &str) -> (i32, String) {
+    let no_sched_ext = std::env::temp_dir().join("arbor-no-sched_ext-here");
     let out = Command::new(BIN)
+        .env("ARBOR_DEBUG_SCHED_EXT_SYSFS", no_sched_ext)
         .args(["--no-model", "--sample-ring-kib", kib])
         .output()
         .expect("running scx_arbor");
@@ -30,10 +35,10 @@ fn a_ring_that_is_not_a_power_of_two_of_a_page_or_more_is_refused() {
             "{err}"
         );
     }
-    // A good size gets past the check (to whatever this host says next:
-    // no sched_ext here, or a scheduler already attached).
-    let (_, err) = run(&page_kib.to_string());
-    assert!(!err.contains("--sample-ring-kib"), "{err}");
+    // A good size gets past the check, to the next one: sched_ext.
+    let (rc, err) = run(&page_kib.to_string());
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("has no sched_ext support"), "{err}");
     // Not a number at all: clap's own refusal.
     let (rc, err) = run("big");
     assert_eq!(rc, 2, "{err}");

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use scx_arbor::learn::cost;
-use scx_arbor::learn::generations::{Lineage, Store};
+use arbor_learn::cost;
+use arbor_learn::generations::{Lineage, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scx_arbor");
 

@@ -1,13 +1,16 @@
 //! The `model` commands end to end: train on a `--record` CSV, verify the
 //! written model, annotate a plain export, verify every fixture.
 
-use scx_arbor::{model, schema};
+use arbor_intf::schema;
+use arbor_model as model;
 
 use std::path::PathBuf;
 
-use model::cli::{run, ClassWeightArg, ModelCommand};
-use model::rows::{Rng, Table};
+use arbor_util::rng::SplitMix64;
+use arbor_verify::cli::{run as verify, VerifyArgs};
+use model::rows::Table;
 use prost::Message;
+use scx_arbor::model_cli::{run, ClassWeightArg, ModelCommand};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models")
@@ -40,7 +43,7 @@ wake_rate_hz,voluntary_permille,weight,nr_cpus_allowed,runnable_load,predicted,a
 
 /// A synthetic `--record` CSV whose class follows ewma_burst_us.
 fn record_csv(n: usize) -> String {
-    let mut rng = Rng::new(11);
+    let mut rng = SplitMix64::new(11);
     let mut s = String::from(RECORD_HEADER);
     s.push('\n');
     for i in 0..n {
@@ -79,14 +82,14 @@ fn train_writes_a_model_that_verifies() {
     })
     .unwrap();
     // Verify against tract on generated rows and on the samples themselves.
-    run(ModelCommand::Verify {
+    verify(&VerifyArgs {
         file: out.clone(),
         rows: None,
         random: 2000,
         seed: 1,
     })
     .unwrap();
-    run(ModelCommand::Verify {
+    verify(&VerifyArgs {
         file: out.clone(),
         rows: Some(csv),
         random: 0,
@@ -156,7 +159,7 @@ fn annotate_makes_a_plain_export_acceptable() {
         features: "ewma_sleep_us,last_burst_us,voluntary_permille,ewma_burst_us".into(),
     })
     .unwrap();
-    run(ModelCommand::Verify {
+    verify(&VerifyArgs {
         file: out,
         rows: Some(fixtures().join("sklearn_dt_subset.expected.csv")),
         random: 0,
@@ -173,10 +176,10 @@ fn verify_accepts_every_fixture_with_its_onnxruntime_labels() {
         if p.extension().is_some_and(|e| e == "onnx") && rows.exists() {
             let bytes = std::fs::read(&p).unwrap();
             let table = Table::read(&rows).unwrap();
-            let report = model::verify::verify(&bytes, Some(&table), 0, 1).unwrap();
+            let report = arbor_verify::verify::verify(&bytes, Some(&table), 0, 1).unwrap();
             assert!(report.ok(), "{}: {}", p.display(), report.text());
             // Generated rows against tract, where tract is a reference.
-            let report = model::verify::verify(&bytes, None, 500, 2).unwrap();
+            let report = arbor_verify::verify::verify(&bytes, None, 500, 2).unwrap();
             assert!(report.ok(), "{}: {}", p.display(), report.text());
         }
     }

@@ -1,6 +1,6 @@
 //! Bad ONNX input gives a clear error, never a panic.
 
-use scx_arbor::model;
+use arbor_model as model;
 
 use std::path::PathBuf;
 
@@ -309,7 +309,7 @@ fn truncations_and_byte_flips_never_panic() {
         for cut in (0..bytes.len()).step_by(step) {
             let _ = exercise(&bytes[..cut]);
         }
-        let mut rng = model::rows::Rng::new(7);
+        let mut rng = arbor_util::rng::SplitMix64::new(7);
         for _ in 0..1500 {
             let mut b = bytes.clone();
             for _ in 0..1 + rng.below(4) {
@@ -325,9 +325,9 @@ fn truncations_and_byte_flips_never_panic() {
 fn exercise(bytes: &[u8]) -> anyhow::Result<()> {
     let imported = import_bytes(bytes)?;
     let flat = model::flat::flatten(&imported.ensemble, 3)?;
-    let mut rng = model::rows::Rng::new(1);
+    let mut rng = arbor_util::rng::SplitMix64::new(1);
     for _ in 0..20 {
-        let row = std::array::from_fn(|_| rng.feature());
+        let row = std::array::from_fn(|_| model::rows::random_feature(&mut rng));
         model::flat::walk(&flat, &row).expect("an accepted model walks without faults");
     }
     Ok(())

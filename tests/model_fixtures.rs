@@ -1,13 +1,14 @@
 //! Every ONNX fixture compiles to the integer form, and the integer walker
 //! agrees 100% with onnxruntime's stored labels and with tract.
 
-use scx_arbor::model;
+use arbor_model as model;
 
 use std::path::PathBuf;
 
+use arbor_verify::tract_run::TractModel;
 use model::flat::{flatten, walk};
+use model::onnx_import;
 use model::rows::Table;
-use model::{onnx_import, tract_run::TractModel};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models")
@@ -106,7 +107,7 @@ fn every_fixture_matches_onnxruntime_and_tract() {
 /// every fixture above; here also by name, so none can go missing).
 #[test]
 fn boosted_ensembles_within_the_walk_budget_agree_with_onnxruntime() {
-    use scx_arbor::schema::{MAX_TREES, MAX_WALK_STEPS};
+    use arbor_intf::schema::{MAX_TREES, MAX_WALK_STEPS};
     for (name, trees) in [
         ("boost_sklearn_gb_multi15", 60),
         ("boost_lightgbm_multi15", 60),
@@ -167,9 +168,9 @@ fn const_class_fixtures_always_predict_their_class() {
             onnx_import::import_file(&dir().join(format!("const_class_{k}.onnx"))).unwrap();
         let flat = flatten(&imported.ensemble, 1).unwrap();
         assert_eq!(flat.nr_nodes, 1);
-        let mut rng = model::rows::Rng::new(k as u64);
+        let mut rng = arbor_util::rng::SplitMix64::new(k as u64);
         for _ in 0..200 {
-            let row = std::array::from_fn(|_| rng.feature());
+            let row = std::array::from_fn(|_| model::rows::random_feature(&mut rng));
             assert_eq!(walk(&flat, &row).unwrap().class, k);
         }
     }

@@ -7,10 +7,10 @@
 //! Chromium is a test prerequisite (tests/vm/install-host-deps.sh installs
 //! it); without it these tests fail.
 
+use arbor_ab::plot::{arm_color, write_svg, PlotArm, SIZE};
+use arbor_ab::sysfs::ScxSysfs;
+use arbor_ab::{self as ab, AbArgs, AbEnv};
 use clap::Parser;
-use scx_arbor::ab::plot::{arm_color, write_svg, PlotArm, SIZE};
-use scx_arbor::ab::sysfs::ScxSysfs;
-use scx_arbor::ab::{self, AbArgs, AbEnv};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -408,6 +408,7 @@ fn ab_plot_of_a_run_renders_in_chromium() {
         ops_prefix: "arbor".into(),
         prog_prefix: "arbor_".into(),
         bpf_stats_sysctl: dir.join("bpf_stats_enabled"),
+        stats_socket: dir.join("no-stats-here"),
         require_root: false,
         install_signal_handler: false,
         stop: Arc::new(AtomicBool::new(false)),

@@ -151,10 +151,11 @@ fn ab_interrupted_leaves_eevdf() {
 /// mispredicts: the learn arm promotes a generation in round 1, round 2
 /// resumes it from the arm's model directory, and on the scheduler's own
 /// counters the resumed tree predicts these bursts better than the shipped
-/// model does in the same round.
+/// model does in the same round. With --bpf-stats, every scx_arbor arm-round
+/// reads the run counts of its own BPF programs from the kernel.
 #[test]
 fn ab_learn_arm_resumes_what_it_promoted() {
-    let c = vm::run_scenario("ab-learn", &[], Duration::from_secs(400));
+    let c = vm::run_scenario("ab-learn", &[("bpf_stats", "1")], Duration::from_secs(400));
     c.assert_exit_ok();
     assert_eq!(c.mark("before").str("state"), "disabled");
     let ab = c.mark("ab");
@@ -211,6 +212,14 @@ fn ab_learn_arm_resumes_what_it_promoted() {
         assert!(
             s["model_outcomes"].as_u64().unwrap() > 500,
             "the scheduler's counters were not read: {s}"
+        );
+        let progs = r["bpf_stats"].as_array().unwrap();
+        assert!(
+            progs.iter().any(|p| p["run_cnt"].as_u64().unwrap() > 0)
+                && progs
+                    .iter()
+                    .all(|p| p["name"].as_str().unwrap().starts_with("arbor_")),
+            "the kernel's counts of arbor's BPF programs: {progs:?}"
         );
     }
     // Ground truth from the BPF counters: in round 2 the resumed tree

@@ -9,11 +9,11 @@ mod vm;
 
 use std::time::Duration;
 
-use scx_arbor::model::flat::{flatten, trace};
-use scx_arbor::model::onnx_import::import_bytes;
-use scx_arbor::schema::{feature_index, FEATURES, NR_FEATURES};
+use arbor_intf::schema::{feature_index, FEATURES, NR_FEATURES};
+use arbor_model::flat::{flatten, trace};
+use arbor_model::onnx_import::import_bytes;
 
-fn shipped_model() -> scx_arbor::model::ensemble::Ensemble {
+fn shipped_model() -> arbor_model::ensemble::Ensemble {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default.onnx")).unwrap();
     import_bytes(&bytes).unwrap().ensemble
 }

@@ -35,9 +35,9 @@ fn decisions(v: &Value) -> Vec<u64> {
 fn maximal_ensemble_walks_512_nodes_per_decision_under_load() {
     assert_eq!(
         STEPS_PER_DECISION as usize,
-        scx_arbor::schema::MAX_WALK_STEPS
+        arbor_intf::schema::MAX_WALK_STEPS
     );
-    let limits = scx_arbor::model::onnx_import::import_file(std::path::Path::new(concat!(
+    let limits = arbor_model::onnx_import::import_file(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/models/limits_max.onnx"
     )))
@@ -48,7 +48,7 @@ fn maximal_ensemble_walks_512_nodes_per_decision_under_load() {
         (128, 4096, 24, 512),
         "limits_max.onnx is not at the limits"
     );
-    let boosted = scx_arbor::model::onnx_import::import_file(std::path::Path::new(concat!(
+    let boosted = arbor_model::onnx_import::import_file(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/models/boost_lightgbm_multi15.onnx"
     )))

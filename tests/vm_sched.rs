@@ -475,14 +475,14 @@ fn shipped_model_decisions_in_bpf_equal_the_userspace_walk() {
     assert_eq!(rows.len(), total, "the block must hold every recorded row");
     assert!(total >= 1000, "only {total} samples in 4 s of load");
 
-    let imported = scx_arbor::model::onnx_import::import_bytes(
+    let imported = arbor_model::onnx_import::import_bytes(
         scx_arbor::sched::EMBEDDED_MODEL.expect("a default model is embedded"),
     )
     .expect("the embedded model imports");
     let end = Status::of(&c, "status_end");
     let generation = end.u64("generation");
     assert!(generation >= 1, "the embedded model was not installed");
-    let flat = scx_arbor::model::flat::flatten(&imported.ensemble, generation)
+    let flat = arbor_model::flat::flatten(&imported.ensemble, generation)
         .expect("the embedded model flattens");
 
     let cols: Vec<&str> = CSV_HEADER.split(',').collect();
@@ -500,7 +500,7 @@ fn shipped_model_decisions_in_bpf_equal_the_userspace_walk() {
         for (i, v) in x.iter_mut().enumerate() {
             *v = r[first_feature + i] as u32;
         }
-        let want = scx_arbor::model::flat::walk(&flat, &x)
+        let want = arbor_model::flat::walk(&flat, &x)
             .expect("the userspace walk of the embedded model")
             .class as u64;
         per_class[r[pred_col] as usize] += 1;

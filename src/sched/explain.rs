@@ -4,7 +4,7 @@
 //! ([`answer`]): it opens a pidfd for the task, reads the task's
 //! `struct task_ctx` from the BPF task storage through it, walks the live
 //! model over the task's current features with the BPF semantics
-//! ([`crate::model::flat::trace`]) and reads the action row of the class.
+//! ([`arbor_model::flat::trace`]) and reads the action row of the class.
 //! The command prints the reply ([`render`]).
 
 use std::fmt::Write;
@@ -15,10 +15,10 @@ use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use serde_json::{json, Value};
 
-use crate::bpf_intf::{arbor_action, task_ctx};
-use crate::model::ensemble::Ensemble;
-use crate::model::flat::{flatten, trace};
-use crate::schema::{action_name, FEATURES, NR_ACTIONS, NR_FEATURES};
+use arbor_intf::bpf_intf::{arbor_action, task_ctx};
+use arbor_intf::schema::{action_name, FEATURES, NR_ACTIONS, NR_FEATURES};
+use arbor_model::ensemble::Ensemble;
+use arbor_model::flat::{flatten, trace};
 
 /// pidfd_open flag for a thread's pidfd (Linux 6.9): explain takes tids too.
 const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;

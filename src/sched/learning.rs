@@ -10,16 +10,16 @@ use anyhow::{Context, Result};
 use libbpf_rs::MapHandle;
 use log::{debug, info, warn};
 
-use crate::learn::cost::Confusion;
-use crate::learn::generations::{Lineage, LiveRecord, Store};
-use crate::learn::online::{
-    describe, next_step, Evaluation, LearnStats, Learner, Next, ShadowRecord,
-};
-use crate::model::ensemble::Ensemble;
-use crate::sample::Sample;
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::stats::Stats;
 use crate::sched::supervisor::lock;
+use arbor_intf::sample::Sample;
+use arbor_learn::cost::Confusion;
+use arbor_learn::generations::{Lineage, LiveRecord, Store};
+use arbor_learn::online::{
+    describe, next_step, Evaluation, LearnStats, Learner, Next, ShadowRecord,
+};
+use arbor_model::ensemble::Ensemble;
 
 /// The live model: its slot and, when known, its ensemble (so candidates
 /// can be compared with it on the same held-out samples) and its number in
@@ -217,7 +217,7 @@ impl LearningThread {
         drop(live);
         let found = self.store.list().ok().and_then(|all| {
             all.into_iter().rev().find(|e| {
-                crate::model::onnx_import::import_file(&e.onnx).is_ok_and(|imp| imp.ensemble == ens)
+                arbor_model::onnx_import::import_file(&e.onnx).is_ok_and(|imp| imp.ensemble == ens)
             })
         });
         if let Some(e) = found {
@@ -309,7 +309,7 @@ impl LearningThread {
             Next::ShadowOnly => {
                 let done = self
                     .shadow
-                    .install(|g| crate::model::flat::flatten(&candidate, g))?;
+                    .install(|g| arbor_model::flat::flatten(&candidate, g))?;
                 info!(
                     "learning: candidate generation {} walking in shadow: {summary}",
                     done.generation
@@ -323,7 +323,7 @@ impl LearningThread {
             Next::Shadow => {
                 let done = self
                     .shadow
-                    .install(|g| crate::model::flat::flatten(&candidate, g))?;
+                    .install(|g| arbor_model::flat::flatten(&candidate, g))?;
                 info!(
                     "learning: candidate generation {} in shadow for {} bursts: {summary}",
                     done.generation, cfg.shadow_bursts
@@ -347,7 +347,7 @@ impl LearningThread {
         shadow: Option<&ShadowRecord>,
         why: &str,
     ) -> Result<()> {
-        let onnx = crate::model::onnx_export::to_bytes(&candidate)?;
+        let onnx = arbor_model::onnx_export::to_bytes(&candidate)?;
         let now_stats = Stats::read(&self.cpu_stats)?;
         let parent_record = self.live_record(&now_stats);
         let t0 = Instant::now();
@@ -355,7 +355,7 @@ impl LearningThread {
             let mut live = lock(&self.live);
             let done = live
                 .slot
-                .install(|g| crate::model::flat::flatten(&candidate, g))?;
+                .install(|g| arbor_model::flat::flatten(&candidate, g))?;
             live.ensemble = Some(candidate);
             (done.generation, live.stored.take())
         };
@@ -470,7 +470,7 @@ pub fn start_model(
     if resume {
         match store.newest_promoted()? {
             Some(e) => {
-                let imported = crate::model::onnx_import::import_file(&e.onnx)
+                let imported = arbor_model::onnx_import::import_file(&e.onnx)
                     .with_context(|| format!("resuming from {}", e.onnx.display()))?;
                 return Ok(StartModel {
                     name: format!("{} (resumed)", e.onnx.display()),
@@ -486,7 +486,7 @@ pub fn start_model(
     }
     match configured {
         Some((name, bytes)) => {
-            let imported = crate::model::onnx_import::import_bytes(&bytes)
+            let imported = arbor_model::onnx_import::import_bytes(&bytes)
                 .with_context(|| format!("reading the model {name}"))?;
             Ok(StartModel {
                 name,
@@ -505,9 +505,9 @@ pub fn start_model(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::learn::generations::Lineage;
-    use crate::learn::{train, CartParams};
-    use crate::schema::NR_FEATURES;
+    use arbor_intf::schema::NR_FEATURES;
+    use arbor_learn::generations::Lineage;
+    use arbor_learn::{train, CartParams};
 
     /// A tree that predicts `class` everywhere.
     fn constant(class: u8) -> Ensemble {
@@ -540,7 +540,7 @@ mod tests {
     }
 
     fn onnx(e: &Ensemble) -> Vec<u8> {
-        crate::model::onnx_export::to_bytes(e).unwrap()
+        arbor_model::onnx_export::to_bytes(e).unwrap()
     }
 
     #[test]

@@ -1,153 +1,40 @@
 //! Opening, configuring, attaching and running the BPF scheduler.
 
 use std::mem::MaybeUninit;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "debug-torn")]
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use libbpf_rs::{MapCore, MapFlags, MapHandle, OpenObject};
+use libbpf_rs::{MapHandle, OpenObject};
 use log::{info, warn};
 use scx_utils::{compat, scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
-use serde_json::json;
 
-use crate::bpf_intf::arbor_action;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
-use crate::learn::generations::Store;
-use crate::learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
-use crate::sched::control::{Request, Server};
+use crate::sched::actions::{action_table, fill_actions};
+use crate::sched::control::handlers::Control;
+use crate::sched::control::Server;
+use crate::sched::kernel::{explain_open_error, refuse_if_attached, require_sched_ext};
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
-use crate::sched::stats::{LearnFigures, Metrics, Stats};
+use crate::sched::stats::{self, LearnFigures, Stats};
 use crate::sched::stats_server;
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::inject::FailPlan;
 use crate::sched::supervisor::{lock, Part, Supervisor};
 use crate::sched::topology::LlcMap;
+use arbor_intf::schema::{action_name, CLASS_FALLBACK};
+use arbor_learn::generations::Store;
+use arbor_learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
 
 /// Outcome samples per second per CPU when --learn is on and nothing is
 /// recorded: a few times what a learning window needs, a small fraction of
 /// what the ring and the consumer can take.
 const DEFAULT_SAMPLE_BUDGET: u32 = 128;
-use crate::sched::{bytes_of, SchedOpts};
-use crate::schema::{action_name, CLASS_FALLBACK, NR_ACTIONS};
-
-/// Where the kernel publishes sched_ext's state.
-const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
-
-unsafe impl plain::Plain for arbor_action {}
-
-/// Fail early, in one sentence, on a kernel that has no sched_ext.
-pub fn require_sched_ext() -> Result<()> {
-    if !Path::new(SCHED_EXT_SYSFS).exists() {
-        bail!(
-            "this kernel ({}) has no sched_ext support ({SCHED_EXT_SYSFS} is missing): \
-             scx_arbor needs Linux 6.16 or newer built with CONFIG_SCHED_CLASS_EXT=y",
-            kernel_release()
-        );
-    }
-    Ok(())
-}
-
-/// Exit early, naming it, if a sched_ext scheduler is already attached
-/// (another scx_arbor or any other): the kernel runs one at a time.
-pub fn refuse_if_attached() -> Result<()> {
-    let read = |f: &str| {
-        std::fs::read_to_string(Path::new(SCHED_EXT_SYSFS).join(f))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    // A scheduler that just exited (a service restart) may still be
-    // disabling: give the kernel a moment before calling it running.
-    let t0 = Instant::now();
-    let mut state = read("state");
-    while state == "disabling" && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-        state = read("state");
-    }
-    if state.is_empty() || state == "disabled" {
-        return Ok(());
-    }
-    let ops = read("root/ops");
-    let who = if ops.is_empty() {
-        "another sched_ext scheduler".to_string()
-    } else if ops.starts_with("arbor") {
-        format!("another scx_arbor (sched_ext ops \"{ops}\")")
-    } else {
-        format!("the sched_ext scheduler \"{ops}\"")
-    };
-    bail!(
-        "{who} is already running (sched_ext state {state}); stop it before starting \
-         scx_arbor"
-    );
-}
-
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// EEVDF's default base slice: 0.75 ms × (1 + ilog2(min(CPUs, 8))), µs.
-pub fn eevdf_base_slice_us(nr_cpus: usize) -> u64 {
-    let n = nr_cpus.clamp(1, 8) as u64;
-    750 * (1 + n.ilog2() as u64)
-}
-
-/// The action table: one (slice, request) per class and the fallback.
-pub fn action_table(opts: &SchedOpts, nr_cpus: usize) -> Result<[arbor_action; NR_ACTIONS]> {
-    let base_us = opts
-        .slice_us
-        .unwrap_or_else(|| eevdf_base_slice_us(nr_cpus));
-    // Class defaults: the request follows the burst the class predicts, so
-    // short bursts get early deadlines; the slice leaves room for a burst
-    // that runs a little past its class.
-    let defaults_us: [(u64, u64); NR_ACTIONS] = [
-        (1000, 250),
-        (2000, 1000),
-        (4000, 4000),
-        (8000, 8000),
-        (base_us, base_us),
-    ];
-    let mut table = defaults_us.map(|(slice, request)| arbor_action {
-        slice_ns: slice * 1000,
-        request_ns: request * 1000,
-    });
-    for spec in &opts.action {
-        let (row, slice_us, request_us) = parse_action(spec)?;
-        table[row] = arbor_action {
-            slice_ns: slice_us * 1000,
-            request_ns: request_us * 1000,
-        };
-    }
-    Ok(table)
-}
-
-/// Parse `CLASS=SLICE_US:REQUEST_US` (CLASS a name or a row number).
-pub fn parse_action(spec: &str) -> Result<(usize, u64, u64)> {
-    let err = || {
-        format!(
-            "bad --action {spec:?}: expected CLASS=SLICE_US:REQUEST_US with CLASS one of {}",
-            (0..NR_ACTIONS)
-                .map(action_name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let (class, times) = spec.split_once('=').with_context(err)?;
-    let row = (0..NR_ACTIONS)
-        .find(|&r| action_name(r) == class || r.to_string() == class)
-        .with_context(err)?;
-    let (slice, request) = times.split_once(':').with_context(err)?;
-    let slice: u64 = slice.parse().with_context(err)?;
-    let request: u64 = request.parse().with_context(err)?;
-    if slice == 0 || request == 0 || slice > 1_000_000 || request > 1_000_000 {
-        bail!("{}: times must be 1..=1000000 µs", err());
-    }
-    Ok((row, slice, request))
-}
+use crate::sched::SchedOpts;
 
 /// Bytes of the ONNX model the scheduler starts with, if any.
 fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
@@ -161,19 +48,6 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
         }
         None => Ok(crate::sched::EMBEDDED_MODEL.map(|b| ("embedded default".into(), b.to_vec()))),
     }
-}
-
-/// Install ONNX bytes as the live model; the running model stays as it was
-/// if they are refused.
-fn install_onnx(live: &mut LiveModel, bytes: &[u8]) -> Result<crate::sched::model_slot::Installed> {
-    let imported = crate::model::onnx_import::import_bytes(bytes)?;
-    let done = live
-        .slot
-        .install(|g| crate::model::flat::flatten(&imported.ensemble, g))?;
-    live.ensemble = Some(imported.ensemble);
-    // Which saved generation it is, if any, the learner finds out.
-    live.stored = None;
-    Ok(done)
 }
 
 struct Scheduler<'a> {
@@ -247,18 +121,6 @@ fn page_size() -> u64 {
     }
 }
 
-fn explain_open_error(e: anyhow::Error) -> anyhow::Error {
-    if format!("{e:#}").contains("dump() missing") {
-        anyhow::anyhow!(
-            "this kernel ({}) does not support sched_ext well enough for scx_arbor \
-             (sched_ext_ops has no dump()): use Linux 6.16 or newer",
-            kernel_release()
-        )
-    } else {
-        e
-    }
-}
-
 /// Handles to the scheduler's maps that threads can own.
 struct Maps {
     cpu_stats: MapHandle,
@@ -280,106 +142,6 @@ impl Maps {
     }
 }
 
-/// Everything the control thread needs.
-struct Control {
-    live: Arc<Mutex<LiveModel>>,
-    cpu_stats: MapHandle,
-    learn: Option<Arc<Mutex<LearnStats>>>,
-    /// Samples the learner's queue could not take.
-    learn_dropped: Arc<AtomicU64>,
-    learn_mode: LearnMode,
-    /// For `explain`: the task storage and the action table.
-    task_ctxs: MapHandle,
-    actions: MapHandle,
-    #[cfg(feature = "debug-torn")]
-    allow_torn: bool,
-    #[cfg(feature = "debug-torn")]
-    fail: Option<Arc<FailPlan>>,
-}
-
-impl Control {
-    /// Time from `t0` until some CPU decided with `generation` (polled every
-    /// 50 µs, up to 1 s; None if no decision was made with it by then).
-    fn wait_visible(&self, generation: u64, t0: Instant) -> Option<Duration> {
-        while t0.elapsed() < Duration::from_secs(1) {
-            match Stats::read(&self.cpu_stats) {
-                Ok(st) if st.generation >= generation => return Some(t0.elapsed()),
-                Ok(_) => std::thread::sleep(Duration::from_micros(50)),
-                Err(_) => return None,
-            }
-        }
-        None
-    }
-
-    fn handle(&self, req: Request) -> Result<serde_json::Value> {
-        #[cfg(feature = "debug-torn")]
-        if let Some(p) = self.fail.as_deref() {
-            if req == Request::Status && p.fires(Part::Control) {
-                p.fail(&self.live);
-            }
-        }
-        match req {
-            Request::Status => {
-                let st = Stats::read(&self.cpu_stats)?;
-                let installed = lock(&self.live).slot.generation();
-                let learn = self.learn.as_ref().map(|l| {
-                    let mut v = serde_json::to_value(&*lock(l)).unwrap_or_default();
-                    v["queue_dropped"] = json!(self.learn_dropped.load(Ordering::Relaxed));
-                    v
-                });
-                Ok(json!({
-                    "installed_generation": installed,
-                    "stats": st,
-                    "learn_mode": self.learn_mode,
-                    "learn": learn,
-                    "daemon": crate::sched::stats::daemon_figures(),
-                }))
-            }
-            Request::Explain(pid) => {
-                let live = lock(&self.live);
-                crate::sched::explain::answer(
-                    pid,
-                    &self.task_ctxs,
-                    &self.actions,
-                    live.ensemble.as_ref(),
-                    live.slot.generation(),
-                )
-            }
-            Request::Swap(bytes) => {
-                let t0 = Instant::now();
-                let done = install_onnx(&mut lock(&self.live), &bytes)
-                    .context("model refused; the running model is unchanged")?;
-                let visible = self.wait_visible(done.generation, t0);
-                info!(
-                    "installed model generation {} in {:?} (in use after {:?})",
-                    done.generation, done.latency, visible
-                );
-                Ok(json!({
-                    "generation": done.generation,
-                    "install_us": done.latency.as_micros() as u64,
-                    "visible_us": visible.map(|d| d.as_micros() as u64),
-                }))
-            }
-            #[cfg(feature = "debug-torn")]
-            Request::SwapTorn(bytes) => {
-                if !self.allow_torn {
-                    bail!("swap-torn is a test-only negative control; start scx_arbor with --debug-allow-torn-install to allow it");
-                }
-                let imported = crate::model::onnx_import::import_bytes(&bytes)?;
-                let done = lock(&self.live).slot.debug_torn_overwrite(
-                    |g| crate::model::flat::flatten(&imported.ensemble, g),
-                    Duration::from_millis(200),
-                )?;
-                warn!(
-                    "DEBUG: overwrote the live model in place as generation {}",
-                    done.generation
-                );
-                Ok(json!({ "generation": done.generation }))
-            }
-        }
-    }
-}
-
 /// Threads of one scheduler instance, under their supervisor.
 struct Workers {
     supervisor: Supervisor<LiveModel>,
@@ -395,11 +157,11 @@ fn dup(m: &MapHandle) -> Result<MapHandle> {
 }
 
 fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
-    if opts.learn_max_depth > crate::schema::MAX_DEPTH {
+    if opts.learn_max_depth > arbor_intf::schema::MAX_DEPTH {
         bail!(
             "--learn-max-depth {} exceeds the BPF walk's depth limit {}",
             opts.learn_max_depth,
-            crate::schema::MAX_DEPTH
+            arbor_intf::schema::MAX_DEPTH
         );
     }
     if !(0.0..=100.0).contains(&opts.learn_margin) {
@@ -415,7 +177,7 @@ fn learn_config(opts: &SchedOpts) -> Result<LearnConfig> {
         margin: opts.learn_margin,
         shadow_bursts: opts.promote_after_shadow,
         max_train_rows: opts.learn_max_train.max(16),
-        cart: crate::learn::CartParams {
+        cart: arbor_learn::CartParams {
             max_depth: opts.learn_max_depth,
             ..Default::default()
         },
@@ -599,15 +361,6 @@ fn start_workers(
     })
 }
 
-fn fill_actions(actions: &MapHandle, table: &[arbor_action; NR_ACTIONS]) -> Result<()> {
-    for (row, a) in table.iter().enumerate() {
-        actions
-            .update(&(row as u32).to_ne_bytes(), bytes_of(a), MapFlags::ANY)
-            .with_context(|| format!("writing action row {row}"))?;
-    }
-    Ok(())
-}
-
 /// Run one scheduler instance until shutdown or a kernel-side exit.
 /// Returns whether the kernel asked for a restart.
 /// `carried` is the model live before a restart (then installed instead of
@@ -659,7 +412,7 @@ fn run_once(
     let carried_generation = carried.as_ref().map_or(0, |c| c.generation);
     match &start.ensemble {
         Some(e) => {
-            let flatten = |g| crate::model::flat::flatten(e, g);
+            let flatten = |g| arbor_model::flat::flatten(e, g);
             let done = if carried_generation != 0 {
                 live.slot.reinstall(carried_generation, flatten)
             } else {
@@ -703,6 +456,16 @@ fn run_once(
     // A worker thread that died and cannot be restarted: detach and exit
     // non-zero rather than schedule with a dead part.
     let mut failed = None;
+    // The statistics since attach, from a reading of the counters.
+    let totals = |st: &Stats| {
+        let learn = workers.learn.as_ref().map(|l| lock(l).clone());
+        let figures = LearnFigures {
+            mode: opts.learn,
+            stats: learn.as_ref(),
+            queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
+        };
+        stats::collect(st, lock(&live).slot.generation(), &figures)
+    };
     while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
         if let Err(e) = workers.supervisor.check() {
             failed = Some(e);
@@ -711,14 +474,11 @@ fn run_once(
         match req_ch.recv_timeout(Duration::from_millis(100)) {
             Ok(()) => {
                 let st = Stats::read(&cpu_stats)?;
-                let learn = workers.learn.as_ref().map(|l| lock(l).clone());
-                let figures = LearnFigures {
-                    mode: opts.learn,
-                    stats: learn.as_ref(),
-                    queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
-                };
                 res_ch
-                    .send(Metrics::collect(&st, &figures))
+                    .send(stats_server::Reading {
+                        totals: totals(&st),
+                        confusion: st.confusion,
+                    })
                     .context("answering the stats server")?;
             }
             Err(e) if e.is_timeout() => {}
@@ -728,8 +488,7 @@ fn run_once(
 
     workers.supervisor.stop();
     *carried = Some(lock(&live).carry());
-    let total = Stats::read(&cpu_stats)?;
-    info!("totals: {}", total.line());
+    info!("totals: {}", totals(&Stats::read(&cpu_stats)?).line());
     sched.link.take();
     let uei = uei_report!(&sched.skel, uei)?;
     if let Some(e) = failed {
@@ -811,45 +570,4 @@ fn stats_interval(secs: f64) -> Result<Duration> {
         bail!("a statistics interval must be a positive number of seconds, not {secs}");
     }
     Ok(Duration::from_secs_f64(secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        o: SchedOpts,
-    }
-
-    #[test]
-    fn base_slice_follows_eevdf_scaling() {
-        assert_eq!(eevdf_base_slice_us(1), 750);
-        assert_eq!(eevdf_base_slice_us(2), 1500);
-        assert_eq!(eevdf_base_slice_us(4), 2250);
-        assert_eq!(eevdf_base_slice_us(64), 3000);
-    }
-
-    #[test]
-    fn action_overrides_by_name_and_row() {
-        let t = T::parse_from(["x", "--action", "tiny=500:100", "--action", "4=900:800"]);
-        let table = action_table(&t.o, 2).unwrap();
-        assert_eq!(table[0].slice_ns, 500_000);
-        assert_eq!(table[0].request_ns, 100_000);
-        assert_eq!(table[CLASS_FALLBACK].slice_ns, 900_000);
-        assert_eq!(
-            table[1].request_ns, 1_000_000,
-            "untouched rows keep defaults"
-        );
-
-        let t = T::parse_from(["x", "--slice-us", "2000"]);
-        let table = action_table(&t.o, 2).unwrap();
-        assert_eq!(table[CLASS_FALLBACK].slice_ns, 2_000_000);
-
-        for bad in ["tiny", "huge=1:1", "tiny=0:5", "tiny=5", "tiny=a:b"] {
-            assert!(parse_action(bad).is_err(), "{bad} must be refused");
-        }
-    }
 }

@@ -1,8 +1,10 @@
 //! The scheduler side of userspace: loading and attaching the BPF policy,
 //! installing models, reading counters and samples, the control channel.
 
+pub mod actions;
 pub mod control;
 pub mod explain;
+pub mod kernel;
 pub mod learning;
 pub mod loader;
 pub mod model_file;
@@ -19,13 +21,6 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub use loader::{monitor, run};
-
-/// The bytes of a plain-data value, as BPF maps take them.
-pub fn bytes_of<T: plain::Plain>(v: &T) -> &[u8] {
-    // SAFETY: Plain types (the bindgen structs of bpf/intf.h) are integers
-    // and arrays of integers with no padding the kernel would misread.
-    unsafe { plain::as_bytes(v) }
-}
 
 /// The model used when neither --model nor --no-model is given.
 pub const EMBEDDED_MODEL: Option<&[u8]> = Some(include_bytes!("../../models/default.onnx"));
@@ -96,7 +91,7 @@ pub struct SchedOpts {
     /// live model, counting their accuracy, never acting; `on` promotes
     /// candidates that beat the live model on held-out samples.
     #[arg(long, value_enum, default_value = "off")]
-    pub learn: crate::learn::online::LearnMode,
+    pub learn: arbor_learn::online::LearnMode,
 
     /// Train a candidate at most every SECS seconds. Shorter adapts faster
     /// and costs more CPU in the learning thread.
@@ -125,7 +120,7 @@ pub struct SchedOpts {
         long,
         value_name = "POINTS",
         default_value_t = 2.0,
-        long_help = crate::learn::cost::margin_help()
+        long_help = arbor_learn::cost::margin_help()
     )]
     pub learn_margin: f64,
 
@@ -168,7 +163,7 @@ pub struct SchedOpts {
     pub help_stats: bool,
 
     /// Control socket of the running instance (root only, mode 0600).
-    #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET)]
+    #[arg(long, value_name = "PATH", default_value = arbor_proto::control::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
 
     /// Bytes of the BPF exit dump printed when the scheduler errors out

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::sched::control::MAX_PAYLOAD;
+use arbor_proto::control::MAX_PAYLOAD;
 
 /// What a non-regular file is, for the refusal.
 fn kind(ft: std::fs::FileType) -> &'static str {

@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 
-use crate::bpf_intf::arbor_model;
-
-unsafe impl plain::Plain for arbor_model {}
+use arbor_intf::bpf_intf::arbor_model;
 
 /// The view of the model slot from userspace.
 pub struct ModelSlot {
@@ -112,7 +110,7 @@ impl ModelSlot {
         inner
             .update(
                 &0u32.to_ne_bytes(),
-                crate::sched::bytes_of(&*model),
+                zerocopy::IntoBytes::as_bytes(&*model),
                 MapFlags::ANY,
             )
             .context("writing the model into its map")?;

@@ -13,8 +13,8 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, RingBufferBuilder};
 use log::{info, warn};
 
-pub use crate::sample::Sample;
-use crate::schema::FEATURES;
+pub use arbor_intf::sample::Sample;
+use arbor_intf::schema::FEATURES;
 
 /// The CSV header `--record` writes (and `model train` reads).
 pub fn csv_header() -> String {
@@ -221,7 +221,8 @@ pub const DRAIN_EVERY: Duration = Duration::from_millis(250);
 
 /// Bytes one sample takes in the ring: the kernel's 8-byte record header
 /// and the sample, rounded up to 8 bytes.
-pub const RECORD_BYTES: usize = (8 + std::mem::size_of::<crate::bpf_intf::arbor_sample>() + 7) & !7;
+pub const RECORD_BYTES: usize =
+    (8 + std::mem::size_of::<arbor_intf::bpf_intf::arbor_sample>() + 7) & !7;
 
 /// Largest ring `--sample-ring-kib` takes.
 pub const MAX_RING_KIB: u32 = 1 << 20;
@@ -282,7 +283,7 @@ pub fn consume<S: Sink>(samples: &MapHandle, stop: Arc<AtomicBool>, sink: &mut S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::CLASS_FALLBACK;
+    use arbor_intf::schema::CLASS_FALLBACK;
 
     #[test]
     fn ring_sizes_are_powers_of_two_of_a_page_or_more() {

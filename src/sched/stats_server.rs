@@ -3,9 +3,10 @@
 //! and the client behind `--stats` and `--monitor`.
 //!
 //! The scheduler's main loop answers each request on the server's channel
-//! with the totals since attach ([`Metrics::collect`]); the server turns
-//! them into per-connection deltas, so any number of clients can read at
-//! their own pace.
+//! with a [`Reading`]: the totals since attach ([`stats::collect`]) and the
+//! live model's confusion matrix; the server turns them into per-connection
+//! deltas, scored over the delta's own outcomes, so any number of clients
+//! can read at their own pace.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,7 +15,19 @@ use std::time::Duration;
 use anyhow::Result;
 use scx_stats::prelude::*;
 
-use crate::sched::stats::Metrics;
+use arbor_proto::metrics::Metrics;
+
+use crate::sched::stats::{self, sub_matrix};
+
+/// What the scheduler answers a request of the server with.
+#[derive(Clone, Debug, Default)]
+pub struct Reading {
+    /// The statistics since attach.
+    pub totals: Metrics,
+    /// The live model's confusion matrix since attach (rows: predicted
+    /// action, columns: actual class), to score each interval.
+    pub confusion: Vec<Vec<u64>>,
+}
 
 /// Where scx_stats serves by default; what scxtop and
 /// `scxstats_to_openmetrics.py` connect to.
@@ -23,13 +36,14 @@ pub const DEFAULT_PATH: &str = "/var/run/scx/root/stats";
 /// The server's data: the metadata of [`Metrics`] and its `top` target.
 /// The first `stats` request on a connection answers with the totals since
 /// attach, each later one with the change since the previous request.
-pub fn server_data() -> StatsServerData<(), Metrics> {
-    let open: Box<dyn StatsOpener<(), Metrics>> = Box::new(move |_| {
-        let mut prev = Metrics::default();
-        let read: Box<dyn StatsReader<(), Metrics>> = Box::new(move |_args, (req, res)| {
+pub fn server_data() -> StatsServerData<(), Reading> {
+    let open: Box<dyn StatsOpener<(), Reading>> = Box::new(move |_| {
+        let mut prev = Reading::default();
+        let read: Box<dyn StatsReader<(), Reading>> = Box::new(move |_args, (req, res)| {
             req.send(())?;
             let now = res.recv()?;
-            let delta = now.delta(&prev);
+            let mut delta = now.totals.delta(&prev.totals);
+            stats::score(&mut delta, &sub_matrix(&now.confusion, &prev.confusion));
             prev = now;
             delta.to_json()
         });
@@ -41,7 +55,7 @@ pub fn server_data() -> StatsServerData<(), Metrics> {
 }
 
 /// Launch the server at the default path.
-pub fn launch() -> Result<StatsServer<(), Metrics>> {
+pub fn launch() -> Result<StatsServer<(), Reading>> {
     StatsServer::new(server_data())
         .set_path(DEFAULT_PATH)
         .launch()
@@ -115,11 +129,15 @@ mod tests {
             let mut n = 0u64;
             while req.recv().is_ok() {
                 n += 1;
-                let m = Metrics {
-                    generation: n,
-                    decisions: 10 * n,
-                    decisions_tiny: 10 * n,
-                    ..Default::default()
+                let m = Reading {
+                    totals: Metrics {
+                        generation: n,
+                        decisions: 10 * n,
+                        decisions_tiny: 10 * n,
+                        ..Default::default()
+                    },
+                    // One more right tiny decision and one wrong per reading.
+                    confusion: vec![vec![n, n, 0, 0], vec![0; 4], vec![0; 4], vec![0; 4]],
                 };
                 if res.send(m).is_err() {
                     break;
@@ -136,6 +154,12 @@ mod tests {
         let second = ask(&mut c, "stats");
         assert_eq!(second["decisions"], 10, "then the change since the last");
         assert_eq!(second["generation"], 2, "gauges as they are");
+        // Scored over the reading's own outcomes: one hit, one tiny predicted
+        // for a short burst (cost 1 of 6), recall 1/2 of tiny... of the
+        // classes that occurred: tiny 1/1, short 0/1.
+        assert_eq!(second["model_balanced_accuracy_pct"], 50.0);
+        let want = 100.0 * (1.0 - 0.5 / 6.0);
+        assert!((second["model_score"].as_f64().unwrap() - want).abs() < 1e-9);
         // Another client has its own previous reading.
         let mut c2 = BufReader::new(UnixStream::connect(&path).unwrap());
         assert_eq!(ask(&mut c2, "stats")["decisions"], 30);

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 
-use crate::bpf_intf::arbor_policy_ARBOR_MAX_CPUS as MAX_CPUS;
-use crate::bpf_intf::arbor_policy_ARBOR_MAX_LLCS as MAX_LLCS;
+use arbor_intf::bpf_intf::arbor_policy_ARBOR_MAX_CPUS as MAX_CPUS;
+use arbor_intf::bpf_intf::arbor_policy_ARBOR_MAX_LLCS as MAX_LLCS;
 
 /// CPUs grouped by LLC, indexed the way the BPF side indexes them.
 #[derive(Debug, Clone, PartialEq, Eq)]

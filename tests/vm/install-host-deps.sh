@@ -35,3 +35,6 @@ if ! qemu-system-x86_64 --version 2>/dev/null | grep -qE 'version (9|1[0-9])\.';
 fi
 qemu-system-x86_64 --version | head -1
 clang-19 --version | head -1
+
+# The Python example's venv (tests/example_python.rs), cached.
+"$here/install-python-env.sh"

@@ -6,8 +6,8 @@
 #               [--file SRC:DEST ...] [--out DIR] [--smp SPEC] [--quiet]
 #   SCENARIO   a name in tests/vm/scenarios/ (NAME.sh) or a path to a script
 #   --bin      the scheduler binary (default: $ARBOR_BIN, else
-#              $CARGO_TARGET_DIR/debug/scx_arbor); repeatable: extra binaries
-#              go to /usr/bin/NAME too
+#              $CARGO_TARGET_DIR/debug/scx_arbor), and scx_arbor_tools from
+#              beside it; repeatable: extra binaries go to /usr/bin/NAME too
 #   --timeout  the scenario's budget inside the guest (default 300); the VM
 #              is killed from the host 90 s after that
 #   --arg      arbor.KEY=VALUE on the kernel command line ($ARBOR_KEY in the
@@ -56,6 +56,10 @@ fi
 if [ "$(basename "${bins[0]}")" != scx_arbor ]; then
 	infra "the first --bin must be named scx_arbor (the scenarios run scx_arbor), got ${bins[0]}"
 fi
+# `scx_arbor ab`, `workload` and `model verify` run its sibling binary.
+tools="$(dirname "${bins[0]}")/scx_arbor_tools"
+[ -x "$tools" ] || infra "$tools not found beside ${bins[0]}: build both binaries (cargo build)"
+[[ " ${bins[*]} " == *" $tools "* ]] || bins+=("$tools")
 
 extra_scenario=()
 if [[ $scenario == */* ]]; then

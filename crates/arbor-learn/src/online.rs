@@ -1,0 +1,776 @@
+//! Online learning: a bounded window of outcome samples, periodic retraining
+//! and the decision to promote a candidate over the running tree.
+//!
+//! This module is pure logic: the scheduler's learning thread feeds it
+//! samples, asks it for candidates and installs what it promotes. Candidates
+//! are judged by the cost-weighted score of [`super::cost`].
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::cart::{self, CartParams};
+use crate::cost::Confusion;
+use arbor_intf::sample::Sample;
+use arbor_intf::schema::NR_FEATURES;
+use arbor_model::ensemble::Ensemble;
+
+/// What the learning thread may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LearnMode {
+    /// Never train; the model changes only through --model or `swap`.
+    Off,
+    /// Train candidates and walk them in BPF beside the live model, counting
+    /// their score on real outcomes; never promote.
+    Shadow,
+    /// Train candidates and promote those that beat the live model.
+    On,
+}
+
+/// Learning parameters.
+#[derive(Debug, Clone)]
+pub struct LearnConfig {
+    pub mode: LearnMode,
+    /// Samples kept (the oldest go first): caps memory at about
+    /// `window * 36` bytes.
+    pub window: usize,
+    /// Train a candidate at most this often.
+    pub interval: Duration,
+    /// ... and only once this many new samples arrived since the last one.
+    pub min_new_samples: usize,
+    /// Never train on fewer samples than this.
+    pub min_samples: usize,
+    /// Share of the samples held out for evaluation (never trained on),
+    /// spread evenly over the window by arrival order (see [`is_held_out`]).
+    pub holdout: f64,
+    /// Score points (0..100) a candidate must beat the running tree by.
+    pub margin: f64,
+    /// Bursts a candidate must be walked in shadow before it may be promoted
+    /// (0: promote on the held-out evaluation alone).
+    pub shadow_bursts: u64,
+    /// Train on at most this many samples (the newest of the training
+    /// samples): bounds the time and CPU one candidate costs.
+    pub max_train_rows: usize,
+    pub cart: CartParams,
+}
+
+/// Rejections in a row double the wait before the next candidate, up to
+/// `interval << MAX_BACKOFF`.
+pub const MAX_BACKOFF: u32 = 3;
+
+/// Is the sample that arrived `seq`-th (0-based, over the learner's life)
+/// held out for evaluation? Held-out samples are spread evenly by arrival
+/// order, a share `holdout` of them, so training and evaluation samples come
+/// from the same stretch of time: right after a workload switch the newest
+/// samples are trained on too, not only scored. The choice depends on the
+/// sample alone, so a sample trained on once is never held out later and a
+/// parent tree is never scored on samples it was trained on.
+pub fn is_held_out(seq: u64, holdout: f64) -> bool {
+    let h = holdout.clamp(0.0, 1.0);
+    ((seq + 1) as f64 * h).floor() > (seq as f64 * h).floor()
+}
+
+/// How a candidate and the running tree ("parent") did on the same
+/// held-out samples. Scores and balanced accuracies are in points (0..100).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Evaluation {
+    pub train_rows: usize,
+    pub holdout_rows: usize,
+    pub candidate_score: f64,
+    pub candidate_balanced_accuracy: f64,
+    /// None when no model is running (every task gets the fallback class).
+    pub parent_score: Option<f64>,
+    pub parent_balanced_accuracy: Option<f64>,
+    pub train_ms: f64,
+}
+
+impl Evaluation {
+    /// Does the candidate beat the parent by `margin` points? With no
+    /// parent tree there is nothing to beat.
+    pub fn beats_parent(&self, margin: f64) -> bool {
+        self.parent_score
+            .is_none_or(|p| self.candidate_score >= p + margin)
+    }
+}
+
+/// A candidate's shadow record: its decisions and the running tree's over
+/// the same bursts (BPF counters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShadowRecord {
+    pub candidate: Confusion,
+    pub parent: Confusion,
+}
+
+impl ShadowRecord {
+    /// Does the candidate beat the parent in shadow by `margin` points?
+    /// A parent without model decisions (fallback) has nothing to beat.
+    pub fn candidate_wins(&self, margin: f64) -> bool {
+        match (self.candidate.score(), self.parent.score()) {
+            (Some(c), Some(p)) => c >= p + margin,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "shadow record over {} bursts: candidate score {} vs running {}",
+            self.candidate.total(),
+            points(self.candidate.score()),
+            points(self.parent.score())
+        )
+    }
+}
+
+/// What to do with a freshly trained candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Shadow mode: walk it in shadow, never promote.
+    ShadowOnly,
+    /// Gated: it won on held-out; walk it in shadow before deciding.
+    Shadow,
+    /// It won on held-out and no shadow record is required.
+    Promote,
+    /// It lost on held-out.
+    Reject(String),
+}
+
+/// The promotion rule for a candidate evaluated on held-out samples.
+pub fn next_step(cfg: &LearnConfig, eval: &Evaluation) -> Next {
+    match cfg.mode {
+        LearnMode::Off | LearnMode::Shadow => Next::ShadowOnly,
+        LearnMode::On if !eval.beats_parent(cfg.margin) => Next::Reject(format!(
+            "rejected: {}; needs a {:.1}-point margin",
+            describe(eval),
+            cfg.margin
+        )),
+        LearnMode::On if cfg.shadow_bursts > 0 => Next::Shadow,
+        LearnMode::On => Next::Promote,
+    }
+}
+
+/// The learner's counters, reported in `status` and `--stats`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LearnStats {
+    pub samples_seen: u64,
+    pub window_len: usize,
+    pub candidates_trained: u64,
+    pub promoted: u64,
+    pub rejected: u64,
+    /// Why the last candidate was promoted or rejected.
+    pub last_verdict: String,
+    pub last_evaluation: Option<Evaluation>,
+    /// Time from the promotion decision to the slot swap returning, µs.
+    pub last_swap_us: Option<u64>,
+    /// Scheduler generation live now, and its number in --model-dir when it
+    /// is a saved generation.
+    pub live_generation: u64,
+    pub live_stored_generation: Option<u64>,
+    /// Cost-weighted score (points) and balanced accuracy of the live
+    /// generation on real outcomes (BPF counters) since it was installed.
+    pub live_score: Option<f64>,
+    pub live_balanced_accuracy: Option<f64>,
+    pub live_bursts: u64,
+    /// At the last promotion: the replaced generation's live score.
+    pub parent_live_score: Option<f64>,
+    /// Samples per second reaching the learner (over the last 10 s).
+    pub samples_per_sec: f64,
+    /// Batches handed to the learner.
+    pub batches: u64,
+}
+
+/// The bounded sample window and the retraining schedule.
+pub struct Learner {
+    cfg: LearnConfig,
+    window: VecDeque<([u32; NR_FEATURES], u8)>,
+    new_since_train: usize,
+    last_train: Option<Instant>,
+    /// Rejections in a row (capped at MAX_BACKOFF).
+    backoff: u32,
+    /// The live score when the current run of rejections began: the level
+    /// the running tree held while candidates could not beat it.
+    live_ref: Option<f64>,
+    /// `samples_seen` when the live score first fell below `live_ref` by
+    /// more than the margin (None: not degraded).
+    degraded_since: Option<u64>,
+    live_now: Option<f64>,
+    pub stats: LearnStats,
+}
+
+impl Learner {
+    pub fn new(cfg: LearnConfig) -> Self {
+        // The window's memory is written once here, so the learner's
+        // footprint is what it will be from the start, instead of growing
+        // for as long as the window takes to fill (at a few hundred samples
+        // a second, minutes).
+        let cap = cfg.window.min(1 << 20);
+        let mut window = VecDeque::with_capacity(cap);
+        window.resize(cap, ([0; NR_FEATURES], 0));
+        window.clear();
+        Self {
+            window,
+            cfg,
+            new_since_train: 0,
+            last_train: None,
+            backoff: 0,
+            live_ref: None,
+            degraded_since: None,
+            live_now: None,
+            stats: LearnStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &LearnConfig {
+        &self.cfg
+    }
+
+    /// Take one outcome sample into the window.
+    pub fn push(&mut self, s: &Sample) {
+        if self.window.len() == self.cfg.window {
+            self.window.pop_front();
+        }
+        self.window.push_back((s.features, s.actual));
+        self.new_since_train += 1;
+        self.stats.samples_seen += 1;
+    }
+
+    /// Take a batch of samples (no allocation once the window is full).
+    pub fn push_batch(&mut self, batch: &[Sample]) {
+        for s in batch {
+            self.push(s);
+        }
+        self.stats.window_len = self.window.len();
+        self.stats.batches += 1;
+    }
+
+    /// The wait between candidates now: the interval, doubled for each
+    /// rejection in a row (up to 2^MAX_BACKOFF times).
+    pub fn current_interval(&self) -> Duration {
+        self.cfg.interval * (1u32 << self.backoff)
+    }
+
+    /// The running tree's recent live score (points), as it is measured.
+    /// While it is more than the margin below the level it held when the
+    /// rejections began, the workload has changed under it: candidates are
+    /// trained at the plain interval, without back-off, until one is
+    /// promoted or a whole window of samples has arrived since the drop
+    /// (then the lower level is the new reference: no candidate trained on
+    /// the new workload alone beat the running tree).
+    pub fn observe_live(&mut self, score: Option<f64>) {
+        self.live_now = score;
+        let (Some(reference), Some(now)) = (self.live_ref, score) else {
+            return;
+        };
+        if now >= reference - self.cfg.margin.max(1.0) {
+            self.degraded_since = None;
+            return;
+        }
+        let seen = self.stats.samples_seen;
+        let since = *self.degraded_since.get_or_insert(seen);
+        if seen - since >= self.cfg.window as u64 {
+            self.live_ref = Some(now);
+            self.degraded_since = None;
+        } else {
+            self.backoff = 0;
+        }
+    }
+
+    /// Is it time to train a candidate?
+    pub fn due(&self, now: Instant) -> bool {
+        self.cfg.mode != LearnMode::Off
+            && self.window.len() >= self.cfg.min_samples
+            && self.new_since_train >= self.cfg.min_new_samples
+            && self
+                .last_train
+                .is_none_or(|t| now.duration_since(t) >= self.current_interval())
+    }
+
+    /// Train a candidate on the window's training samples (the newest
+    /// `max_train_rows` of them) and score it and `parent` (the running tree)
+    /// on its held-out samples ([`is_held_out`]).
+    pub fn train_candidate(
+        &mut self,
+        parent: Option<&Ensemble>,
+        now: Instant,
+    ) -> Result<(Ensemble, Evaluation)> {
+        self.last_train = Some(now);
+        self.new_since_train = 0;
+        self.stats.window_len = self.window.len();
+        let n = self.window.len();
+        anyhow::ensure!(n >= 2, "need at least 2 samples to train, have {n}");
+        let n_held = self.rows(true).count();
+        let n_train = n - n_held;
+        anyhow::ensure!(
+            n_train > 0 && n_held > 0,
+            "{n} samples give {n_train} to train on and {n_held} to hold out"
+        );
+        // Only the rows trained on are copied (the newest max_train_rows of
+        // them); the window is read in place, so training's scratch does not
+        // grow with the window.
+        let skip = n_train.saturating_sub(self.cfg.max_train_rows.max(1));
+        let (x, y): (Vec<_>, Vec<_>) = self.rows(false).skip(skip).copied().unzip();
+        let t0 = Instant::now();
+        // Judged by the cost-weighted score, so labelled by least cost.
+        let candidate = cart::cost_leaves(&cart::train(&x, &y, &self.cfg.cart)?);
+        let train_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let cand = confusion(&candidate, self.rows(true))?;
+        let par = parent.map(|m| confusion(m, self.rows(true))).transpose()?;
+        let eval = Evaluation {
+            train_rows: x.len(),
+            holdout_rows: n_held,
+            candidate_score: cand.score().unwrap_or(0.0),
+            candidate_balanced_accuracy: cand.balanced_accuracy().unwrap_or(0.0),
+            parent_score: par.and_then(|c| c.score()),
+            parent_balanced_accuracy: par.and_then(|c| c.balanced_accuracy()),
+            train_ms,
+        };
+        self.stats.candidates_trained += 1;
+        self.stats.last_evaluation = Some(eval);
+        Ok((candidate, eval))
+    }
+
+    /// The window's held-out samples (`held`) or its training samples,
+    /// oldest first, read in place.
+    fn rows(&self, held: bool) -> impl Iterator<Item = &([u32; NR_FEATURES], u8)> + '_ {
+        let first = self.stats.samples_seen - self.window.len() as u64;
+        self.window
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| is_held_out(first + *i as u64, self.cfg.holdout) == held)
+            .map(|(_, r)| r)
+    }
+
+    /// Record a promotion or a rejection and why.
+    pub fn verdict(&mut self, promoted: bool, why: String) {
+        if promoted {
+            self.stats.promoted += 1;
+            self.backoff = 0;
+            self.live_ref = None;
+            self.degraded_since = None;
+            // The replaced tree's score says nothing about the new one.
+            self.live_now = None;
+        } else {
+            self.stats.rejected += 1;
+            if self.live_ref.is_none() {
+                self.live_ref = self.live_now;
+            }
+            if self.degraded_since.is_none() {
+                self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
+            }
+        }
+        self.stats.last_verdict = why;
+    }
+}
+
+/// Predicted against actual class of `model` on `rows`.
+pub fn confusion<'a>(
+    model: &Ensemble,
+    rows: impl IntoIterator<Item = &'a ([u32; NR_FEATURES], u8)>,
+) -> Result<Confusion> {
+    let mut c = Confusion::default();
+    for (x, y) in rows {
+        c.add(model.predict(x)?, *y as usize);
+    }
+    Ok(c)
+}
+
+fn points(v: Option<f64>) -> String {
+    v.map_or("none (fallback class)".to_string(), |v| format!("{v:.1}"))
+}
+
+/// Explain a held-out evaluation in one line.
+pub fn describe(e: &Evaluation) -> String {
+    format!(
+        "score {:.1} (balanced accuracy {:.1}%) vs running {} (balanced accuracy {}) on {} held-out samples (trained on {} in {:.1} ms)",
+        e.candidate_score,
+        e.candidate_balanced_accuracy,
+        points(e.parent_score),
+        e.parent_balanced_accuracy.map_or("-".into(), |v| format!("{v:.1}%")),
+        e.holdout_rows,
+        e.train_rows,
+        e.train_ms
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arbor_intf::schema::{CLASS_FALLBACK, NR_CLASSES};
+    use arbor_util::rng::SplitMix64;
+
+    fn cfg(mode: LearnMode) -> LearnConfig {
+        LearnConfig {
+            mode,
+            window: 1000,
+            interval: Duration::from_secs(0),
+            min_new_samples: 100,
+            min_samples: 200,
+            holdout: 0.25,
+            margin: 2.0,
+            shadow_bursts: 0,
+            max_train_rows: 100_000,
+            cart: CartParams::default(),
+        }
+    }
+
+    #[test]
+    fn rejections_back_off_and_a_live_drop_or_promotion_resets() {
+        let mut c = cfg(LearnMode::On);
+        c.interval = Duration::from_secs(10);
+        let mut l = Learner::new(c);
+        l.push_batch(&(0..1000).map(sample).collect::<Vec<_>>());
+        let t0 = Instant::now();
+        assert!(l.due(t0));
+        l.observe_live(Some(90.0));
+        l.train_candidate(None, t0).unwrap();
+        let more = |l: &mut Learner| l.push_batch(&(0..200).map(sample).collect::<Vec<_>>());
+        more(&mut l);
+        assert!(!l.due(t0 + Duration::from_secs(9)));
+        assert!(l.due(t0 + Duration::from_secs(10)));
+        for k in 1..=5u32 {
+            l.verdict(false, "worse".into());
+            let want = 10u64 * (1 << k.min(MAX_BACKOFF));
+            assert_eq!(l.current_interval(), Duration::from_secs(want), "after {k}");
+        }
+        assert!(!l.due(t0 + Duration::from_secs(79)));
+        assert!(l.due(t0 + Duration::from_secs(80)));
+        // A small dip does not reset; a drop beyond the margin does.
+        l.observe_live(Some(89.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(80));
+        l.observe_live(Some(87.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(10));
+        // While the live score stays down, rejections do not back off ...
+        for _ in 0..3 {
+            l.verdict(false, "worse".into());
+            l.observe_live(Some(80.0));
+            assert_eq!(l.current_interval(), Duration::from_secs(10));
+        }
+        // ... until a whole window (1000) of samples arrived since the
+        // drop: then 80 is the level to hold and rejections back off again.
+        more(&mut l);
+        l.observe_live(Some(80.0));
+        for _ in 0..4 {
+            more(&mut l);
+        }
+        l.observe_live(Some(80.0));
+        l.verdict(false, "worse".into());
+        assert_eq!(l.current_interval(), Duration::from_secs(20));
+        l.observe_live(Some(79.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(20));
+        l.observe_live(Some(77.0));
+        assert_eq!(l.current_interval(), Duration::from_secs(10));
+        // A promotion ends the back-off and forgets the level.
+        l.verdict(true, "better".into());
+        assert_eq!(l.current_interval(), Duration::from_secs(10));
+        l.observe_live(Some(50.0));
+        l.verdict(false, "worse".into());
+        assert_eq!(l.current_interval(), Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_quarter_held_out_is_every_fourth_sample() {
+        let held: Vec<u64> = (0..12).filter(|&s| is_held_out(s, 0.25)).collect();
+        assert_eq!(held, [3, 7, 11]);
+        assert_eq!((0..1000).filter(|&s| is_held_out(s, 0.1)).count(), 100);
+        assert!(!(0..100).any(|s| is_held_out(s, 0.0)));
+        // After a workload switch the newest samples are trained on: a
+        // window of 900 old samples then 300 of a new rule.
+        let mut l = Learner::new(LearnConfig {
+            window: 1200,
+            ..cfg(LearnMode::On)
+        });
+        l.push_batch(&(0..900).map(sample).collect::<Vec<_>>());
+        let flipped: Vec<Sample> = (0..300)
+            .map(|i| {
+                let s = sample(i);
+                Sample {
+                    actual: 3 - s.actual,
+                    ..s
+                }
+            })
+            .collect();
+        l.push_batch(&flipped);
+        let (_, eval) = l.train_candidate(None, Instant::now()).unwrap();
+        assert_eq!((eval.train_rows, eval.holdout_rows), (900, 300));
+        let new_class =
+            |r: &([u32; NR_FEATURES], u8)| r.1 != arbor_intf::schema::class_of_burst(r.0[0]) as u8;
+        assert_eq!(l.rows(false).filter(|r| new_class(r)).count(), 225);
+        assert_eq!(l.rows(true).filter(|r| new_class(r)).count(), 75);
+    }
+
+    #[test]
+    fn training_rows_are_capped_to_the_newest() {
+        let mut c = cfg(LearnMode::On);
+        c.max_train_rows = 300;
+        let mut l = Learner::new(c);
+        l.push_batch(&(0..1000).map(sample).collect::<Vec<_>>());
+        let (_, eval) = l.train_candidate(None, Instant::now()).unwrap();
+        assert_eq!((eval.train_rows, eval.holdout_rows), (300, 250));
+        assert!(eval.candidate_score > 90.0, "{eval:?}");
+    }
+
+    /// Resident memory of this process in bytes (/proc/self/statm).
+    fn resident_bytes() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+    }
+
+    /// The window's memory is resident once the learner exists, and filling
+    /// it adds nothing: the footprint does not grow while samples arrive.
+    /// Truth: the kernel's count of this process's resident pages.
+    #[test]
+    fn the_window_is_resident_from_the_start() {
+        const N: usize = 500_000;
+        let bytes = (N * std::mem::size_of::<([u32; NR_FEATURES], u8)>()) as u64;
+        let chunk: Vec<Sample> = (0..10_000).map(sample).collect();
+        let mut c = cfg(LearnMode::On);
+        c.window = N;
+        let before = resident_bytes();
+        let mut l = Learner::new(c);
+        let created = resident_bytes();
+        assert!(
+            created.saturating_sub(before) >= bytes * 9 / 10,
+            "a {bytes}-byte window added only {} resident bytes",
+            created.saturating_sub(before)
+        );
+        for _ in 0..N / chunk.len() {
+            l.push_batch(&chunk);
+        }
+        assert_eq!(l.stats.window_len, N);
+        let filled = resident_bytes();
+        assert!(
+            filled.saturating_sub(created) < bytes / 10,
+            "filling the window added {} resident bytes",
+            filled.saturating_sub(created)
+        );
+    }
+
+    fn sample_of(features: [u32; NR_FEATURES], actual: u8) -> Sample {
+        Sample {
+            ts_ns: 0,
+            pid: 1,
+            generation: 0,
+            features,
+            predicted: CLASS_FALLBACK as u8,
+            actual,
+            burst_us: 0,
+            truncated: false,
+            shadow: None,
+        }
+    }
+
+    /// Bursts that follow the last burst: class by last_burst_us.
+    fn sample(i: u32) -> Sample {
+        let last = (i * 7919) % 8000;
+        let mut features = [0u32; NR_FEATURES];
+        features[0] = last;
+        features[5] = 100;
+        sample_of(features, arbor_intf::schema::class_of_burst(last) as u8)
+    }
+
+    #[test]
+    fn window_is_bounded_and_schedule_respected() {
+        let mut l = Learner::new(cfg(LearnMode::On));
+        let first: Vec<Sample> = (0..150).map(sample).collect();
+        l.push_batch(&first);
+        assert!(!l.due(Instant::now()), "below min_samples");
+        let rest: Vec<Sample> = (150..5000).map(sample).collect();
+        l.push_batch(&rest);
+        assert_eq!(l.stats.window_len, 1000);
+        assert_eq!(l.stats.samples_seen, 5000);
+        assert_eq!(l.stats.batches, 2);
+        assert!(l.due(Instant::now()));
+        l.train_candidate(None, Instant::now()).unwrap();
+        assert!(!l.due(Instant::now()), "needs new samples after training");
+
+        let off = Learner::new(cfg(LearnMode::Off));
+        assert!(!off.due(Instant::now()));
+    }
+
+    #[test]
+    fn learns_the_rule_and_beats_a_wrong_running_tree() {
+        let mut l = Learner::new(cfg(LearnMode::On));
+        l.push_batch(&(0..1000).map(sample).collect::<Vec<_>>());
+        // A running tree that always says "long".
+        let (wrong, _) = {
+            let mut w = Learner::new(cfg(LearnMode::On));
+            let all_long: Vec<Sample> = (0..1000)
+                .map(|i| Sample {
+                    actual: 3,
+                    ..sample(i)
+                })
+                .collect();
+            w.push_batch(&all_long);
+            w.train_candidate(None, Instant::now()).unwrap()
+        };
+        let (_, eval) = l.train_candidate(Some(&wrong), Instant::now()).unwrap();
+        assert_eq!(eval.holdout_rows, 250);
+        assert_eq!(eval.train_rows, 750);
+        assert!(eval.candidate_score > 95.0, "{eval:?}");
+        assert!(eval.candidate_balanced_accuracy > 90.0, "{eval:?}");
+        // Always "long" on bursts uniform over 0..8000 µs: tiny 1/32 costs 6,
+        // short 3/32 costs 4, medium 3/8 costs 2: mean 1.31, score about 78.
+        assert!(
+            (70.0..82.0).contains(&eval.parent_score.unwrap()),
+            "{eval:?}"
+        );
+        assert!(
+            (24.0..26.0).contains(&eval.parent_balanced_accuracy.unwrap()),
+            "{eval:?}"
+        );
+        assert!(eval.beats_parent(2.0));
+        assert_eq!(next_step(&cfg(LearnMode::On), &eval), Next::Promote);
+        let gated = LearnConfig {
+            shadow_bursts: 10,
+            ..cfg(LearnMode::On)
+        };
+        assert_eq!(next_step(&gated, &eval), Next::Shadow);
+        assert_eq!(next_step(&cfg(LearnMode::Shadow), &eval), Next::ShadowOnly);
+        // The same tree is no better than itself.
+        let again = Evaluation {
+            parent_score: Some(eval.candidate_score),
+            ..eval
+        };
+        assert!(!again.beats_parent(2.0));
+        assert!(
+            matches!(next_step(&cfg(LearnMode::On), &again), Next::Reject(r) if r.contains("held-out"))
+        );
+        l.verdict(true, "better".into());
+        l.verdict(false, "worse".into());
+        assert_eq!((l.stats.promoted, l.stats.rejected), (1, 1));
+        assert_eq!(l.stats.last_verdict, "worse");
+    }
+
+    #[test]
+    fn shadow_record_needs_the_margin() {
+        let mut cand = Confusion::default();
+        let mut par = Confusion::default();
+        for _ in 0..90 {
+            cand.add(1, 1);
+            par.add(1, 1);
+        }
+        for _ in 0..10 {
+            cand.add(0, 1); // cost 1 each: score 100 * (1 - 0.1/6)
+            par.add(3, 1); // cost 4 each: score 100 * (1 - 0.4/6)
+        }
+        let r = ShadowRecord {
+            candidate: cand,
+            parent: par,
+        };
+        assert!(r.candidate_wins(2.0));
+        assert!(!r.candidate_wins(6.0));
+        let swapped = ShadowRecord {
+            candidate: par,
+            parent: cand,
+        };
+        assert!(!swapped.candidate_wins(0.0));
+        assert!(r.describe().contains("100 bursts"));
+    }
+
+    /// Ground truth for the property test, written out independently of
+    /// `cost`: over-predicting costs 2 per class, under-predicting 1.
+    fn truth_score(model: &Ensemble, rows: &[([u32; NR_FEATURES], u8)]) -> f64 {
+        let mut total = 0.0;
+        for (x, y) in rows {
+            let p = model.predict(x).unwrap() as i64;
+            let a = i64::from(*y);
+            total += if p > a { 2 * (p - a) } else { a - p } as f64;
+        }
+        100.0 * (1.0 - total / rows.len() as f64 / 6.0)
+    }
+
+    /// Synthetic bursts with a known class structure: the class follows
+    /// thresholds on one or two features (which ones depends on `phase`),
+    /// with `noise_pct` of labels redrawn at random.
+    fn synthetic(rng: &mut SplitMix64, phase: u32, noise_pct: u64) -> Sample {
+        let f: [u32; NR_FEATURES] = std::array::from_fn(|_| rng.below(10_000) as u32);
+        let class = match phase % 3 {
+            0 => arbor_intf::schema::class_of_burst(f[0] / 2),
+            1 => {
+                // Two features, skewed towards tiny like real systems.
+                match (f[2] < 7000, f[4] < 5000) {
+                    (true, _) => 0,
+                    (false, true) => 1,
+                    (false, false) => 3,
+                }
+            }
+            _ => (f[1] * NR_CLASSES as u32 / 10_000) as usize,
+        };
+        let actual = if rng.below(100) < noise_pct {
+            rng.below(NR_CLASSES as u64) as usize
+        } else {
+            class
+        };
+        sample_of(f, actual as u8)
+    }
+
+    /// A promoted tree never scores below its parent on the same held-out
+    /// samples: over many seeds, noise levels, margins and workload
+    /// switches, every promotion is re-scored with the ground-truth costs.
+    #[test]
+    fn a_promoted_tree_never_scores_below_its_parent() {
+        let (mut promotions, mut rejections, mut checked) = (0, 0, 0);
+        for seed in 0..6u64 {
+            for (noise, margin) in [(0, 0.0), (20, 0.5), (45, 2.0)] {
+                let mut rng = SplitMix64::new(seed * 101 + noise);
+                let mut c = cfg(LearnMode::On);
+                c.margin = margin;
+                c.cart.max_depth = 1 + (seed as usize % 4);
+                c.cart.min_samples_leaf = 5;
+                let mut l = Learner::new(c.clone());
+                let mut parent: Option<Ensemble> = None;
+                for round in 0..12u32 {
+                    // Switch the workload every 4 rounds.
+                    let batch: Vec<Sample> = (0..400)
+                        .map(|_| synthetic(&mut rng, round / 4 + seed as u32, noise))
+                        .collect();
+                    l.push_batch(&batch);
+                    let (cand, eval) = l.train_candidate(parent.as_ref(), Instant::now()).unwrap();
+                    // A quarter held out: every fourth sample to arrive.
+                    let first = l.stats.samples_seen as usize - l.window.len();
+                    let held: Vec<_> = (l.window.iter().enumerate())
+                        .filter(|(i, _)| (first + i) % 4 == 3)
+                        .map(|(_, r)| *r)
+                        .collect();
+                    assert_eq!(held.len(), eval.holdout_rows);
+                    let cand_truth = truth_score(&cand, &held);
+                    assert!((cand_truth - eval.candidate_score).abs() < 1e-9);
+                    match next_step(&c, &eval) {
+                        Next::Promote => {
+                            if let Some(p) = &parent {
+                                let parent_truth = truth_score(p, &held);
+                                checked += 1;
+                                assert!(
+                                    cand_truth >= parent_truth + margin - 1e-9,
+                                    "seed {seed} noise {noise} round {round}: promoted {cand_truth:.2} over parent {parent_truth:.2}"
+                                );
+                            }
+                            promotions += 1;
+                            parent = Some(cand);
+                        }
+                        Next::Reject(_) => {
+                            rejections += 1;
+                            let p = parent.as_ref().expect("nothing to lose to");
+                            assert!(cand_truth < truth_score(p, &held) + margin);
+                        }
+                        other => panic!("mode on gave {other:?}"),
+                    }
+                }
+            }
+        }
+        eprintln!(
+            "{promotions} promotions ({checked} over a parent tree), {rejections} rejections"
+        );
+        assert!(
+            checked >= 20,
+            "too few promotions over a parent to test: {checked}"
+        );
+        assert!(rejections >= 20, "too few rejections: {rejections}");
+    }
+}

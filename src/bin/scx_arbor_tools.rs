@@ -1,0 +1,51 @@
+//! scx_arbor_tools: what `scx_arbor ab`, `scx_arbor workload` and
+//! `scx_arbor model verify` run. `scx_arbor` parses those commands and then
+//! runs this binary with the same arguments, so that the A/B harness, its
+//! plots and tract stay out of the scheduler's binary. It takes the same
+//! command line as `scx_arbor` for these commands.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// The A/B harness, its workloads and tract's verification of scx_arbor.
+#[derive(Debug, Parser)]
+#[command(name = "scx_arbor", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A/B-compare scx_arbor against the kernel's default scheduler (EEVDF)
+    /// on the same workload, in interleaved rounds, with statistics.
+    Ab(Box<arbor_ab::AbArgs>),
+    /// Run the A/B latency mix alone, under whatever scheduler is attached.
+    Workload(arbor_ab::workload_cmd::WorkloadArgs),
+    /// ONNX tree models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Compare the integer walker (the BPF semantics) with tract's inference
+    /// of the ONNX file and with stored labels.
+    Verify(arbor_verify::cli::VerifyArgs),
+}
+
+fn run(cli: Cli) -> Result<()> {
+    scx_arbor::logging::init(0)?;
+    match cli.command {
+        Command::Ab(args) => arbor_ab::run(*args),
+        Command::Workload(args) => arbor_ab::workload_cmd::run(&args),
+        Command::Model(ModelCommand::Verify(args)) => arbor_verify::cli::run(&args),
+    }
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("scx_arbor: {e:#}");
+        std::process::exit(1);
+    }
+}
