@@ -337,8 +337,11 @@ static void count_wake_llc(struct arbor_cpu_stats *st, s32 cpu)
 		st->wake_llc_remote++;
 }
 
-/* Whether a task waiting in DSQ @dsq_id has a deadline before @deadline */
-static bool queued_before(u64 dsq_id, u64 deadline)
+/*
+ * Whether a task waiting in DSQ @dsq_id has a deadline before @deadline.
+ * A global function: the verifier checks it once, not at every call site.
+ */
+__noinline bool queued_before(u64 dsq_id, u64 deadline)
 {
 	struct task_struct *head;
 
@@ -755,9 +758,10 @@ static u64 starve_bound(u64 dsq_id, u32 nr_cpus)
  * nice-19 task's request is 100 times longer in virtual time; under an
  * overload every turn is) while the watchdog allows timeout_ms. Run the
  * task that has waited longest, once it has waited past starve_bound():
- * while any task has, the queue is served oldest first.
+ * while any task has, the queue is served oldest first. A global
+ * function, checked once by the verifier.
  */
-static bool run_starved(s32 cpu, u64 dsq_id, u32 nr_cpus)
+__noinline bool run_starved(s32 cpu, u64 dsq_id, u32 nr_cpus)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
