@@ -22,13 +22,16 @@ typedef _Bool bool;
 /*
  * Feature schema. Bump ARBOR_SCHEMA_VERSION whenever a feature's meaning,
  * unit or order changes: every model names the schema it was trained for and
- * a mismatch is refused at load time.
+ * a mismatch is refused at load time. Schema 2 appended features 8-10 to
+ * schema 1, whose features keep their indices and meaning: a schema-1 model
+ * is still accepted (it never looks at the new ones).
  *
  * Every feature is an unsigned integer kept below 2^24 (ARBOR_FEATURE_MAX) so
  * that an f32 threshold t compares exactly as "x <= floor(t)".
  */
 enum arbor_schema {
-	ARBOR_SCHEMA_VERSION	= 1,
+	ARBOR_SCHEMA_VERSION	= 2,
+	ARBOR_SCHEMA_OLDEST	= 1,	/* oldest schema a model may name */
 	ARBOR_FEATURE_MAX	= (1 << 24) - 1,
 };
 
@@ -53,8 +56,32 @@ enum arbor_feature {
 	 * queued tasks but those pinned to one CPU)
 	 */
 	ARBOR_F_RUNNABLE_LOAD		= 7,
+	/*
+	 * Schema 2: what is known of the burst so far, where a decision is
+	 * made in its middle (0 at the wakeup that starts it). CPU time the
+	 * task has run in its current burst, µs
+	 */
+	ARBOR_F_ELAPSED_US		= 8,
+	/* Wakeups the task has issued in its current burst (fan-out) */
+	ARBOR_F_WAKES_IN_BURST		= 9,
+	/* EWMA (1/4) of |burst - EWMA burst|, µs: how much bursts vary */
+	ARBOR_F_BURST_ABSDEV_US		= 10,
 
-	ARBOR_NR_FEATURES		= 8,
+	ARBOR_NR_FEATURES		= 11,
+};
+
+/*
+ * Where a decision is made. Each decision walks the model over the task's
+ * features then; a burst's outcome sample is sent for its wakeup decision
+ * and, if there was one, for its latest decision in the middle.
+ */
+enum arbor_point {
+	/* The wakeup that starts a burst: its request and slice */
+	ARBOR_POINT_WAKEUP	= 0,
+	/* A tick after the burst outran its class: request and slice again */
+	ARBOR_POINT_TICK	= 1,
+	/* The task wakes another: whether it ends its burst soon */
+	ARBOR_POINT_WAKER	= 2,
 };
 
 /*
@@ -189,6 +216,20 @@ struct arbor_sample {
 	u8 actual;		/* class of burst_us */
 	u8 truncated;		/* 1 iff burst_us >= ARBOR_BURST_TRUNC_US */
 	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
+	u8 point;		/* enum arbor_point of the decision */
+	u8 oracle;		/* 1: the decision came from the oracle */
+	u8 pad[2];
+};
+
+/*
+ * Oracle (tests and benchmarks only: the loader enables it only in builds
+ * with the `oracle` feature): what a workload knows of a thread's coming
+ * CPU use, keyed by thread id in the pinned map `oracle`. end_exec_ns is
+ * the value the thread's sum_exec_runtime (its CLOCK_THREAD_CPUTIME_ID)
+ * will have when its current or next burst ends.
+ */
+struct arbor_oracle {
+	u64 end_exec_ns;
 };
 
 /*
@@ -224,7 +265,11 @@ struct arbor_cpu_stats {
 				  * only tasks bound to that CPU (a walk
 				  * past them for nothing) */
 	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
-	u64 starved_runs;	/* tasks run out of deadline order after waiting 100 ms */
+	u64 starved_runs;	/* tasks run out of deadline order past the wait bound */
+	u64 tick_decisions;	/* decisions at a tick, the burst past its class */
+	u64 waker_decisions;	/* decisions on whether a waker ends soon */
+	u64 waker_soon;		/* of those: it does (the wakee waits for it) */
+	u64 oracle_decisions;	/* decisions the oracle made (oracle builds) */
 	u64 cpu_onlines;	/* CPUs of the topology that came back online */
 	u64 cpu_offlines;	/* CPUs that went offline */
 	u64 offline_moves;	/* wakeups moved off the DSQ of a CPU going offline */
@@ -268,10 +313,17 @@ struct task_ctx {
 				 * wakeup (see pull_sibling()); 0: none */
 	u32 llc;		/* LLC whose virtual time counts it (~0: none) */
 	u32 placed_llc;		/* LLC whose virtual time vruntime is in */
+	u32 wakes_in_burst;	/* wakeups it issued in its current burst */
 	u32 feat[ARBOR_NR_FEATURES];	/* features kept up to date */
-	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the decision */
-	u8 action;		/* action row of the decision */
+	u32 dfeat[ARBOR_NR_FEATURES];	/* features as seen at the wakeup decision */
+	u32 mfeat[ARBOR_NR_FEATURES];	/* ... at the latest decision mid-burst */
+	u8 action;		/* action row in force (the latest decision's) */
+	u8 daction;		/* action row of the wakeup decision */
+	u8 maction;		/* action row of the latest mid-burst decision */
+	u8 mpoint;		/* its enum arbor_point (0: none this burst) */
 	u8 shadow;		/* shadow model's class, or ARBOR_NO_SHADOW */
+	u8 oracle;		/* bit 0: the wakeup decision was the oracle's,
+				 * bit 1: the mid-burst one */
 	bool decided;		/* a decision covers the current burst */
 	bool asleep;		/* slept (or never ran): the next wakeup places it */
 	bool moved;		/* dequeued without sleeping: placed again when back */

@@ -71,6 +71,20 @@ UEI_DEFINE(uei);
 /* Set by userspace before load: preempt a running task on an earlier-deadline wakeup */
 const volatile bool wakeup_preempt = true;
 
+/*
+ * Set by userspace before load, in builds with the `oracle` feature only:
+ * decide from what the workload published in `oracle` (struct
+ * arbor_oracle), where it published something, instead of the model.
+ */
+const volatile bool oracle_enabled;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, struct arbor_oracle);
+} oracle SEC(".maps");
+
 /* Action table: per class (and the fallback row) the slice and request */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -175,45 +189,76 @@ static u32 class_of_burst(u32 burst_us)
 #include "placement.bpf.h"
 #include "topology.bpf.h"
 
-/*
- * Classify the burst that is starting and take the class's request and slice.
- * The features are snapshotted so that the outcome sample carries exactly
- * what the decision saw.
- */
-static void decide(struct task_struct *p, struct task_ctx *tctx)
+/* CPU time @p has run in its current burst, ns, as far as the kernel has counted it */
+static u64 burst_elapsed_ns(struct task_struct *p, struct task_ctx *tctx)
 {
-	struct arbor_cpu_stats *st = this_cpu_stats();
-	struct arbor_action *act;
-	u32 action, i;
-	u64 gen;
+	u64 exec = p->se.sum_exec_runtime;
 
-	if (!st)
-		return;
+	return tctx->burst_ns +
+	       (exec > tctx->charged_exec ? exec - tctx->charged_exec : 0);
+}
 
-	tctx->feat[ARBOR_F_WEIGHT] = sat_u32(p->scx.weight);
-	tctx->feat[ARBOR_F_NR_CPUS_ALLOWED] = sat_u32(p->nr_cpus_allowed);
-	tctx->feat[ARBOR_F_RUNNABLE_LOAD] =
-		sat_u32(scx_bpf_dsq_nr_queued(llc_dsq(scx_bpf_task_cpu(p))));
-	for (i = 0; i < ARBOR_NR_FEATURES; i++)
-		tctx->dfeat[i] = tctx->feat[i];
+/*
+ * The class of @p's current burst as the oracle knows it: the CPU time it
+ * has run in it plus what the workload said it will still run. -1 where the
+ * oracle knows nothing (or only a burst that is over).
+ */
+static s32 oracle_class(struct task_struct *p, struct task_ctx *tctx,
+			bool running)
+{
+	struct arbor_oracle *o;
+	u32 pid = p->pid;
+	u64 exec = p->se.sum_exec_runtime, total;
 
-	action = walk_model(&model_slot, tctx->dfeat, st, &gen);
-	if (gen)
-		st->generation = gen;
+	if (!oracle_enabled)
+		return -1;
+	o = bpf_map_lookup_elem(&oracle, &pid);
+	if (!o || o->end_exec_ns <= exec)
+		return -1;
+	total = o->end_exec_ns - exec;
+	if (running)
+		total += burst_elapsed_ns(p, tctx);
+	return class_of_burst(sat_u32(total / NSEC_PER_USEC));
+}
 
-	tctx->shadow = ARBOR_NO_SHADOW;
-	if (bpf_map_lookup_elem(&shadow_slot, &(u32){0})) {
-		u64 sgen;
-		u32 shadow = walk_model(&shadow_slot, tctx->dfeat, st, &sgen);
+/*
+ * The class of @p's current burst from @feat (the oracle's where it knows
+ * it): an action row, ARBOR_CLASS_FALLBACK without a model. *@gen is the
+ * deciding model's generation (0: none); *@by_oracle whether the oracle
+ * decided. A burst that has already run past a class's bound is at least
+ * of the next class, whatever the model says.
+ */
+static u32 classify(struct task_struct *p, struct task_ctx *tctx, u32 *feat,
+		    bool running, struct arbor_cpu_stats *st, u64 *gen,
+		    bool *by_oracle)
+{
+	s32 known = oracle_class(p, tctx, running);
+	struct walk_io io;
+	u32 action, floor, i;
 
-		if (sgen && shadow < ARBOR_NR_CLASSES) {
-			tctx->shadow = shadow;
-			st->shadow_generation = sgen;
-			st->shadow_decisions++;
-		}
+	*by_oracle = known >= 0;
+	if (known >= 0) {
+		*gen = 0;
+		st->oracle_decisions++;
+		action = known;
+	} else {
+		for (i = 0; i < ARBOR_NR_FEATURES; i++)
+			io.feat[i] = feat[i];
+		walk_live(&io);
+		*gen = io.gen;
+		action = io.action;
 	}
+	floor = class_of_burst(feat[ARBOR_F_ELAPSED_US]);
+	if (action < ARBOR_NR_CLASSES && action < floor)
+		action = floor;
+	return action;
+}
 
-	act = bpf_map_lookup_elem(&actions, &action);
+/* The action row @action's slice and request become @p's */
+static void take_action(struct task_ctx *tctx, u32 action)
+{
+	struct arbor_action *act = bpf_map_lookup_elem(&actions, &action);
+
 	if (act && act->slice_ns && act->request_ns) {
 		tctx->slice_ns = act->slice_ns;
 		tctx->request_ns = act->request_ns;
@@ -222,10 +267,124 @@ static void decide(struct task_struct *p, struct task_ctx *tctx)
 		tctx->request_ns = DEFAULT_SLICE_NS;
 	}
 	tctx->action = action;
+}
+
+/* The features that depend on the moment: weight, CPUs, load */
+static void refresh_features(struct task_struct *p, struct task_ctx *tctx)
+{
+	tctx->feat[ARBOR_F_WEIGHT] = sat_u32(p->scx.weight);
+	tctx->feat[ARBOR_F_NR_CPUS_ALLOWED] = sat_u32(p->nr_cpus_allowed);
+	tctx->feat[ARBOR_F_RUNNABLE_LOAD] =
+		sat_u32(scx_bpf_dsq_nr_queued(llc_dsq(scx_bpf_task_cpu(p))));
+}
+
+/*
+ * Classify the burst that is starting and take the class's request and slice.
+ * The features are snapshotted so that the outcome sample carries exactly
+ * what the decision saw.
+ */
+static void decide(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+	bool by_oracle;
+	u32 action, i;
+	u64 gen;
+
+	if (!st)
+		return;
+
+	refresh_features(p, tctx);
+	tctx->feat[ARBOR_F_ELAPSED_US] = 0;
+	tctx->feat[ARBOR_F_WAKES_IN_BURST] = 0;
+	for (i = 0; i < ARBOR_NR_FEATURES; i++)
+		tctx->dfeat[i] = tctx->feat[i];
+
+	action = classify(p, tctx, tctx->dfeat, false, st, &gen, &by_oracle);
+	if (gen)
+		st->generation = gen;
+
+	tctx->shadow = ARBOR_NO_SHADOW;
+	if (bpf_map_lookup_elem(&shadow_slot, &(u32){0})) {
+		struct walk_io io;
+
+		for (i = 0; i < ARBOR_NR_FEATURES; i++)
+			io.feat[i] = tctx->dfeat[i];
+		walk_shadow(&io);
+		if (io.gen && io.action < ARBOR_NR_CLASSES) {
+			tctx->shadow = io.action;
+			st->shadow_generation = io.gen;
+			st->shadow_decisions++;
+		}
+	}
+
+	take_action(tctx, action);
+	tctx->daction = action;
+	tctx->mpoint = 0;
+	tctx->oracle = by_oracle ? 1 : 0;
 	tctx->generation = gen;
 	tctx->decided = true;
 	if (action < ARBOR_NR_ACTIONS)
 		st->decisions[action]++;
+}
+
+/*
+ * A decision in the middle of @p's burst, at @point, from what is known of
+ * the burst so far (its CPU time, the wakeups it issued): the snapshot
+ * becomes the burst's mid-burst sample. Returns the action row.
+ */
+static u32 decide_mid_burst(struct task_struct *p, struct task_ctx *tctx,
+			    u32 point, struct arbor_cpu_stats *st)
+{
+	bool by_oracle;
+	u32 action, i;
+	u64 gen;
+
+	refresh_features(p, tctx);
+	for (i = 0; i < ARBOR_NR_FEATURES; i++)
+		tctx->mfeat[i] = tctx->feat[i];
+	tctx->mfeat[ARBOR_F_ELAPSED_US] =
+		sat_u32(burst_elapsed_ns(p, tctx) / NSEC_PER_USEC);
+	tctx->mfeat[ARBOR_F_WAKES_IN_BURST] = tctx->wakes_in_burst;
+
+	action = classify(p, tctx, tctx->mfeat, true, st, &gen, &by_oracle);
+	tctx->maction = action;
+	tctx->mpoint = point;
+	if (by_oracle)
+		tctx->oracle |= 2;
+	else
+		tctx->oracle &= ~2;
+	return action;
+}
+
+/*
+ * At a tick: a burst that has run past the bound of its class (the wakeup
+ * decision was too short) is decided again with what is known of it now,
+ * and takes the new class's request and slice from its next request on.
+ */
+static void redecide_at_tick(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+	u32 bound, action;
+
+	if (!st || !tctx->decided || tctx->action >= ARBOR_CLASS_LONG)
+		return;
+	switch (tctx->action) {
+	case ARBOR_CLASS_TINY:
+		bound = ARBOR_BOUND_TINY_US;
+		break;
+	case ARBOR_CLASS_SHORT:
+		bound = ARBOR_BOUND_SHORT_US;
+		break;
+	default:
+		bound = ARBOR_BOUND_MEDIUM_US;
+		break;
+	}
+	if (burst_elapsed_ns(p, tctx) <= bound * NSEC_PER_USEC)
+		return;
+	action = decide_mid_burst(p, tctx, ARBOR_POINT_TICK, st);
+	if (action < ARBOR_NR_CLASSES)
+		take_action(tctx, action);
+	st->tick_decisions++;
 }
 
 /* A new request starts: the deadline moves one request past the vruntime */
@@ -242,7 +401,7 @@ static void new_deadline(struct task_struct *p, struct task_ctx *tctx)
 static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncated)
 {
 	struct arbor_cpu_stats *st = this_cpu_stats();
-	u32 burst_us, actual;
+	u32 burst_us, actual, old_ewma;
 
 	burst_us = sat_u32(tctx->burst_ns / NSEC_PER_USEC);
 	actual = class_of_burst(burst_us);
@@ -255,22 +414,35 @@ static void end_burst(struct task_struct *p, struct task_ctx *tctx, bool truncat
 
 	if (st) {
 		st->bursts++;
-		if (tctx->decided && tctx->action < ARBOR_NR_ACTIONS) {
-			st->confusion[tctx->action][actual]++;
+		if (tctx->decided && tctx->daction < ARBOR_NR_ACTIONS) {
+			st->confusion[tctx->daction][actual]++;
 			if (tctx->shadow < ARBOR_NR_CLASSES) {
 				st->shadow_confusion[tctx->shadow][actual]++;
-				st->paired_confusion[tctx->action][actual]++;
+				st->paired_confusion[tctx->daction][actual]++;
 			}
 		}
 	}
 
-	if (st && tctx->decided)
-		maybe_sample(p, tctx, st, burst_us, actual, truncated);
+	if (st && tctx->decided) {
+		maybe_sample(p, tctx, st, tctx->dfeat, tctx->daction,
+			     ARBOR_POINT_WAKEUP, tctx->oracle & 1, burst_us,
+			     actual, truncated);
+		if (tctx->mpoint)
+			maybe_sample(p, tctx, st, tctx->mfeat, tctx->maction,
+				     tctx->mpoint, (tctx->oracle >> 1) & 1,
+				     burst_us, actual, truncated);
+	}
 
+	old_ewma = tctx->feat[ARBOR_F_EWMA_BURST_US];
+	tctx->feat[ARBOR_F_BURST_ABSDEV_US] =
+		ewma(tctx->feat[ARBOR_F_BURST_ABSDEV_US],
+		     burst_us > old_ewma ? burst_us - old_ewma :
+					   old_ewma - burst_us);
 	tctx->feat[ARBOR_F_LAST_BURST_US] = burst_us;
-	tctx->feat[ARBOR_F_EWMA_BURST_US] =
-		ewma(tctx->feat[ARBOR_F_EWMA_BURST_US], burst_us);
+	tctx->feat[ARBOR_F_EWMA_BURST_US] = ewma(old_ewma, burst_us);
 	tctx->burst_ns = 0;
+	tctx->wakes_in_burst = 0;
+	tctx->mpoint = 0;
 	tctx->decided = false;
 }
 
@@ -308,6 +480,7 @@ static void wake_up(struct task_struct *p, struct task_ctx *tctx, u32 llc)
 	}
 	tctx->last_wake = now;
 	tctx->burst_ns = 0;
+	tctx->wakes_in_burst = 0;
 	tctx->asleep = false;
 
 	decide(p, tctx);
@@ -423,7 +596,10 @@ static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu,
 			    u64 *wait_dsq)
 {
 	struct task_struct *waker = bpf_get_current_task_btf();
+	struct arbor_cpu_stats *st;
 	struct task_ctx *wctx;
+	u32 action;
+	bool soon;
 
 	*wait_dsq = llc_dsq(here);
 	if (waker == p || llc_of(here) != llc_of(prev_cpu) ||
@@ -436,9 +612,43 @@ static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu,
 	wctx = lookup_task_ctx(waker);
 	if (!wctx || !wctx->decided)
 		return false;
-	if (wctx->action < ARBOR_NR_CLASSES)
-		return wctx->action <= ARBOR_CLASS_SHORT;
-	return wctx->feat[ARBOR_F_EWMA_BURST_US] <= ARBOR_BOUND_SHORT_US;
+	/*
+	 * With no model (and no oracle), the rule on the average: a burst
+	 * within ARBOR_BOUND_SHORT_US on average. With one, the waker's burst
+	 * is classified again from what is known of it now, the CPU time it
+	 * has run and the wakeups it has issued in it (a dispatcher that
+	 * fans out to many wakees keeps running).
+	 */
+	if (wctx->action >= ARBOR_NR_CLASSES && !oracle_enabled)
+		return wctx->feat[ARBOR_F_EWMA_BURST_US] <= ARBOR_BOUND_SHORT_US;
+	st = this_cpu_stats();
+	if (!st)
+		return false;
+	action = decide_mid_burst(waker, wctx, ARBOR_POINT_WAKER, st);
+	st->waker_decisions++;
+	soon = action <= ARBOR_CLASS_SHORT;
+	if (action >= ARBOR_NR_CLASSES)
+		soon = wctx->feat[ARBOR_F_EWMA_BURST_US] <= ARBOR_BOUND_SHORT_US;
+	if (soon)
+		st->waker_soon++;
+	return soon;
+}
+
+/*
+ * The task running here (not an interrupt on an idle CPU) wakes @p: one
+ * more wakeup issued in its burst (ARBOR_F_WAKES_IN_BURST). Wakeups of
+ * tasks that can run on one CPU only skip select_cpu and are not counted.
+ */
+static void count_wakeup_issued(struct task_struct *p)
+{
+	struct task_struct *waker = bpf_get_current_task_btf();
+	struct task_ctx *wctx;
+
+	if (waker == p || (waker->flags & PF_IDLE))
+		return;
+	wctx = lookup_task_ctx(waker);
+	if (wctx && wctx->wakes_in_burst < FEAT_MAX)
+		wctx->wakes_in_burst++;
 }
 
 s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
@@ -452,6 +662,8 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	tctx = lookup_task_ctx(p);
 	if (!tctx || !st)
 		return prev_cpu;
+	if (wake_flags & SCX_WAKE_TTWU)
+		count_wakeup_issued(p);
 	if ((wake_flags & SCX_WAKE_TTWU) && tctx->asleep)
 		wake_up(p, tctx, llc_of(prev_cpu));
 	refresh_request(p, tctx);
@@ -1111,6 +1323,7 @@ void BPF_STRUCT_OPS(arbor_tick, struct task_struct *p)
 	if (!tctx)
 		return;
 	charge_run(p, tctx);
+	redecide_at_tick(p, tctx);
 	if (tctx->decided && !time_before(tctx->vruntime, tctx->deadline)) {
 		new_deadline(p, tctx);
 		show_running_deadline(scx_bpf_task_cpu(p), tctx->deadline);

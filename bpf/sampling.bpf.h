@@ -84,10 +84,14 @@ static bool budget_allows(u32 class, u64 now)
 	return true;
 }
 
-/* Send the outcome of @p's decided burst, if the rules above allow */
-static void maybe_sample(struct task_struct *p, const struct task_ctx *tctx,
-			 struct arbor_cpu_stats *st, u32 burst_us, u32 actual,
-			 bool truncated)
+/*
+ * Send the outcome of one decision of @p's burst (features @feat, action
+ * row @action, made at @point), if the rules above allow.
+ */
+static __always_inline void
+maybe_sample(struct task_struct *p, const struct task_ctx *tctx,
+	     struct arbor_cpu_stats *st, const u32 *feat, u32 action, u32 point,
+	     u32 by_oracle, u32 burst_us, u32 actual, bool truncated)
 {
 	struct arbor_sample *s;
 	u32 every = sample_every, i;
@@ -116,12 +120,16 @@ static void maybe_sample(struct task_struct *p, const struct task_ctx *tctx,
 	s->generation = tctx->generation;
 	s->pid = p->pid;
 	for (i = 0; i < ARBOR_NR_FEATURES; i++)
-		s->features[i] = tctx->dfeat[i];
+		s->features[i] = feat[i];
 	s->burst_us = burst_us;
-	s->predicted = tctx->action;
+	s->predicted = action;
 	s->actual = actual;
 	s->truncated = truncated;
-	s->shadow = tctx->shadow;
+	s->shadow = point == ARBOR_POINT_WAKEUP ? tctx->shadow : ARBOR_NO_SHADOW;
+	s->point = point;
+	s->oracle = by_oracle;
+	s->pad[0] = 0;
+	s->pad[1] = 0;
 	flags = bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
 			samples_wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(s, flags);

@@ -131,4 +131,46 @@ static u32 walk_model(void *slot, const u32 *feat, struct arbor_cpu_stats *st,
 	return best;
 }
 
+/*
+ * A walk's input and output, on the caller's stack: global functions take
+ * pointers to memory of a known size only.
+ */
+struct walk_io {
+	u32 feat[ARBOR_NR_FEATURES];
+	u64 gen;
+	u32 action;
+};
+
+/*
+ * The live and the shadow model's walk as global functions: the verifier
+ * checks each once, not at every decision point that calls it.
+ */
+__noinline int walk_live(struct walk_io *io)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+
+	if (!io)
+		return 0;
+	io->gen = 0;
+	io->action = ARBOR_CLASS_FALLBACK;
+	if (!st)
+		return 0;
+	io->action = walk_model(&model_slot, io->feat, st, &io->gen);
+	return 0;
+}
+
+__noinline int walk_shadow(struct walk_io *io)
+{
+	struct arbor_cpu_stats *st = this_cpu_stats();
+
+	if (!io)
+		return 0;
+	io->gen = 0;
+	io->action = ARBOR_CLASS_FALLBACK;
+	if (!st)
+		return 0;
+	io->action = walk_model(&shadow_slot, io->feat, st, &io->gen);
+	return 0;
+}
+
 #endif /* __ARBOR_WALK_BPF_H */

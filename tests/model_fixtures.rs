@@ -148,7 +148,7 @@ fn boosted_ensembles_within_the_walk_budget_agree_with_onnxruntime() {
 #[test]
 fn refusal_fixtures_are_refused_with_clear_errors() {
     for (name, needle) in [
-        ("schema_v2", "schema 2"),
+        ("schema_v99", "schema 99"),
         ("unknown_feature", "not a schema feature"),
         ("truncated", "not an ONNX model"),
     ] {

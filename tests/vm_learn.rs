@@ -66,7 +66,7 @@ fn refused_models_leave_the_running_model_in_place() {
 
     let expect = [
         ("refuse:truncated", "not an ONNX model"),
-        ("refuse:schema_v2", "schema 2"),
+        ("refuse:schema_v99", "schema 99"),
         ("refuse:unknown_feature", "cache_misses_per_ms"),
         ("refuse:text", "not an ONNX model"),
     ];

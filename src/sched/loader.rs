@@ -53,6 +53,9 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
 struct Scheduler<'a> {
     skel: BpfSkel<'a>,
     link: Option<libbpf_rs::Link>,
+    /// The oracle map's pin, while this instance runs.
+    #[cfg(feature = "oracle")]
+    _oracle: Option<super::oracle::OraclePin>,
 }
 
 impl<'a> Scheduler<'a> {
@@ -100,9 +103,26 @@ impl<'a> Scheduler<'a> {
         rodata.llc_cpus[..llcs.llc_cpus.len()].copy_from_slice(&llcs.llc_cpus);
         rodata.llc_first[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_first);
         rodata.llc_nr_cpus[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_nr_cpus);
+        #[cfg(feature = "oracle")]
+        {
+            rodata.oracle_enabled = opts.oracle;
+        }
 
         let skel = scx_ops_load!(skel, arbor_ops, uei)?;
-        Ok(Self { skel, link: None })
+        #[cfg(feature = "oracle")]
+        let oracle = if opts.oracle {
+            Some(super::oracle::OraclePin::pin(MapHandle::try_from(
+                &skel.maps.oracle,
+            )?)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            skel,
+            link: None,
+            #[cfg(feature = "oracle")]
+            _oracle: oracle,
+        })
     }
 
     fn attach(&mut self) -> Result<()> {

@@ -9,6 +9,8 @@ pub mod learning;
 pub mod loader;
 pub mod model_file;
 pub mod model_slot;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 pub mod samples;
 pub mod stats;
 pub mod stats_server;
@@ -75,7 +77,7 @@ pub struct SchedOpts {
     /// is woken when it is a quarter full and drains it at least 4 times a
     /// second; samples that find it full are dropped and counted
     /// (samples_dropped), never waited for. Larger rides out longer bursts
-    /// of samples at the cost of kernel memory (a sample takes 72 bytes).
+    /// of samples at the cost of kernel memory (a sample takes 88 bytes).
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     pub sample_ring_kib: u32,
 
@@ -104,7 +106,7 @@ pub struct SchedOpts {
     pub learn_min_samples: usize,
 
     /// Samples kept for training (oldest dropped first); caps the learner's
-    /// memory at about 40 bytes per sample.
+    /// memory at about 48 bytes per sample.
     #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub learn_window: usize,
 
@@ -197,4 +199,12 @@ pub struct SchedOpts {
     #[cfg(feature = "debug-torn")]
     #[arg(long, hide = true, value_name = "KIND[:MODE]")]
     pub debug_fail_thread: Option<String>,
+
+    /// BENCHMARKS ONLY: decide from what the workload knows instead of the
+    /// model, where it published it (the pinned map
+    /// /sys/fs/bpf/scx_arbor/oracle): the oracle arm of `ab`, the most any
+    /// model could do. Only in builds with the `oracle` feature.
+    #[cfg(feature = "oracle")]
+    #[arg(long, hide = true)]
+    pub oracle: bool,
 }

@@ -20,7 +20,14 @@ use arbor_intf::schema::FEATURES;
 pub fn csv_header() -> String {
     let mut cols = vec!["ts_ns", "pid", "generation"];
     cols.extend(FEATURES.iter().map(|f| f.name));
-    cols.extend(["predicted", "actual", "burst_us", "truncated"]);
+    cols.extend([
+        "predicted",
+        "actual",
+        "burst_us",
+        "truncated",
+        "point",
+        "oracle",
+    ]);
     cols.join(",")
 }
 
@@ -32,8 +39,8 @@ pub fn csv_row(s: &Sample) -> String {
         row.push_str(&f.to_string());
     }
     row.push_str(&format!(
-        ",{},{},{},{}",
-        s.predicted, s.actual, s.burst_us, s.truncated as u8
+        ",{},{},{},{},{},{}",
+        s.predicted, s.actual, s.burst_us, s.truncated as u8, s.point, s.oracle as u8
     ));
     row
 }
@@ -300,8 +307,8 @@ mod tests {
         // A 64 KiB page (arm64, ppc64) raises the minimum.
         assert!(ring_bytes(16, 65536).is_err());
         assert!(ring_bytes(64, 65536).is_ok());
-        // The kernel's record: 8-byte header + the 60-byte sample padded to 64.
-        assert_eq!(RECORD_BYTES, 72);
+        // The kernel's record: 8-byte header + the 76-byte sample padded to 80.
+        assert_eq!(RECORD_BYTES, 88);
     }
 
     #[test]
@@ -310,21 +317,24 @@ mod tests {
             ts_ns: 7,
             pid: 42,
             generation: 3,
-            features: [1, 2, 3, 4, 5, 6, 7, 8],
+            features: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
             predicted: CLASS_FALLBACK as u8,
             actual: 2,
             burst_us: 3000,
             truncated: false,
             shadow: None,
+            point: 2,
+            oracle: false,
         };
         let header = csv_header();
         assert_eq!(
             header,
             "ts_ns,pid,generation,last_burst_us,ewma_burst_us,ewma_sleep_us,wake_rate_hz,\
-             voluntary_permille,weight,nr_cpus_allowed,runnable_load,predicted,actual,burst_us,truncated"
+             voluntary_permille,weight,nr_cpus_allowed,runnable_load,elapsed_us,wakes_in_burst,\
+             burst_absdev_us,predicted,actual,burst_us,truncated,point,oracle"
         );
         let row = csv_row(&s);
-        assert_eq!(row, "7,42,3,1,2,3,4,5,6,7,8,4,2,3000,0");
+        assert_eq!(row, "7,42,3,1,2,3,4,5,6,7,8,9,10,11,4,2,3000,0,2,0");
         assert_eq!(header.split(',').count(), row.split(',').count());
     }
 
@@ -333,12 +343,14 @@ mod tests {
             ts_ns: u64::from(i),
             pid: i,
             generation: 0,
-            features: [i; 8],
+            features: [i; arbor_intf::schema::NR_FEATURES],
             predicted: 0,
             actual: 0,
             burst_us: 0,
             truncated: false,
             shadow: None,
+            point: 0,
+            oracle: false,
         }
     }
 

@@ -67,8 +67,28 @@ impl LlcMap {
     }
 
     /// The running machine's LLCs, from scx_utils' topology (sysfs).
+    ///
+    /// A CPU that goes offline while sysfs is being read makes its
+    /// topology files vanish under the reader; the read is tried again
+    /// (a few times, 50 ms apart) before it counts as an error.
     pub fn of_system(nr_cpu_ids: usize) -> Result<Self> {
-        let topo = scx_utils::Topology::new().context("reading the CPU topology")?;
+        const ATTEMPTS: u32 = 20;
+        let mut attempt = 1;
+        let topo = loop {
+            match scx_utils::Topology::new() {
+                Ok(topo) => break topo,
+                Err(e) if attempt < ATTEMPTS => {
+                    log::debug!("reading the CPU topology (attempt {attempt}): {e:#}");
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(e).context(format!(
+                        "reading the CPU topology ({ATTEMPTS} attempts)"
+                    ))
+                }
+            }
+        };
         let pairs: Vec<(usize, usize)> = topo
             .all_llcs
             .values()

@@ -5,7 +5,9 @@
 //! * [`bpf_intf`]: the bindgen structs and constants.
 //! * [`schema`]: the schema's names, units, classes and limits.
 //! * [`sample`]: one outcome sample as the ring buffer carries it.
+//! * [`oracle`]: where an oracle build takes what a workload knows.
 
 pub mod bpf_intf;
+pub mod oracle;
 pub mod sample;
 pub mod schema;

@@ -22,6 +22,11 @@ pub struct Sample {
     pub truncated: bool,
     /// The shadow model's class, if one was walked.
     pub shadow: Option<u8>,
+    /// Where the decision was made (`enum arbor_point`: 0 the wakeup, 1 a
+    /// tick, 2 the task waking another).
+    pub point: u8,
+    /// The decision was the oracle's (builds with the `oracle` feature).
+    pub oracle: bool,
 }
 
 impl Sample {
@@ -39,6 +44,8 @@ impl Sample {
             truncated: raw.truncated != 0,
             shadow: (u32::from(raw.shadow) != crate::bpf_intf::arbor_limits_ARBOR_NO_SHADOW)
                 .then_some(raw.shadow),
+            point: raw.point,
+            oracle: raw.oracle != 0,
         })
     }
 }

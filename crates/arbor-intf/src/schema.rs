@@ -5,8 +5,24 @@
 
 use crate::bpf_intf as intf;
 
-/// Schema version that models must name.
+/// Schema version this scheduler's features follow (and new models name).
 pub const SCHEMA_VERSION: u32 = intf::arbor_schema_ARBOR_SCHEMA_VERSION;
+/// Oldest schema a model may name: each schema only appends features to
+/// the one before, so a model of an older schema reads the same features.
+pub const SCHEMA_OLDEST: u32 = intf::arbor_schema_ARBOR_SCHEMA_OLDEST;
+
+/// Features of schema `version` (a prefix of [`FEATURES`]), or None for a
+/// schema this scheduler does not know.
+pub fn features_of_schema(version: u32) -> Option<usize> {
+    match version {
+        1 => Some(8),
+        2 => Some(NR_FEATURES),
+        _ => None,
+    }
+}
+
+/// Where a decision is made (`enum arbor_point`), by name.
+pub const POINT_NAMES: [&str; 3] = ["wakeup", "tick", "waker"];
 /// Every feature value is at most this (2^24 - 1), so f32 thresholds compare exactly.
 pub const FEATURE_MAX: u32 = intf::arbor_schema_ARBOR_FEATURE_MAX;
 /// Number of features.
@@ -82,6 +98,21 @@ pub const FEATURES: [Feature; NR_FEATURES] = [
         name: "runnable_load",
         unit: "tasks",
         doc: "tasks queued in the DSQ of the task's LLC at decision time",
+    },
+    Feature {
+        name: "elapsed_us",
+        unit: "µs",
+        doc: "CPU time run in the current burst so far (0 at the wakeup that starts it)",
+    },
+    Feature {
+        name: "wakes_in_burst",
+        unit: "wakeups",
+        doc: "wakeups the task issued in its current burst so far",
+    },
+    Feature {
+        name: "burst_absdev_us",
+        unit: "µs",
+        doc: "EWMA (1/4) of |burst - EWMA burst|: how much bursts vary",
     },
 ];
 

@@ -35,7 +35,7 @@ pub enum LearnMode {
 pub struct LearnConfig {
     pub mode: LearnMode,
     /// Samples kept (the oldest go first): caps memory at about
-    /// `window * 36` bytes.
+    /// `window * 48` bytes.
     pub window: usize,
     /// Train a candidate at most this often.
     pub interval: Duration,
@@ -562,6 +562,8 @@ mod tests {
             burst_us: 0,
             truncated: false,
             shadow: None,
+            point: 0,
+            oracle: false,
         }
     }
 

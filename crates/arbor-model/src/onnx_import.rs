@@ -58,7 +58,10 @@ use super::ensemble::{Ensemble, Node, Tree, ABSENT_SCORE, EXACT_F32_BOUND, SCORE
 use super::onnx_raw::{parse_raw, RawTree};
 use super::onnx_scoring::{classifier_scoring, regressor_scoring, Scoring};
 use super::threshold::{convert, Test};
-use arbor_intf::schema::{feature_index, FEATURES, MAX_DEPTH, NR_CLASSES, SCHEMA_VERSION};
+use arbor_intf::schema::{
+    feature_index, features_of_schema, FEATURES, MAX_DEPTH, NR_CLASSES, SCHEMA_OLDEST,
+    SCHEMA_VERSION,
+};
 
 pub use super::onnx_attrs::{META_FEATURES, META_FRAC_BITS, META_SCHEMA};
 pub use super::onnx_scoring::MAX_FRAC_BITS;
@@ -134,14 +137,24 @@ pub fn schema_columns(m: &ModelProto) -> Result<Vec<usize>> {
         .trim()
         .parse()
         .with_context(|| format!("{META_SCHEMA} = {version:?} is not a number"))?;
-    ensure!(
-        version == SCHEMA_VERSION,
-        "the model is for feature schema {version}, this scheduler uses schema {SCHEMA_VERSION}: \
-         retrain it on samples recorded by this version"
-    );
+    let known = features_of_schema(version).ok_or_else(|| {
+        anyhow!(
+            "the model is for feature schema {version}, this scheduler reads schemas \
+             {SCHEMA_OLDEST} to {SCHEMA_VERSION}: retrain it on samples recorded by this version"
+        )
+    })?;
     let names = metadata(m, META_FEATURES)
         .ok_or_else(|| anyhow!("the model has no {META_FEATURES} metadata; {hint}"))?;
-    parse_feature_list(names)
+    let cols = parse_feature_list(names)?;
+    // A model of an older schema reads the same features: they only come
+    // after, and it names none of them.
+    if let Some(&f) = cols.iter().find(|&&f| f >= known) {
+        bail!(
+            "the model is for feature schema {version}, which has no feature {:?}",
+            FEATURES[f].name
+        );
+    }
+    Ok(cols)
 }
 
 /// Parses a comma-separated list of schema feature names.

@@ -6,7 +6,9 @@ use std::path::Path;
 use anyhow::{bail, ensure, Context, Result};
 
 use super::ensemble::{Ensemble, Node, Tree};
-use arbor_intf::schema::{FEATURES, FEATURE_MAX, NR_FEATURES};
+use arbor_intf::schema::{
+    features_of_schema, FEATURES, FEATURE_MAX, NR_FEATURES, SCHEMA_OLDEST, SCHEMA_VERSION,
+};
 use arbor_util::rng::SplitMix64;
 
 /// A feature row in schema order.
@@ -74,10 +76,24 @@ impl Table {
     }
 
     /// The schema features of every row, read by column name; each value
-    /// must be in `0..=FEATURE_MAX`.
+    /// must be in `0..=FEATURE_MAX`. A CSV recorded under an older schema
+    /// (all of its features, none of the later ones) gives the later
+    /// features 0: what they are at a wakeup decision, which is all an
+    /// older scheduler recorded.
     pub fn feature_rows(&self) -> Result<Vec<Row>> {
-        let all: Vec<usize> = (0..NR_FEATURES).collect();
-        self.rows_of(&all)
+        let has = |f: &usize| self.header.iter().any(|h| h == FEATURES[*f].name);
+        let mut width = NR_FEATURES;
+        for version in (SCHEMA_OLDEST..SCHEMA_VERSION).rev() {
+            let Some(n) = features_of_schema(version) else {
+                continue;
+            };
+            if (0..n).all(|f| has(&f)) && !(n..NR_FEATURES).any(|f| has(&f)) {
+                width = n;
+                break;
+            }
+        }
+        let needed: Vec<usize> = (0..width).collect();
+        self.rows_of(&needed)
     }
 
     /// Rows with only the schema features `needed` (indices) read from
@@ -221,10 +237,13 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(","),
         );
-        text.push_str("\n2,1,2,3,4,5,6,7,8\n");
+        text.push_str("\n2,1,2,3,4,5,6,7,8,9,10,11\n");
         let t = Table::parse(&text).unwrap();
         assert_eq!(t.u32_column("actual").unwrap(), vec![2]);
-        assert_eq!(t.feature_rows().unwrap(), vec![[1, 2, 3, 4, 5, 6, 7, 8]]);
+        assert_eq!(
+            t.feature_rows().unwrap(),
+            vec![[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]
+        );
         assert!(Table::parse("a,b\n1\n").is_err());
         assert!(Table::parse("a,b\n1,2\n").unwrap().feature_rows().is_err());
         let big = text.replace("2,1,2", &format!("2,{},2", FEATURE_MAX as u64 + 1));
@@ -232,11 +251,25 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_1_recording_reads_with_the_later_features_0() {
+        let v1: Vec<&str> = FEATURES[..8].iter().map(|f| f.name).collect();
+        let t = Table::parse(&format!("{}\n1,2,3,4,5,6,7,8\n", v1.join(","))).unwrap();
+        assert_eq!(
+            t.feature_rows().unwrap(),
+            vec![[1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0]]
+        );
+        // One schema-2 column but not all of them: not a schema-1 file.
+        let t = Table::parse(&format!("{},elapsed_us\n1,2,3,4,5,6,7,8,9\n", v1.join(","))).unwrap();
+        let e = format!("{:#}", t.feature_rows().unwrap_err());
+        assert!(e.contains("wakes_in_burst"), "{e}");
+    }
+
+    #[test]
     fn only_the_needed_columns_in_any_order() {
         let t = Table::parse("pid,ewma_sleep_us,x,last_burst_us\n9,30,zz,10\n").unwrap();
         assert_eq!(
             t.rows_of(&[0, 2]).unwrap(),
-            vec![[10, 0, 30, 0, 0, 0, 0, 0]]
+            vec![[10, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0]]
         );
         let e = format!("{:#}", t.rows_of(&[0, 1, 4]).unwrap_err());
         assert!(

@@ -4,11 +4,11 @@
 # (const_class_1) in place and deciding.
 . /scenarios/_lib.sh
 
-for f in const_class_1 truncated schema_v2 unknown_feature; do need_file "/models/$f.onnx"; done
+for f in const_class_1 truncated schema_v99 unknown_feature; do need_file "/models/$f.onnx"; done
 sched_start --model /models/const_class_1.onnx || fail "scx_arbor did not attach"
 load_start
 status status_before
-for f in truncated schema_v2 unknown_feature; do
+for f in truncated schema_v99 unknown_feature; do
 	block "refuse:$f" scx_arbor swap "/models/$f.onnx"
 done
 block "refuse:text" scx_arbor swap /scenarios/_lib.sh
