@@ -481,23 +481,24 @@ fn dispatcher(
     out
 }
 
-/// Run the family: `warmup` unmeasured, then `duration` measured; returns
-/// early (with what was measured) when `stop` is set.
+/// Run the family: `warmup` unmeasured, then `duration` measured, feeding
+/// `oracle`; returns early (with what was measured) when `stop` is set or
+/// an oracle update fails (then with that error).
 pub fn run(
     cfg: &FanoutConfig,
     warmup: Duration,
     duration: Duration,
+    oracle: &Oracle,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(String),
 ) -> Result<FanoutResult> {
     cfg.validate()?;
-    let oracle = Oracle::open()?;
     let phase = Phase::new();
     let slots: Vec<Slot> = (0..cfg.workers()).map(|_| Slot::default()).collect();
     let round = RoundState::default();
     let mut measured_s = 0.0;
     let (workers, disp, hogs) = std::thread::scope(|s| -> Result<_> {
-        let (phase, slots, round, oracle) = (&phase, &slots, &round, &oracle);
+        let (phase, slots, round) = (&phase, &slots, &round);
         let mut handles = Vec::with_capacity(slots.len());
         for slot in slots.iter() {
             handles.push(
@@ -669,6 +670,7 @@ mod tests {
             &c,
             Duration::from_millis(100),
             Duration::from_millis(800),
+            &Oracle::none(),
             &stop,
             &mut |_| {},
         )

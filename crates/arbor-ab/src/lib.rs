@@ -24,6 +24,7 @@ pub mod bpfstats;
 pub mod clock;
 pub mod command;
 pub mod env;
+pub mod family_args;
 pub mod fanout;
 pub mod hogs;
 pub mod latency;

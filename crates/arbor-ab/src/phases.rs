@@ -340,22 +340,23 @@ fn task(i: usize, cfg: &PhasesConfig, t0: u64, phase: &Phase, oracle: &Oracle) -
     out
 }
 
-/// Run the family: `warmup` unmeasured, then `duration` measured; returns
-/// early (with what was measured) when `stop` is set.
+/// Run the family: `warmup` unmeasured, then `duration` measured, feeding
+/// `oracle`; returns early (with what was measured) when `stop` is set or
+/// an oracle update fails (then with that error).
 pub fn run(
     cfg: &PhasesConfig,
     warmup: Duration,
     duration: Duration,
+    oracle: &Oracle,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(String),
 ) -> Result<PhasesResult> {
     cfg.validate()?;
-    let oracle = Oracle::open()?;
     let phase = Phase::new();
     let t0 = mono_ns();
     let mut measured_s = 0.0;
     let (tasks, hogs) = std::thread::scope(|s| -> Result<_> {
-        let (phase, oracle) = (&phase, &oracle);
+        let phase = &phase;
         let mut handles = Vec::with_capacity(cfg.tasks);
         for i in 0..cfg.tasks {
             handles.push(
@@ -482,6 +483,7 @@ mod tests {
             &c,
             Duration::from_millis(50),
             Duration::from_millis(1000),
+            &Oracle::none(),
             &stop,
             &mut |_| {},
         )

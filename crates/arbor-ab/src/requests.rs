@@ -559,17 +559,18 @@ pub fn exp_gap_ns(rng: &mut SplitMix64, rate_per_ns: f64) -> u64 {
     ((-(1.0 - u).ln() / rate_per_ns) as u64).max(1)
 }
 
-/// Run the family: `warmup` unmeasured, then `duration` measured; returns
-/// early (with what was measured) when `stop` is set.
+/// Run the family: `warmup` unmeasured, then `duration` measured, feeding
+/// `oracle`; returns early (with what was measured) when `stop` is set or
+/// an oracle update fails (then with that error).
 pub fn run(
     cfg: &RequestsConfig,
     warmup: Duration,
     duration: Duration,
+    oracle: &Oracle,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(String),
 ) -> Result<RequestsResult> {
     cfg.validate()?;
-    let oracle = Oracle::open()?;
     let phase = Phase::new();
     let pool = Mutex::new(Pool {
         queue: VecDeque::new(),
@@ -585,7 +586,7 @@ pub fn run(
     let mut measured_s = 0.0;
 
     let (workers, generator, hogs) = std::thread::scope(|s| -> Result<_> {
-        let (phase, pool, slots, oracle) = (&phase, &pool, &slots, &oracle);
+        let (phase, pool, slots) = (&phase, &pool, &slots);
         let mut handles = Vec::with_capacity(cfg.workers);
         for (w, slot) in slots.iter().enumerate() {
             handles.push(
@@ -840,6 +841,7 @@ mod tests {
             &c,
             Duration::from_millis(100),
             Duration::from_millis(800),
+            &Oracle::none(),
             &stop,
             &mut |_| {},
         )
