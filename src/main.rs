@@ -39,11 +39,11 @@ enum Command {
     Ab(Box<arbor_ab::AbArgs>),
     /// Print the feature schema, the burst classes and the model limits.
     Schema,
-    /// Run the A/B latency mix alone, under whatever scheduler is attached:
-    /// periodic wakers (sleep to an absolute deadline, wake, burn a burst)
-    /// beside CPU hogs. Prints wakeup latency percentiles (all wakers, and
-    /// per waker with its period) as JSON. Handy to give the learner a
-    /// workload with known burst lengths. Runs in scx_arbor_tools.
+    /// Run one A/B workload alone, under whatever scheduler is attached:
+    /// the latency mix (default: periodic wakers beside CPU hogs) or a
+    /// family (requests, fanout, phases). Prints its figures as JSON.
+    /// Handy to give the learner a workload with known burst lengths. Runs
+    /// in scx_arbor_tools.
     Workload(arbor_ab::workload_cmd::WorkloadArgs),
     /// Print the running instance's counters (root only).
     Status {

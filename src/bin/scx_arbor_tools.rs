@@ -20,7 +20,8 @@ enum Command {
     /// A/B-compare scx_arbor against the kernel's default scheduler (EEVDF)
     /// on the same workload, in interleaved rounds, with statistics.
     Ab(Box<arbor_ab::AbArgs>),
-    /// Run the A/B latency mix alone, under whatever scheduler is attached.
+    /// Run one A/B workload alone (the latency mix, requests, fanout or
+    /// phases), under whatever scheduler is attached.
     Workload(arbor_ab::workload_cmd::WorkloadArgs),
     /// ONNX tree models.
     #[command(subcommand)]

@@ -10,6 +10,7 @@ use crate::arms::{
     learn_args, no_model_args, parse_external_arm, Arm, ExternalArm, BASELINE, DEFAULT, LEARN,
     NOMODEL,
 };
+use crate::family_args::{FamilyArgs, Shared};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +33,15 @@ pub enum WorkloadKind {
     /// schbench-like: message threads hand requests to workers that burn a
     /// fixed CPU burst; wakeup and request latency percentiles, requests/s.
     Schbench,
+    /// Open-loop request serving with short and long (cache miss) service
+    /// times by a worker pool beside a hog; short-request latency p99.
+    Requests,
+    /// A dispatcher that wakes a batch of workers and keeps running;
+    /// worker wakeup latency p99, by batch size.
+    Fanout,
+    /// Tasks that switch between interactive and batch phases beside hogs;
+    /// interactive wakeup latency p99, also right after a switch.
+    Phases,
 }
 
 /// An arm of the comparison (`--arms`).
@@ -97,9 +107,10 @@ pub struct AbArgs {
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
 
-    /// Built-in workloads per arm-round, comma-separated (latency, messaging);
-    /// each adds (warm-up + duration) per arm-round. Default: latency, or
-    /// none when a command is given after `--` (then only the command runs).
+    /// Built-in workloads per arm-round, comma-separated (latency, messaging,
+    /// schbench, requests, fanout, phases); each adds (warm-up + duration)
+    /// per arm-round. Default: latency, or none when a command is given
+    /// after `--` (then only the command runs).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub workload: Vec<WorkloadKind>,
 
@@ -109,7 +120,8 @@ pub struct AbArgs {
     pub wakers: usize,
 
     /// Waker period in µs, or a comma-separated list of periods: waker i
-    /// sleeps list[i % len] (e.g. 1009,2017,2503,10007 with 4 wakers gives
+    /// (and phases task i in its interactive phase) sleeps list[i % len]
+    /// (e.g. 1009,2017,2503,10007 with 4 wakers gives
     /// each its own period; one value gives all wakers the same). Keep every
     /// period off multiples of the tick (HZ=250: 4000 µs; HZ=1000: 1000 µs)
     /// so wakeups do not line up with tick-driven preemption, which would
@@ -124,14 +136,16 @@ pub struct AbArgs {
     pub period_us: Vec<u64>,
 
     /// Busy burst each waker spins after waking, in µs, like an interactive
-    /// task handling an event. Longer bursts load the CPUs more and make a
-    /// period more likely to be missed.
+    /// task handling an event (phases: the CPU burst of an interactive
+    /// wakeup). Longer bursts load the CPUs more and make a period more
+    /// likely to be missed.
     #[arg(long, value_name = "US", default_value_t = 50)]
     pub burst_us: u64,
 
     /// CPU hogs beside the wakers (default: number of CPUs). Fewer hogs than
     /// CPUs leaves idle CPUs, and the wakers then measure idle wakeup paths
-    /// rather than preemption.
+    /// rather than preemption. The families take it too (default: requests
+    /// 1, fanout the number of CPUs, phases 1).
     #[arg(long)]
     pub hogs: Option<usize>,
 
@@ -160,6 +174,7 @@ pub struct AbArgs {
 
     /// schbench workload: workers per message thread (schbench's -t).
     /// Default: CPUs / --message-threads (at least 1), one worker per CPU.
+    /// requests: the worker pool (default: 2 × CPUs).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
 
@@ -254,6 +269,10 @@ pub struct AbArgs {
     #[arg(long, value_name = "FILE")]
     pub cmd_output: Option<PathBuf>,
 
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub family: FamilyArgs,
+
     /// Command to run and time in every arm-round (after `--`). Its exit
     /// status is reported; a failing command does not stop the comparison.
     #[arg(last = true, value_name = "CMD")]
@@ -302,6 +321,19 @@ impl AbArgs {
             new
         });
         kinds
+    }
+
+    /// The options the families share with the older workloads, for a
+    /// machine of `cpus` CPUs.
+    pub fn shared(&self, cpus: usize) -> Shared<'_> {
+        Shared {
+            cpus,
+            hogs: self.hogs,
+            workers: self.workers,
+            period_us: &self.period_us,
+            burst_us: self.burst_us,
+            seed: self.seed,
+        }
     }
 
     /// The learn arm's model directory (--learn-dir or the default).
@@ -395,6 +427,16 @@ impl AbArgs {
                 self.groups > 0 && self.fds > 0 && self.loops > 0,
                 "--groups, --fds and --loops must be > 0"
             );
+        }
+        let sh = self.shared(crate::run::nr_cpus());
+        if self.workloads().contains(&WorkloadKind::Requests) {
+            self.family.requests(&sh).validate()?;
+        }
+        if self.workloads().contains(&WorkloadKind::Fanout) {
+            self.family.fanout(&sh).validate()?;
+        }
+        if self.workloads().contains(&WorkloadKind::Phases) {
+            self.family.phases(&sh).validate()?;
         }
         if self.workloads().contains(&WorkloadKind::Schbench) {
             anyhow::ensure!(
@@ -567,6 +609,30 @@ mod tests {
         assert!(parse(&["--arms", "default"]).validate().is_err());
         assert!(parse(&["--arms", "eevdf"]).validate().is_err());
         assert!(Cli::try_parse_from(["ab", "--arms", "eevdf,cfs"]).is_err());
+    }
+
+    #[test]
+    fn all_six_workloads_in_one_run() {
+        use WorkloadKind::*;
+        let a = parse(&[
+            "--workload",
+            "requests,fanout,phases,latency,messaging,schbench",
+        ]);
+        assert_eq!(
+            a.workloads(),
+            [Requests, Fanout, Phases, Latency, Messaging, Schbench]
+        );
+        a.validate().unwrap();
+        let sh = a.shared(2);
+        assert_eq!(a.family.requests(&sh).hogs, 1);
+        assert_eq!(a.family.fanout(&sh).hogs, 2);
+        let a = parse(&["--workload", "fanout", "--batch", "2,8", "--batch-p", "1"]);
+        assert!(a.validate().is_err(), "one probability for two sizes");
+        let a = parse(&["--workload", "requests", "--hogs", "3", "--workers", "5"]);
+        let r = a.family.requests(&a.shared(2));
+        assert_eq!((r.hogs, r.workers), (3, 5));
+        let a = parse(&["--workload", "phases", "--tasks", "0"]);
+        assert!(a.validate().is_err());
     }
 
     #[test]

@@ -14,10 +14,13 @@
 
 use super::rundelay::{RunDelay, ThreadMeter};
 use super::stats::quantile_sorted;
+use crate::clock::{sleep_until_ns, tight_timer_slack};
+use crate::hogs::Hogs;
+use crate::phase::{flag, Phase};
 use anyhow::{anyhow, Result};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct LatencyConfig {
@@ -161,36 +164,8 @@ pub fn histogram(samples_ns: &[u64]) -> Vec<Bucket> {
         .collect()
 }
 
-pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid pointer to a timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-fn sleep_until_ns(deadline: u64) {
-    let ts = libc::timespec {
-        tv_sec: (deadline / 1_000_000_000) as libc::time_t,
-        tv_nsec: (deadline % 1_000_000_000) as libc::c_long,
-    };
-    loop {
-        // SAFETY: valid timespec; absolute sleep, no remainder needed.
-        let r = unsafe {
-            libc::clock_nanosleep(
-                libc::CLOCK_MONOTONIC,
-                libc::TIMER_ABSTIME,
-                &ts,
-                std::ptr::null_mut(),
-            )
-        };
-        if r != libc::EINTR {
-            break;
-        }
-    }
-}
+pub use crate::clock::mono_ns;
+pub use crate::hogs::work_unit;
 
 /// Make the calling thread SCHED_OTHER (nice unchanged): an RT waker would
 /// bypass sched_ext entirely and measure nothing.
@@ -203,22 +178,6 @@ pub fn ensure_sched_other() {
         }
     }
 }
-
-/// One hog work unit (~tens of µs of integer work).
-#[inline(never)]
-pub fn work_unit(state: &mut u64) {
-    let mut x = *state;
-    for _ in 0..20_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    *state = std::hint::black_box(x);
-}
-
-const WARMUP: u8 = 0;
-const MEASURE: u8 = 1;
-const DONE: u8 = 2;
 
 /// Run the latency mix: `warmup` unmeasured, then `duration` measured.
 /// Returns early (with what was measured) when `stop` is set.
@@ -235,7 +194,7 @@ pub fn run(
             cfg.period_us
         ));
     }
-    let phase = AtomicU8::new(WARMUP);
+    let phase = Phase::new();
     let burst_ns = cfg.burst_us * 1000;
     let mut measured_s = 0.0;
 
@@ -249,23 +208,18 @@ pub fn run(
                 .stack_size(256 * 1024)
                 .spawn_scoped(s, move || {
                     ensure_sched_other();
-                    // SAFETY: prctl(PR_SET_TIMERSLACK) on the calling thread.
-                    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+                    tight_timer_slack();
                     let mut samples = Vec::with_capacity(8192);
                     let mut missed = 0u64;
                     let mut meter: Option<ThreadMeter> = None;
                     let mut next = mono_ns() + period_ns;
-                    loop {
-                        let ph = phase.load(Ordering::Acquire);
-                        if ph == DONE {
-                            break;
-                        }
-                        if ph == MEASURE && meter.is_none() {
+                    while !phase.done() {
+                        if phase.measuring() && meter.is_none() {
                             meter = Some(ThreadMeter::start());
                         }
                         sleep_until_ns(next);
                         let woke = mono_ns();
-                        let measuring = meter.is_some() && phase.load(Ordering::Acquire) == MEASURE;
+                        let measuring = meter.is_some() && phase.measuring();
                         if measuring {
                             samples.push(woke.saturating_sub(next));
                         }
@@ -286,45 +240,10 @@ pub fn run(
                 })?;
             waker_handles.push(h);
         }
-        let mut hog_handles = Vec::new();
-        for i in 0..cfg.hogs {
-            let h = std::thread::Builder::new()
-                .name("ab-hog".into())
-                .stack_size(256 * 1024)
-                .spawn_scoped(s, move || {
-                    ensure_sched_other();
-                    let mut st = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1);
-                    let mut units = 0u64;
-                    let mut meter: Option<ThreadMeter> = None;
-                    loop {
-                        let ph = phase.load(Ordering::Relaxed);
-                        if ph == DONE {
-                            break;
-                        }
-                        if ph == MEASURE && meter.is_none() {
-                            meter = Some(ThreadMeter::start());
-                        }
-                        work_unit(&mut st);
-                        if meter.is_some() {
-                            units += 1;
-                        }
-                    }
-                    (units, meter.and_then(|m| m.finish()))
-                })?;
-            hog_handles.push(h);
-        }
-
-        let wait = |d: Duration, what: &str, progress: &mut dyn FnMut(String)| {
-            wait_reporting(d, &format!("latency {what}"), stop, progress)
-        };
-        wait(warmup, "warm-up", progress);
-        phase.store(MEASURE, Ordering::Release);
-        measured_s = wait(duration, "measuring", progress).as_secs_f64();
-        phase.store(DONE, Ordering::Release);
-
+        let hogs = Hogs::spawn(s, cfg.hogs, phase)?;
+        measured_s = phase.drive("latency", warmup, duration, &flag(stop), progress);
         let wakers: Vec<_> = waker_handles.into_iter().map(|h| h.join()).collect();
-        let hogs: Vec<_> = hog_handles.into_iter().map(|h| h.join()).collect();
-        Ok((wakers, hogs))
+        Ok((wakers, hogs.join()))
     })?;
 
     let mut res = LatencyResult {
@@ -350,38 +269,10 @@ pub fn run(
             res.rundelay_wakers.add(d, ns);
         }
     }
-    for h in hogs {
-        let (units, rd) = h.map_err(|_| anyhow!("a hog thread panicked"))?;
-        res.hog_units += units;
-        if let Some((d, ns)) = rd {
-            res.rundelay.add(d, ns);
-        }
-    }
+    let hogs = hogs?;
+    res.hog_units = hogs.units;
+    res.rundelay.merge(&hogs.rundelay);
     Ok(res)
-}
-
-/// Sleep through a workload phase of `d` (cut short by `stop`), reporting
-/// "`what` elapsed/total s" every 250 ms; returns the time it took.
-pub(crate) fn wait_reporting(
-    d: Duration,
-    what: &str,
-    stop: &AtomicBool,
-    progress: &mut dyn FnMut(String),
-) -> Duration {
-    let t0 = Instant::now();
-    let mut last = Instant::now() - Duration::from_secs(1);
-    while t0.elapsed() < d && !stop.load(Ordering::Relaxed) {
-        if last.elapsed() >= Duration::from_millis(250) {
-            progress(format!(
-                "{what} {:.1}/{:.1} s",
-                t0.elapsed().as_secs_f64(),
-                d.as_secs_f64()
-            ));
-            last = Instant::now();
-        }
-        std::thread::sleep(Duration::from_millis(20).min(d.saturating_sub(t0.elapsed())));
-    }
-    t0.elapsed()
 }
 
 #[cfg(test)]

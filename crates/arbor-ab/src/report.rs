@@ -145,6 +145,223 @@ pub const METRICS: &[MetricDef] = &[
         "µs",
         Better::Lower,
     ),
+    m(
+        "req_short_p99_us",
+        "requests: short request p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_short_p50_us",
+        "requests: short request p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_short_p90_us",
+        "requests: short request p90",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_short_p999_us",
+        "requests: short request p99.9",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_short_max_us",
+        "requests: short request max",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_long_p50_us",
+        "requests: long request p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_long_p99_us",
+        "requests: long request p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_long_max_us",
+        "requests: long request max",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_all_p50_us",
+        "requests: all requests p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_all_p99_us",
+        "requests: all requests p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_queue_wait_p50_us",
+        "requests: queue wait p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_queue_wait_p99_us",
+        "requests: queue wait p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_wakeup_p50_us",
+        "requests: worker wakeup p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "req_wakeup_p99_us",
+        "requests: worker wakeup p99",
+        "µs",
+        Better::Lower,
+    ),
+    m("req_per_s", "requests: served", "req/s", Better::Higher),
+    m(
+        "req_hog_units_per_s",
+        "requests: hog throughput",
+        "units/s",
+        Better::Higher,
+    ),
+    m(
+        "req_rundelay_us_per_run",
+        "requests: run delay per run",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_wakeup_p99_us",
+        "fanout: worker wakeup p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_wakeup_p50_us",
+        "fanout: worker wakeup p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_wakeup_p90_us",
+        "fanout: worker wakeup p90",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_wakeup_max_us",
+        "fanout: worker wakeup max",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_wakeup_small_p99_us",
+        "fanout: wakeup p99, smallest batch",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_wakeup_large_p99_us",
+        "fanout: wakeup p99, largest batch",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_round_p50_us",
+        "fanout: round completion p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_round_p99_us",
+        "fanout: round completion p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_burst_p50_us",
+        "fanout: dispatcher burst p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_burst_p99_us",
+        "fanout: dispatcher burst p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "fan_hog_units_per_s",
+        "fanout: hog throughput",
+        "units/s",
+        Better::Higher,
+    ),
+    m(
+        "fan_rundelay_us_per_run",
+        "fanout: run delay per run",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "ph_wakeup_p99_us",
+        "phases: interactive wakeup p99",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "ph_wakeup_p50_us",
+        "phases: interactive wakeup p50",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "ph_wakeup_max_us",
+        "phases: interactive wakeup max",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "ph_switch_p50_us",
+        "phases: wakeup p50 after a switch",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "ph_switch_p99_us",
+        "phases: wakeup p99 after a switch",
+        "µs",
+        Better::Lower,
+    ),
+    m(
+        "ph_batch_units_per_s",
+        "phases: batch throughput",
+        "units/s",
+        Better::Higher,
+    ),
+    m(
+        "ph_hog_units_per_s",
+        "phases: hog throughput",
+        "units/s",
+        Better::Higher,
+    ),
+    m(
+        "ph_rundelay_us_per_run",
+        "phases: run delay per run",
+        "µs",
+        Better::Lower,
+    ),
     m("cmd_wall_s", "command wall time", "s", Better::Lower),
     m(
         "sched_cpu_pct",
@@ -260,6 +477,9 @@ pub struct RoundRecord {
     pub latency: Option<LatencyJson>,
     pub messaging: Option<MessagingJson>,
     pub schbench: Option<SchbenchJson>,
+    pub requests: Option<super::requests::RequestsJson>,
+    pub fanout: Option<super::fanout::FanoutJson>,
+    pub phases: Option<super::phases::PhasesJson>,
     pub command: Option<CommandJson>,
     /// BPF program counters accumulated during the workloads (with --bpf-stats).
     pub bpf_stats: Vec<ProgStat>,
@@ -685,5 +905,25 @@ mod tests {
             metric_def("hog_units_per_s").unwrap().better,
             Better::Higher
         );
+    }
+
+    #[test]
+    fn every_family_metric_is_defined_with_the_right_direction() {
+        let req = crate::requests::RequestsResult::default().metrics();
+        let fan = crate::fanout::FanoutResult::default().metrics(&crate::fanout::FanoutConfig {
+            period_us: 1,
+            batch: vec![1],
+            batch_p: vec![],
+            post_us: 0,
+            work_us: 1,
+            hogs: 0,
+            seed: 0,
+        });
+        let ph = crate::phases::PhasesResult::default().metrics();
+        for (k, _) in req.iter().chain(&fan).chain(&ph) {
+            let d = metric_def(k).unwrap_or_else(|| panic!("{k} is not in METRICS"));
+            let higher = k.ends_with("_per_s");
+            assert_eq!(d.better == Better::Higher, higher, "{k}");
+        }
     }
 }

@@ -10,13 +10,19 @@ use anyhow::{Context, Result};
 use crate::args::{AbArgs, WorkloadKind};
 use crate::arms::Arm;
 use crate::env::AbEnv;
+use crate::oracle::Oracle;
 use crate::progress::Progress;
 use crate::report::{
     self, unix_now, CommandJson, LatencyJson, MessagingJson, RoundRecord, SchbenchJson,
 };
 use crate::sysfs::{RestoreFile, RunningSched, SchedLaunch};
 use crate::watch::{promoted_generations, SchedWatch};
-use crate::{bpfstats, command, latency, messaging, schbench};
+use crate::{bpfstats, command, fanout, latency, messaging, phases, requests, schbench};
+
+/// A family's metrics as the round's map entries.
+fn named(m: Vec<(&'static str, f64)>) -> impl Iterator<Item = (String, f64)> {
+    m.into_iter().map(|(k, v)| (k.to_string(), v))
+}
 
 /// One arm in one round.
 pub(crate) fn run_arm_round(
@@ -42,6 +48,9 @@ pub(crate) fn run_arm_round(
         latency: None,
         messaging: None,
         schbench: None,
+        requests: None,
+        fanout: None,
+        phases: None,
         command: None,
         bpf_stats: Vec::new(),
         scheduler: None,
@@ -179,6 +188,24 @@ pub(crate) fn run_arm_round(
                     request: q,
                     rundelay: r.rundelay,
                 });
+            }
+            WorkloadKind::Requests => {
+                let cfg = args.family.requests(&args.shared(crate::run::nr_cpus()));
+                let r = requests::run(&cfg, warmup, duration, &Oracle::open()?, stop, &mut upd)?;
+                rec.metrics.extend(named(r.metrics()));
+                rec.requests = Some(requests::RequestsJson::new(&cfg, &r));
+            }
+            WorkloadKind::Fanout => {
+                let cfg = args.family.fanout(&args.shared(crate::run::nr_cpus()));
+                let r = fanout::run(&cfg, warmup, duration, &Oracle::open()?, stop, &mut upd)?;
+                rec.metrics.extend(named(r.metrics(&cfg)));
+                rec.fanout = Some(fanout::FanoutJson::new(&cfg, &r));
+            }
+            WorkloadKind::Phases => {
+                let cfg = args.family.phases(&args.shared(crate::run::nr_cpus()));
+                let r = phases::run(&cfg, warmup, duration, &Oracle::open()?, stop, &mut upd)?;
+                rec.metrics.extend(named(r.metrics()));
+                rec.phases = Some(phases::PhasesJson::new(&cfg, &r));
             }
             WorkloadKind::Messaging => {
                 let cfg = messaging::MessagingConfig {

@@ -230,6 +230,24 @@ fn round_brief(r: &RoundRecord) -> String {
             g("sch_requests_per_s")
         ));
     }
+    if let Some(q) = &r.requests {
+        parts.push(format!(
+            "req short p99 {:.0} µs long p99 {:.0} µs {:.0} req/s",
+            q.latency.short.p99_us, q.latency.long.p99_us, q.requests_per_s
+        ));
+    }
+    if let Some(f) = &r.fanout {
+        parts.push(format!(
+            "fanout wakeup p99 {:.0} µs round p99 {:.0} µs",
+            f.wakeup.p99_us, f.round_completion.p99_us
+        ));
+    }
+    if let Some(p) = &r.phases {
+        parts.push(format!(
+            "phases wakeup p99 {:.0} µs after switch p99 {:.0} µs",
+            p.wakeup.p99_us, p.after_switch.p99_us
+        ));
+    }
     if r.messaging.is_some() {
         parts.push(format!(
             "msg {:.1} ms/iter {:.0} msg/s",

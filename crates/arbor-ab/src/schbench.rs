@@ -12,11 +12,13 @@
 //! workers, waits until all are done, and posts again (a closed loop):
 //! requests/s is the throughput. All threads are SCHED_OTHER.
 
-use super::latency::{ensure_sched_other, mono_ns, summarize, LatencySummary};
+use super::latency::{ensure_sched_other, summarize, LatencySummary};
 use super::rundelay::{RunDelay, ThreadMeter};
+use crate::clock::{burn_cpu, mono_ns};
+use crate::phase::{flag, Phase};
 use anyhow::{anyhow, ensure, Result};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::Duration;
@@ -59,34 +61,6 @@ impl SchbenchResult {
     }
 }
 
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid pointer to a timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Burn `ns` of this thread's CPU time.
-fn burn_cpu(ns: u64) {
-    let end = thread_cpu_ns() + ns;
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    while thread_cpu_ns() < end {
-        for _ in 0..200 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        std::hint::black_box(x);
-    }
-}
-
-const WARMUP: u8 = 0;
-const MEASURE: u8 = 1;
-const DONE: u8 = 2;
-
 /// One worker's mailbox: the stamp of its pending request (0: none).
 struct Slot {
     posted_ns: AtomicU64,
@@ -113,7 +87,7 @@ pub fn run(
         cfg.message_threads > 0 && cfg.workers > 0 && cfg.request_us > 0,
         "schbench needs message threads, workers and a request time > 0"
     );
-    let phase = AtomicU8::new(WARMUP);
+    let phase = Phase::new();
     let burst_ns = cfg.request_us * 1000;
     let groups: Vec<Group> = (0..cfg.message_threads)
         .map(|_| Group {
@@ -152,7 +126,7 @@ pub fn run(
                         loop {
                             let posted = slot.posted_ns.load(Ordering::Acquire);
                             if posted == 0 {
-                                if phase.load(Ordering::Acquire) == DONE {
+                                if phase.done() {
                                     break;
                                 }
                                 std::thread::park_timeout(park);
@@ -161,8 +135,7 @@ pub fn run(
                             let woke = mono_ns();
                             burn_cpu(burst_ns);
                             let done = mono_ns();
-                            let ph = phase.load(Ordering::Acquire);
-                            if ph == MEASURE {
+                            if phase.measuring() {
                                 if meter.is_none() {
                                     meter = Some(ThreadMeter::start());
                                 } else {
@@ -192,8 +165,8 @@ pub fn run(
                     while g.workers.iter().any(|w| w.get().is_none()) {
                         std::thread::sleep(Duration::from_millis(1));
                     }
-                    while phase.load(Ordering::Acquire) != DONE {
-                        if phase.load(Ordering::Acquire) == MEASURE && meter.is_none() {
+                    while !phase.done() {
+                        if phase.measuring() && meter.is_none() {
                             meter = Some(ThreadMeter::start());
                         }
                         g.pending.store(g.slots.len(), Ordering::Release);
@@ -204,7 +177,7 @@ pub fn run(
                             }
                         }
                         while g.pending.load(Ordering::Acquire) > 0 {
-                            if phase.load(Ordering::Acquire) == DONE {
+                            if phase.done() {
                                 break;
                             }
                             std::thread::park_timeout(park);
@@ -215,13 +188,7 @@ pub fn run(
             message_handles.push(h);
         }
 
-        let wait = |d: Duration, what: &str, progress: &mut dyn FnMut(String)| {
-            super::latency::wait_reporting(d, &format!("schbench {what}"), stop, progress)
-        };
-        wait(warmup, "warm-up", progress);
-        phase.store(MEASURE, Ordering::Release);
-        measured_s = wait(duration, "measuring", progress).as_secs_f64();
-        phase.store(DONE, Ordering::Release);
+        measured_s = phase.drive("schbench", warmup, duration, &flag(stop), progress);
         for g in &groups {
             g.workers
                 .iter()
