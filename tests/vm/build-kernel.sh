@@ -44,7 +44,7 @@ root=$(repo_root)
 
 # The recipe's version: bump it when a change here alters the kernel built.
 RECIPE=1
-FRAGMENT="$here/kernel-config/arbor.config"
+FRAGDIR="$here/kernel-config"
 RECORD="$here/kernel-matrix.sha256"
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
@@ -71,6 +71,26 @@ row=$(echo "$LINES" | awk -v l="$line" '$1 == l')
 [ -n "$row" ] || die "unknown kernel line '$line'; lines: $(echo "$LINES" | cut -d' ' -f1 | tr '\n' ' ')"
 read -r _ pkg ver suite <<<"$row"
 ver=${ARBOR_KERNEL_SOURCE_VERSION:-$ver}
+# The common fragment, then the line's own (kernel-config/LINE.config) if any;
+# a later line for the same symbol wins, as in merge_config.sh.
+frags=("$FRAGDIR/arbor.config")
+[ -f "$FRAGDIR/$line.config" ] && frags+=("$FRAGDIR/$line.config")
+# The effective settings: comments dropped, one line per symbol (the last).
+effective() {
+	local f l sym
+	declare -A last
+	for f in "${frags[@]}"; do
+		while IFS= read -r l; do
+			case $l in
+			CONFIG_*=*) sym=${l%%=*} ;;
+			"# CONFIG_"*" is not set") sym=${l#\# }; sym=${sym%% *} ;;
+			*) continue ;;
+			esac
+			last[$sym]=$l
+		done <"$f"
+	done
+	for sym in "${!last[@]}"; do echo "${last[$sym]}"; done | LC_ALL=C sort
+}
 
 missing=()
 for t in gcc make bc bison flex xz perl objcopy dpkg-deb apt-get flock; do
@@ -88,21 +108,21 @@ mkdir -p "$kcache" "$kbuild"
 exec 9>"$kcache/.lock-$line"
 flock 9
 
-# The cache key: everything that decides what is built.
+# The cache key: everything that decides what is built (the fragments' effective
+# settings, not their comments or order).
 key=$({
 	echo "recipe=$RECIPE package=$pkg version=$ver"
-	cat "$FRAGMENT"
+	effective
 } | sha256sum | cut -c1-16)
 
 # record_result DIR: replace this line's entries in $RECORD by DIR's.
 record_result() {
 	local d=$1 krel
 	krel=$(basename "$d")
-	# shellcheck disable=SC1091
-	local m_pkg m_ver m_suite m_pahole m_gcc m_frag
+	local m_pkg m_ver m_suite m_pahole m_gcc
 	m_pkg=$(sed -n 's/^package=//p' "$d/meta") m_ver=$(sed -n 's/^version=//p' "$d/meta")
 	m_suite=$(sed -n 's/^suite=//p' "$d/meta") m_pahole=$(sed -n 's/^pahole=//p' "$d/meta")
-	m_gcc=$(sed -n 's/^gcc=//p' "$d/meta") m_frag=$(sed -n 's/^fragment_sha256=//p' "$d/meta")
+	m_gcc=$(sed -n 's/^gcc=//p' "$d/meta")
 	[ -f "$RECORD" ] || die "$RECORD is missing"
 	local tmp="$RECORD.tmp.$$"
 	awk -v l="$line" '
@@ -110,7 +130,7 @@ record_result() {
 		length($1) == 64 && $1 ~ /^[0-9a-f]+$/ && index($2, l".") == 1 { next }
 		{ print }' "$RECORD" >"$tmp"
 	{
-		echo "# $line: $m_pkg $m_ver ($m_suite), kernel-config/arbor.config ${m_frag:0:12}, pahole $m_pahole, gcc $m_gcc"
+		echo "# $line: $m_pkg $m_ver ($m_suite), kernel-config/{$(echo "${frags[*]##*/}" | tr ' ' ',')} (key $key), pahole $m_pahole, gcc $m_gcc"
 		awk -v k="$krel" '$2 == "bzImage" || $2 == "config" { print $1 "  " k "/" $2 }' "$d/SHA256SUMS"
 	} >>"$tmp"
 	mv -f "$tmp" "$RECORD"
@@ -226,10 +246,10 @@ kmake() { nice -n 19 ionice -c3 make -C "$src" O="$obj" PAHOLE="$pahole" "$@"; }
 mkdir -p "$obj"
 blog="$obj/arbor-build.log"
 : >"$blog"
-log "configuring in $obj (tinyconfig + $(basename "$FRAGMENT"))"
+log "configuring in $obj (tinyconfig + ${frags[*]##*/})"
 {
 	kmake tinyconfig
-	KCONFIG_CONFIG="$obj/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$FRAGMENT"
+	KCONFIG_CONFIG="$obj/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}"
 	kmake olddefconfig
 } >>"$blog" 2>&1 || { tail -n 30 "$blog" >&2; die "configuring failed (log: $blog)"; }
 
@@ -251,11 +271,11 @@ while IFS= read -r l; do
 	else
 		absent+=("$sym")
 	fi
-done <"$FRAGMENT"
+done < <(effective)
 [ ${#absent[@]} = 0 ] || log "not in $pkg's Kconfig (ignored): ${absent[*]}"
 if [ ${#bad[@]} != 0 ]; then
 	printf '  %s\n' "${bad[@]}" >&2
-	die "Kconfig dropped the fragment lines above (a dependency is missing): fix $FRAGMENT"
+	die "Kconfig dropped the fragment lines above (a dependency is missing): fix ${frags[*]}"
 fi
 
 # ---- build ----
@@ -288,7 +308,8 @@ cp "$blog" "$tmp/build.log"
 	echo "kernelrelease=$krel"
 	echo "key=$key"
 	echo "recipe=$RECIPE"
-	echo "fragment_sha256=$(sha256_of "$FRAGMENT")"
+	echo "fragments=${frags[*]##*/}"
+	echo "fragment_sha256=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)"
 	echo "pahole=$pv"
 	echo "gcc=$(gcc -dumpfullversion)"
 	echo "jobs=$jobs"
