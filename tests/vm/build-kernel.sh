@@ -43,7 +43,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(repo_root)
 
 # The recipe's version: bump it when a change here alters the kernel built.
-RECIPE=1
+RECIPE=2
 FRAGDIR="$here/kernel-config"
 RECORD="$here/kernel-matrix.sha256"
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
@@ -229,15 +229,24 @@ if [ ! -f "$src/.arbor-unpacked" ]; then
 	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./$tarball" >"$srcroot/src.tar.xz" ||
 		die "$deb has no $tarball"
 	nice -n 19 tar -xJf "$srcroot/src.tar.xz" -C "$src" --strip-components=1
-	# The tarball's mtime dates the build (reproducible KBUILD_BUILD_TIMESTAMP).
-	stat -c %Y "$srcroot/src.tar.xz" >"$src/.arbor-epoch"
 	sha256_of "$deb" >"$src/.arbor-deb-sha256"
 	rm -f "$srcroot/src.tar.xz"
 	touch "$src/.arbor-unpacked"
 fi
 
-# ---- config: tinyconfig + the fragment, then check the fragment held ----
-epoch=$(cat "$src/.arbor-epoch")
+# The source tarball's mtime inside the package dates the build: the same
+# KBUILD_BUILD_TIMESTAMP (uname -v) on every machine (recipe 1 used the time
+# of unpacking).
+if [ ! -s "$src/.arbor-epoch-v2" ]; then
+	deb=$(ls "$kbuild/debs/${pkg}_${ver//:/%3a}_all.deb" 2>/dev/null || true)
+	[ -n "$deb" ] || die "the package $pkg=$ver is gone from $kbuild/debs: remove $srcroot to start over"
+	stamp=$(dpkg-deb --fsys-tarfile "$deb" | TZ=UTC tar --full-time -tv "./usr/src/$pkg.tar.xz" | awk '{ print $4, $5 }')
+	[ -n "$stamp" ] || die "no date for usr/src/$pkg.tar.xz in $deb"
+	TZ=UTC date -d "$stamp" +%s >"$src/.arbor-epoch-v2"
+fi
+epoch=$(cat "$src/.arbor-epoch-v2")
+
+# ---- config: tinyconfig + the fragments, then check they held ----
 export KBUILD_BUILD_TIMESTAMP
 KBUILD_BUILD_TIMESTAMP=$(date -u -d "@$epoch" '+%Y-%m-%d %H:%M:%S UTC')
 export KBUILD_BUILD_USER=arbor KBUILD_BUILD_HOST=kmatrix KBUILD_BUILD_VERSION=1
@@ -280,6 +289,10 @@ fi
 
 # ---- build ----
 log "building bzImage with make -j$jobs under nice -n 19 (log: $blog)"
+# Objects left by an earlier configuration are reused (make decides what
+# to rebuild); the meta says so.
+incremental=no
+[ -f "$obj/vmlinux" ] && incremental=yes
 t0=$(date +%s)
 if ! kmake -j"$jobs" bzImage >>"$blog" 2>&1; then
 	grep -E 'error|Error' "$blog" | tail -n 20 >&2 || true
@@ -314,6 +327,7 @@ cp "$blog" "$tmp/build.log"
 	echo "gcc=$(gcc -dumpfullversion)"
 	echo "jobs=$jobs"
 	echo "build_seconds=$((t1 - t0))"
+	echo "incremental=$incremental"
 	echo "built_at=$(date -u +%FT%TZ)"
 	echo "build_timestamp=$KBUILD_BUILD_TIMESTAMP"
 } >"$tmp/meta"
