@@ -38,7 +38,7 @@ import zlib
 # None: the last alternative is called unguarded and must exist).
 API = [
     ("scx_bpf_select_cpu_and", [
-        ("__scx_bpf_select_cpu_and", "6.19 (with struct scx_bpf_select_cpu_and_args)"),
+        ("__scx_bpf_select_cpu_and", "6.19, with struct scx_bpf_select_cpu_and_args"),
         ("scx_bpf_select_cpu_and___compat", "6.16"),
     ], None),
     ("scx_bpf_dsq_insert", [
@@ -47,7 +47,7 @@ API = [
         ("scx_bpf_dispatch___compat", "<= 6.12 name"),
     ], None),
     ("scx_bpf_dsq_insert_vtime", [
-        ("__scx_bpf_dsq_insert_vtime", "6.19 (with struct scx_bpf_dsq_insert_vtime_args)"),
+        ("__scx_bpf_dsq_insert_vtime", "6.19, with struct scx_bpf_dsq_insert_vtime_args"),
         ("scx_bpf_dsq_insert_vtime___compat", "6.13"),
         ("scx_bpf_dispatch_vtime___compat", "<= 6.12 name"),
     ], None),
@@ -69,7 +69,7 @@ API = [
     ("scx_bpf_reenqueue_local", [
         ("scx_bpf_dsq_reenq___compat", "7.1"),
         ("scx_bpf_reenqueue_local___v2___compat", "6.19"),
-        ("scx_bpf_reenqueue_local___v1", "6.12 (ops.cpu_release only)"),
+        ("scx_bpf_reenqueue_local___v1", "6.12, from ops.cpu_release only"),
     ], None),
 ]
 # Object externs that belong to an API above but are not called by arbor's

@@ -84,8 +84,9 @@ for l in "${lines[@]}"; do
 	krel_of[$l]=$krel
 	meta="$ARBOR_CACHE/kernels/$krel/meta"
 	m() { sed -n "s/^$1=//p" "$meta"; }
-	src_of[$l]="$(m package) $(m version) ($(m suite)), tinyconfig + arbor.config, pahole $(m pahole), gcc $(m gcc)"
+	src_of[$l]="$(m package) $(m version) ($(m suite)), tinyconfig + $(m fragments | sed 's/ / + /g'), pahole $(m pahole), gcc $(m gcc)"
 	build_s_of[$l]=$(m build_seconds)
+	[ "$(m incremental)" = yes ] && build_s_of[$l]="${build_s_of[$l]} incremental"
 	if ARBOR_KERNEL_LINE=$l "$vm/kernel-line.sh" >/dev/null 2>"$out/line-$l.err"; then
 		sha_of[$l]=recorded
 	else
@@ -191,7 +192,12 @@ fi
 	for l in "${lines[@]}"; do
 		k=${krel_of[$l]:-$l}
 		b=${build_s_of[$l]:--}
-		[ "$b" = - ] || b="$((b / 60)) min $((b % 60)) s"
+		if [ "$b" != - ]; then
+			bs=${b%% *}
+			inc=
+			[ "$b" = "$bs" ] || inc=" (objects reused)"
+			b="$((bs / 60)) min $((bs % 60)) s$inc"
+		fi
 		s=${src_of[$l]}
 		[ "${sha_of[$l]:-}" = "not the recorded build" ] && s="$s; sha256 not the recorded one"
 		tot=$(echo "${insns_of[$l]:-}" | tr ' ' '\n' | sed -n 's/^total=//p')
