@@ -10,11 +10,21 @@
 #      packages linux-binary-unsigned-$KVER (vmlinuz) and linux-base-$KVER
 #      (config); never a meta-package. ARBOR_OFFLINE=1 skips this step.
 #   4. $ARBOR_SHARED_KERNELS, then ../shared/kernels/ beside the repository.
+# Before all of these: ARBOR_KERNEL_LINE=LINE (not "pinned") hands over to
+# kernel-line.sh, a kernel of the kernel matrix (docs/kernels.md).
 # Usage: fetch-kernel.sh [--kver]   (--kver prints the pinned kernel version)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 root=$(repo_root)
+
+# 0. ARBOR_KERNEL_LINE=6.12 (etc.): a kernel of the kernel matrix, built by
+#    tests/vm/build-kernel.sh and checked against tests/vm/kernel-matrix.sha256
+#    (tests/vm/kernel-line.sh). Unset or "pinned": everything below, unchanged.
+if [ -n "${ARBOR_KERNEL_LINE:-}" ] && [ "$ARBOR_KERNEL_LINE" != pinned ]; then
+	[ -z "${ARBOR_KERNEL:-}" ] || die "set ARBOR_KERNEL or ARBOR_KERNEL_LINE, not both"
+	exec "$here/kernel-line.sh" "$@"
+fi
 
 pins="$here/kernel.sha256"
 KVER=$(sed -n 's/^[0-9a-f]\{64\}  vmlinuz-//p' "$pins")
