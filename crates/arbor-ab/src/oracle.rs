@@ -29,7 +29,7 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 use serde::Serialize;
 
 /// Where an `--oracle` build of scx_arbor pins the map.
-pub const ORACLE_PATH: &str = "/sys/fs/bpf/scx_arbor/oracle";
+pub use arbor_intf::oracle::PIN_PATH as ORACLE_PATH;
 
 /// Starting allowance for the CPU a thread burns around one piece of work
 /// (the wakeup path and going back to sleep), ns. Measured with
@@ -39,12 +39,8 @@ pub const ORACLE_PATH: &str = "/sys/fs/bpf/scx_arbor/oracle";
 /// cycles.
 pub const DEFAULT_ALLOWANCE_NS: u64 = 10_000;
 
-/// The map's value.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OracleEntry {
-    pub end_exec_ns: u64,
-}
+/// The map's value (`struct arbor_oracle` in bpf/intf.h).
+pub type OracleEntry = arbor_intf::bpf_intf::arbor_oracle;
 
 /// The CPU clock a thread will read when a burst ends: where it stands
 /// (`cpu_ns`), plus the work still ahead of it in this burst, plus the
