@@ -45,7 +45,10 @@ fn run(family: &str, flags: &str) -> (vm::Console, Vec<(&'static str, Value)>) {
         // The measurement ends when the main thread, asleep beside the
         // workload, next runs: an overloaded VM can be late by a second.
         let s = j["measured_s"].as_f64().unwrap();
-        assert!((SECS - 0.05..SECS + 2.0).contains(&s), "{arm}: measured {s} s");
+        assert!(
+            (SECS - 0.05..SECS + 2.0).contains(&s),
+            "{arm}: measured {s} s"
+        );
         oracle_sane(arm, &j["oracle"]);
         out.push((arm, j));
     }

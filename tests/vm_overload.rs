@@ -16,9 +16,9 @@ use vm::{Checks, Console};
 
 const RING_KIB: u64 = 4;
 const FORKS: u64 = 200;
-/// A ring buffer record: the kernel's 8-byte header and the 60-byte
-/// `struct arbor_sample` (bpf/intf.h) padded to 8 bytes.
-const RECORD_BYTES: u64 = 8 + 64;
+/// A ring buffer record: the kernel's 8-byte header and the 76-byte
+/// `struct arbor_sample` of schema 2 (bpf/intf.h) padded to 8 bytes.
+const RECORD_BYTES: u64 = 8 + 80;
 /// The consumer's drain timer without a wakeup (samples::DRAIN_EVERY).
 const DRAIN_EVERY_S: f64 = 0.25;
 

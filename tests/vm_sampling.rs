@@ -23,6 +23,15 @@ fn tids(m: &vm::Mark) -> HashSet<u64> {
         .collect()
 }
 
+/// The index of column `name` in a CSV's header line.
+fn column(csv: &str, name: &str) -> usize {
+    let header = csv.lines().next().unwrap_or_default();
+    header
+        .split(',')
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in the CSV header {header:?}"))
+}
+
 /// (tid, samples, mean burst µs) rows of a per_tid block
 fn per_tid(text: &str) -> Vec<(u64, u64, u64)> {
     text.lines()
@@ -64,15 +73,19 @@ fn sampling_skips_scx_arbor_and_keeps_rare_classes_within_the_budget() {
     // The waker: one sample per period, its median burst within 25% of the
     // truth (a burst is CPU time: a spin preempted for long reads longer, as
     // the spin is timed on the wall clock, so the median, not the mean).
-    let mut waker_bursts: Vec<u64> = c
-        .block("csv_all")
+    // One wakeup-point sample per burst (mid-burst decisions add their own
+    // rows, point 1 or 2).
+    let all = c.block("csv_all");
+    let (burst_col, point_col) = (column(&all, "burst_us"), column(&all, "point"));
+    let mut waker_bursts: Vec<u64> = all
         .lines()
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             let tid: u64 = f.get(1)?.parse().ok()?;
-            let burst: u64 = f.get(f.len().checked_sub(2)?)?.parse().ok()?;
-            waker_all.contains(&tid).then_some(burst)
+            let burst: u64 = f.get(burst_col)?.parse().ok()?;
+            let point: u64 = f.get(point_col)?.parse().ok()?;
+            (waker_all.contains(&tid) && point == 0).then_some(burst)
         })
         .collect();
     waker_bursts.sort_unstable();
@@ -96,6 +109,7 @@ fn sampling_skips_scx_arbor_and_keeps_rare_classes_within_the_budget() {
     let nr_cpus = b.u64("nr_cpus");
     let waker = tids(&waker_marks[1]);
     let csv = c.block("csv_budget");
+    let burst_col = column(&csv, "burst_us");
     let mut per_class: HashMap<u64, u64> = HashMap::new();
     let (mut total, mut of_waker) = (0u64, 0u64);
     for line in csv.lines().skip(1) {
@@ -104,7 +118,7 @@ fn sampling_skips_scx_arbor_and_keeps_rare_classes_within_the_budget() {
             continue;
         }
         let tid: u64 = f[1].parse().expect("pid column");
-        let burst: u64 = f[f.len() - 2].parse().expect("burst_us column");
+        let burst: u64 = f[burst_col].parse().expect("burst_us column");
         let class = match burst {
             0..=250 => 0,
             251..=1000 => 1,

@@ -41,6 +41,10 @@ fn startup_model(opts: &SchedOpts) -> Result<Option<(String, Vec<u8>)>> {
     if opts.no_model {
         return Ok(None);
     }
+    if opts.heuristic {
+        let bytes = arbor_model::heuristic::onnx_bytes().context("building the heuristic model")?;
+        return Ok(Some(("built-in heuristic".into(), bytes)));
+    }
     match &opts.model {
         Some(path) => {
             let bytes = crate::sched::model_file::read_model_file(path)?;

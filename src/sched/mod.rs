@@ -40,6 +40,13 @@ pub struct SchedOpts {
     #[arg(long)]
     pub no_model: bool,
 
+    /// Start with the heuristic model: a task's class is the class of its
+    /// average burst (ewma_burst_us at 250 µs, 1 ms, 4 ms), one tree built
+    /// in, run through the same path as any model. The hand-written rule a
+    /// learned model has to beat.
+    #[arg(long, conflicts_with_all = ["no_model", "model"])]
+    pub heuristic: bool,
+
     /// Slice and request of the fallback class, µs. Default: EEVDF's base
     /// slice, 750 µs × (1 + log2(min(CPUs, 8))). Larger favours throughput,
     /// smaller favours latency.

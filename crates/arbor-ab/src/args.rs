@@ -7,8 +7,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::arms::{
-    learn_args, no_model_args, parse_external_arm, Arm, ExternalArm, BASELINE, DEFAULT, LEARN,
-    NOMODEL,
+    heuristic_args, learn_args, no_model_args, oracle_args, parse_external_arm, Arm, ExternalArm,
+    BASELINE, DEFAULT, HEURISTIC, LEARN, NOMODEL, ORACLE,
 };
 use crate::family_args::{FamilyArgs, Shared};
 
@@ -55,6 +55,14 @@ pub enum ArmKind {
     Default,
     /// scx_arbor with --no-model: every task gets the fallback class.
     Nomodel,
+    /// scx_arbor with --heuristic: the class of the task's average burst,
+    /// the hand-written rule a model must beat.
+    Heuristic,
+    /// An oracle build of scx_arbor (--oracle-exe) with --oracle: decisions
+    /// from what the workload knows of its threads' coming bursts (the
+    /// requests, fanout and phases workloads publish it); the most any
+    /// model could get.
+    Oracle,
     /// scx_arbor learning (--learn on) into --learn-dir, resuming its newest
     /// promoted generation in every round, so later rounds run a trained tree.
     Learn,
@@ -198,10 +206,12 @@ pub struct AbArgs {
 
     /// Arms to compare, comma-separated, each run once per round: eevdf,
     /// default (scx_arbor with the options above), nomodel (the same with
-    /// --no-model) and learn (the same with --learn on, keeping what it
-    /// learned across rounds in --learn-dir). Default: eevdf,default (and
-    /// nomodel with --walk-cost). Every arm is compared with eevdf; default
-    /// with nomodel and learn with default when both are present.
+    /// --no-model), heuristic (the same with --heuristic), oracle (an oracle
+    /// build, --oracle-exe, with --oracle) and learn (the same with --learn
+    /// on, keeping what it learned across rounds in --learn-dir). Default:
+    /// eevdf,default (and nomodel with --walk-cost). Every arm is compared
+    /// with eevdf; default with nomodel, heuristic and oracle with
+    /// heuristic, and learn with default when both are present.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub arms: Vec<ArmKind>,
 
@@ -213,6 +223,11 @@ pub struct AbArgs {
     /// the run.
     #[arg(long, value_name = "DIR")]
     pub learn_dir: Option<PathBuf>,
+
+    /// The oracle arm's binary: scx_arbor built with `--features oracle`
+    /// (the release binary has no oracle). Needed by --arms oracle.
+    #[arg(long, value_name = "PATH")]
+    pub oracle_exe: Option<PathBuf>,
 
     /// One more option for the learn arm only (after the scheduler options);
     /// repeat for more, e.g. --learn-arg=--sample-budget --learn-arg=0.
@@ -353,24 +368,42 @@ impl AbArgs {
                     sched_args: None,
                     model_dir: None,
                     exe: None,
+                    arbor_exe: None,
                 },
                 ArmKind::Default => Arm {
                     name: DEFAULT.into(),
                     sched_args: Some(sa.clone()),
                     model_dir: None,
                     exe: None,
+                    arbor_exe: None,
                 },
                 ArmKind::Nomodel => Arm {
                     name: NOMODEL.into(),
                     sched_args: Some(no_model_args(&sa)),
                     model_dir: None,
                     exe: None,
+                    arbor_exe: None,
+                },
+                ArmKind::Heuristic => Arm {
+                    name: HEURISTIC.into(),
+                    sched_args: Some(heuristic_args(&sa)),
+                    model_dir: None,
+                    exe: None,
+                    arbor_exe: None,
+                },
+                ArmKind::Oracle => Arm {
+                    name: ORACLE.into(),
+                    sched_args: Some(oracle_args(&sa)),
+                    model_dir: None,
+                    exe: None,
+                    arbor_exe: self.oracle_exe.clone(),
                 },
                 ArmKind::Learn => Arm {
                     name: LEARN.into(),
                     sched_args: Some(learn_args(&sa, &self.learn_dir(), &self.learn_arg)),
                     model_dir: Some(self.learn_dir()),
                     exe: None,
+                    arbor_exe: None,
                 },
             })
             .chain(self.external_arms.iter().map(|x| Arm {
@@ -378,6 +411,7 @@ impl AbArgs {
                 sched_args: Some(x.args.clone()),
                 model_dir: None,
                 exe: Some(x.exe.clone()),
+                arbor_exe: None,
             }))
             .collect()
     }
@@ -408,6 +442,10 @@ impl AbArgs {
                 x.name
             );
         }
+        anyhow::ensure!(
+            !kinds.contains(&ArmKind::Oracle) || self.oracle_exe.is_some(),
+            "--arms oracle needs --oracle-exe PATH: a scx_arbor built with --features oracle"
+        );
         anyhow::ensure!(
             !self.walk_cost || kinds.contains(&ArmKind::Default),
             "--walk-cost compares the default arm with nomodel: add default to --arms"

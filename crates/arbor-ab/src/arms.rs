@@ -15,6 +15,9 @@ pub struct Arm {
     pub model_dir: Option<PathBuf>,
     /// Another scheduler's binary (--arm); None for scx_arbor and EEVDF.
     pub exe: Option<PathBuf>,
+    /// Another build of scx_arbor (the oracle arm's); None: the one `ab`
+    /// runs beside.
+    pub arbor_exe: Option<PathBuf>,
 }
 
 /// Another sched_ext scheduler given with --arm NAME=COMMAND.
@@ -26,7 +29,7 @@ pub struct ExternalArm {
 }
 
 /// Names the built-in arms take; an --arm may not reuse them.
-const RESERVED_ARM_NAMES: [&str; 4] = [BASELINE, DEFAULT, NOMODEL, LEARN];
+const RESERVED_ARM_NAMES: [&str; 6] = [BASELINE, DEFAULT, NOMODEL, HEURISTIC, ORACLE, LEARN];
 
 /// Parse --arm NAME=COMMAND.
 pub(crate) fn parse_external_arm(s: &str) -> Result<ExternalArm, String> {
@@ -66,21 +69,45 @@ pub const DEFAULT: &str = "arbor";
 pub const NOMODEL: &str = "arbor-nomodel";
 /// Name of the learning arm (--arms learn).
 pub const LEARN: &str = "arbor-learn";
+/// Name of the arm with --heuristic (--arms heuristic).
+pub const HEURISTIC: &str = "arbor-heuristic";
+/// Name of the arm run by an oracle build with --oracle (--arms oracle).
+pub const ORACLE: &str = "arbor-oracle";
 
-/// The user's scheduler options with any --model FILE removed and --no-model added.
-pub fn no_model_args(args: &[String]) -> Vec<String> {
+/// The user's scheduler options with any model choice (--model FILE,
+/// --no-model, --heuristic) removed, then `extra`.
+fn replace_model_args(args: &[String], extra: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if a == "--model" {
             it.next();
-        } else if a.starts_with("--model=") || a == "--no-model" {
+        } else if a.starts_with("--model=") || a == "--no-model" || a == "--heuristic" {
         } else {
             out.push(a.clone());
         }
     }
-    out.push("--no-model".into());
+    out.push(extra.into());
     out
+}
+
+/// The user's scheduler options with the model choice replaced by --heuristic.
+pub fn heuristic_args(args: &[String]) -> Vec<String> {
+    replace_model_args(args, "--heuristic")
+}
+
+/// The user's scheduler options and --oracle, for an oracle build: where
+/// the workload publishes a thread's coming burst the decision is taken
+/// from it, elsewhere from the model the options name.
+pub fn oracle_args(args: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = args.iter().filter(|a| *a != "--oracle").cloned().collect();
+    out.push("--oracle".into());
+    out
+}
+
+/// The user's scheduler options with the model choice replaced by --no-model.
+pub fn no_model_args(args: &[String]) -> Vec<String> {
+    replace_model_args(args, "--no-model")
 }
 
 /// The user's scheduler options with whatever sets learning, the model
@@ -138,6 +165,19 @@ mod tests {
                 "--sample-budget",
                 "0"
             ])
+        );
+    }
+
+    #[test]
+    fn heuristic_and_oracle_args() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            heuristic_args(&v(&["--model", "a", "-x", "--no-model"])),
+            v(&["-x", "--heuristic"])
+        );
+        assert_eq!(
+            oracle_args(&v(&["--model=a", "--oracle"])),
+            v(&["--model=a", "--oracle"])
         );
     }
 

@@ -48,7 +48,10 @@ pub mod watch;
 pub mod workload_cmd;
 
 pub use args::{AbArgs, ArmKind, Order, WorkloadKind};
-pub use arms::{learn_args, no_model_args, Arm, ExternalArm, BASELINE, DEFAULT, LEARN, NOMODEL};
+pub use arms::{
+    heuristic_args, learn_args, no_model_args, oracle_args, Arm, ExternalArm, BASELINE, DEFAULT,
+    HEURISTIC, LEARN, NOMODEL, ORACLE,
+};
 pub use env::{AbEnv, OPS_PREFIX, PROG_PREFIX, SCHEDULER, SCHED_PREFIX_ARGS, STATS_SOCKET};
 pub use order::schedule;
 pub use round::bpf_ns_per_decision;

@@ -601,6 +601,12 @@ pub struct Summary {
     /// With the arbor-nomodel arm (--walk-cost): every metric of arbor (arm)
     /// against arbor --no-model (baseline), i.e. what the model changes.
     pub model_vs_nomodel: Vec<MetricComparison>,
+    /// With the heuristic and default arms: the model against the rule it
+    /// replaces (class of the average burst).
+    pub model_vs_heuristic: Vec<MetricComparison>,
+    /// With the heuristic and oracle arms: the headroom, what knowing each
+    /// burst ahead buys over the rule.
+    pub oracle_vs_heuristic: Vec<MetricComparison>,
     /// With the learn and default arms: every metric of the learn arm
     /// against the default arm, i.e. what learning changes.
     pub learn_vs_default: Vec<MetricComparison>,
@@ -707,6 +713,23 @@ pub fn table(summary: &Summary, rounds: &[RoundRecord], header: &str) -> String 
         let _ = write!(out, "model effect: arbor against arbor --no-model");
         let cmps: Vec<&MetricComparison> = summary.model_vs_nomodel.iter().collect();
         comparison_rows(&mut out, &cmps[0].baseline, &cmps[0].arm, &cmps);
+    }
+    for (cmps, title) in [
+        (
+            &summary.model_vs_heuristic,
+            "model against the heuristic: arbor against arbor --heuristic",
+        ),
+        (
+            &summary.oracle_vs_heuristic,
+            "headroom: the oracle against arbor --heuristic",
+        ),
+    ] {
+        if !cmps.is_empty() {
+            let _ = writeln!(out);
+            let _ = write!(out, "{title}");
+            let cmps: Vec<&MetricComparison> = cmps.iter().collect();
+            comparison_rows(&mut out, &cmps[0].baseline, &cmps[0].arm, &cmps);
+        }
     }
     if !summary.learn_vs_default.is_empty() {
         let _ = writeln!(out);

@@ -79,7 +79,9 @@ pub(crate) fn run_arm_round(
         let (exe, prefix_args, ops_prefix) = match &arm.exe {
             Some(exe) => (exe.clone(), vec![], String::new()),
             None => (
-                env.sched_exe.clone(),
+                arm.arbor_exe
+                    .clone()
+                    .unwrap_or_else(|| env.sched_exe.clone()),
                 env.sched_prefix_args.clone(),
                 env.ops_prefix.clone(),
             ),

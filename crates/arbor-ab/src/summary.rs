@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::args::AbArgs;
-use crate::arms::{Arm, BASELINE, DEFAULT, LEARN, NOMODEL};
+use crate::arms::{Arm, BASELINE, DEFAULT, HEURISTIC, LEARN, NOMODEL, ORACLE};
 use crate::report::{self, MetricComparison, RoundRecord, Summary};
 use crate::{bpfstats, latency, stats};
 
@@ -80,6 +80,12 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
     };
     if has(NOMODEL) && has(DEFAULT) {
         s.model_vs_nomodel = pair(NOMODEL, DEFAULT, 101);
+    }
+    if has(HEURISTIC) && has(DEFAULT) {
+        s.model_vs_heuristic = pair(HEURISTIC, DEFAULT, 301);
+    }
+    if has(HEURISTIC) && has(ORACLE) {
+        s.oracle_vs_heuristic = pair(HEURISTIC, ORACLE, 401);
     }
     if has(LEARN) && has(DEFAULT) {
         s.learn_vs_default = pair(DEFAULT, LEARN, 201);

@@ -21,6 +21,10 @@ pub fn features_of_schema(version: u32) -> Option<usize> {
     }
 }
 
+/// The decision at a wakeup (`ARBOR_POINT_WAKEUP`): the class of the coming
+/// burst, whose outcome the confusion matrices count.
+pub const POINT_WAKEUP: u8 = intf::arbor_point_ARBOR_POINT_WAKEUP as u8;
+
 /// Where a decision is made (`enum arbor_point`), by name.
 pub const POINT_NAMES: [&str; 3] = ["wakeup", "tick", "waker"];
 /// Every feature value is at most this (2^24 - 1), so f32 thresholds compare exactly.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::cart::{self, CartParams};
 use crate::cost::Confusion;
 use arbor_intf::sample::Sample;
-use arbor_intf::schema::NR_FEATURES;
+use arbor_intf::schema::{NR_FEATURES, POINT_WAKEUP};
 use arbor_model::ensemble::Ensemble;
 
 /// What the learning thread may do.
@@ -187,6 +187,9 @@ pub struct LearnStats {
 pub struct Learner {
     cfg: LearnConfig,
     window: VecDeque<([u32; NR_FEATURES], u8)>,
+    /// The decision point of each window sample (`ARBOR_POINT_*`), in
+    /// step with `window`.
+    points: VecDeque<u8>,
     new_since_train: usize,
     last_train: Option<Instant>,
     /// Rejections in a row (capped at MAX_BACKOFF).
@@ -211,8 +214,12 @@ impl Learner {
         let mut window = VecDeque::with_capacity(cap);
         window.resize(cap, ([0; NR_FEATURES], 0));
         window.clear();
+        let mut points = VecDeque::with_capacity(cap);
+        points.resize(cap, 0);
+        points.clear();
         Self {
             window,
+            points,
             cfg,
             new_since_train: 0,
             last_train: None,
@@ -232,8 +239,10 @@ impl Learner {
     pub fn push(&mut self, s: &Sample) {
         if self.window.len() == self.cfg.window {
             self.window.pop_front();
+            self.points.pop_front();
         }
         self.window.push_back((s.features, s.actual));
+        self.points.push_back(s.point);
         self.new_since_train += 1;
         self.stats.samples_seen += 1;
     }
@@ -290,8 +299,11 @@ impl Learner {
     }
 
     /// Train a candidate on the window's training samples (the newest
-    /// `max_train_rows` of them) and score it and `parent` (the running tree)
-    /// on its held-out samples ([`is_held_out`]).
+    /// `max_train_rows` of them: decisions at wakeups and mid-burst, so the
+    /// tree learns what elapsed time says of the rest of a burst) and score
+    /// it and `parent` (the running tree) on its held-out samples
+    /// ([`is_held_out`]) of wakeup decisions: the decision whose outcome the
+    /// scheduler's confusion matrix and live score count.
     pub fn train_candidate(
         &mut self,
         parent: Option<&Ensemble>,
@@ -302,8 +314,8 @@ impl Learner {
         self.stats.window_len = self.window.len();
         let n = self.window.len();
         anyhow::ensure!(n >= 2, "need at least 2 samples to train, have {n}");
-        let n_held = self.rows(true).count();
-        let n_train = n - n_held;
+        let n_train = self.rows(false).count();
+        let n_held = self.judged_rows().count();
         anyhow::ensure!(
             n_train > 0 && n_held > 0,
             "{n} samples give {n_train} to train on and {n_held} to hold out"
@@ -317,8 +329,10 @@ impl Learner {
         // Judged by the cost-weighted score, so labelled by least cost.
         let candidate = cart::cost_leaves(&cart::train(&x, &y, &self.cfg.cart)?);
         let train_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let cand = confusion(&candidate, self.rows(true))?;
-        let par = parent.map(|m| confusion(m, self.rows(true))).transpose()?;
+        let cand = confusion(&candidate, self.judged_rows())?;
+        let par = parent
+            .map(|m| confusion(m, self.judged_rows()))
+            .transpose()?;
         let eval = Evaluation {
             train_rows: x.len(),
             holdout_rows: n_held,
@@ -342,6 +356,19 @@ impl Learner {
             .enumerate()
             .filter(move |(i, _)| is_held_out(first + *i as u64, self.cfg.holdout) == held)
             .map(|(_, r)| r)
+    }
+
+    /// The held-out samples of wakeup decisions, oldest first.
+    fn judged_rows(&self) -> impl Iterator<Item = &([u32; NR_FEATURES], u8)> + '_ {
+        let first = self.stats.samples_seen - self.window.len() as u64;
+        self.window
+            .iter()
+            .zip(&self.points)
+            .enumerate()
+            .filter(move |(i, (_, &p))| {
+                p == POINT_WAKEUP && is_held_out(first + *i as u64, self.cfg.holdout)
+            })
+            .map(|(_, (r, _))| r)
     }
 
     /// Record a promotion or a rejection and why.
@@ -574,6 +601,28 @@ mod tests {
         features[0] = last;
         features[5] = 100;
         sample_of(features, arbor_intf::schema::class_of_burst(last) as u8)
+    }
+
+    /// Mid-burst samples (point 1, 2) are trained on but never judged: the
+    /// held-out count is that of the wakeup samples alone, and a candidate
+    /// is scored on them only.
+    #[test]
+    fn only_wakeup_decisions_are_judged() {
+        let mut l = Learner::new(cfg(LearnMode::On));
+        let mut batch: Vec<Sample> = (0..1000).map(sample).collect();
+        for (i, s) in batch.iter_mut().enumerate() {
+            s.point = u8::from(i % 3 == 0);
+        }
+        l.push_batch(&batch);
+        let (_, eval) = l.train_candidate(None, Instant::now()).unwrap();
+        let held_wakeups = (0..1000u64)
+            .filter(|&i| i % 3 != 0 && is_held_out(i, l.cfg.holdout))
+            .count();
+        let train_all = (0..1000u64)
+            .filter(|&i| !is_held_out(i, l.cfg.holdout))
+            .count();
+        assert_eq!(eval.holdout_rows, held_wakeups);
+        assert_eq!(eval.train_rows, train_all.min(l.cfg.max_train_rows));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod annotate;
 pub mod ensemble;
 pub mod flat;
+pub mod heuristic;
 pub mod inspect;
 pub mod onnx_attrs;
 pub mod onnx_export;

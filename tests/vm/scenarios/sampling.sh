@@ -21,7 +21,8 @@ waker_tids() {
 
 # per_tid CSV: "tid count mean_burst_us comm tgid", most samples first
 per_tid() {
-	awk -F, 'NR > 1 { n[$2]++; b[$2] += $(NF - 1) }
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "burst_us") bc = i; next }
+		{ n[$2]++; b[$2] += $bc }
 		END { for (t in n) printf "%d %d %d\n", t, n[t], b[t] / n[t] }' "$1" |
 		sort -k2,2nr | head -8 | while read -r tid n mean; do
 			comm=$(cat "/proc/$tid/comm" 2>/dev/null || echo gone)
