@@ -7,6 +7,9 @@
 #       schedulers as arms, NAME:PATH[+ARG...] separated by commas (the
 #       binaries passed in with run.sh --bin), e.g.
 #       bpfland:/usr/bin/scx_bpfland,cosmos:/usr/bin/scx_cosmos+-s+20000.
+#       arbor.oracle_exe (none): --oracle-exe for the oracle arm (an oracle
+#       build passed in with run.sh --bin). arbor.extra (none): more ab
+#       options, words joined by + (e.g. --load+0.5+--long-share+0.1).
 . /scenarios/_lib.sh
 
 mark before "state=$(scx_state)"
@@ -15,6 +18,9 @@ set -- --rounds "${ARBOR_ROUNDS:-2}" --duration "${ARBOR_DURATION:-3}" \
 	--attach-timeout 60 --json /tmp/ab.json --plot /tmp/ab.svg
 [ "${ARBOR_WALK_COST:-0}" = 1 ] && set -- "$@" --walk-cost --bpf-stats
 [ -n "${ARBOR_ARMS:-}" ] && set -- "$@" --arms "$ARBOR_ARMS"
+[ -n "${ARBOR_ORACLE_EXE:-}" ] && set -- "$@" --oracle-exe "$ARBOR_ORACLE_EXE"
+# shellcheck disable=SC2046 # the extra options are words
+[ -n "${ARBOR_EXTRA:-}" ] && set -- "$@" $(echo "$ARBOR_EXTRA" | tr '+' ' ')
 for o in $(echo "${ARBOR_OTHER:-}" | tr ',' ' '); do
 	set -- "$@" --arm "$(echo "$o" | sed 's/:/=/; s/+/ /g')"
 done
