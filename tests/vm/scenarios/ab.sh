@@ -10,6 +10,8 @@
 #       arbor.oracle_exe (none): --oracle-exe for the oracle arm (an oracle
 #       build passed in with run.sh --bin). arbor.extra (none): more ab
 #       options, words joined by + (e.g. --load+0.5+--long-share+0.1).
+#       arbor.sched_args (none): scx_arbor's options for its arms, words
+#       joined by + (e.g. --model+/models/x.onnx).
 . /scenarios/_lib.sh
 
 mark before "state=$(scx_state)"
@@ -18,6 +20,8 @@ set -- --rounds "${ARBOR_ROUNDS:-2}" --duration "${ARBOR_DURATION:-3}" \
 	--attach-timeout 60 --json /tmp/ab.json --plot /tmp/ab.svg
 [ "${ARBOR_WALK_COST:-0}" = 1 ] && set -- "$@" --walk-cost --bpf-stats
 [ -n "${ARBOR_ARMS:-}" ] && set -- "$@" --arms "$ARBOR_ARMS"
+# shellcheck disable=SC2046 # the scheduler options are words
+[ -n "${ARBOR_SCHED_ARGS:-}" ] && set -- "$@" --arbor-args "$(echo "$ARBOR_SCHED_ARGS" | tr '+' ' ')"
 [ -n "${ARBOR_ORACLE_EXE:-}" ] && set -- "$@" --oracle-exe "$ARBOR_ORACLE_EXE"
 # shellcheck disable=SC2046 # the extra options are words
 [ -n "${ARBOR_EXTRA:-}" ] && set -- "$@" $(echo "$ARBOR_EXTRA" | tr '+' ' ')

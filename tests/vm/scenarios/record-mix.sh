@@ -31,6 +31,13 @@ phase sleepers-hog stress-ng --sleep 4 --cpu 1 --timeout "${secs}s"
 # Periodic SCHED_OTHER wakers beside hogs: short and 2 ms bursts.
 phase wakers-50us scx_arbor workload --secs "$secs" --wakers 4 --period-us 1009,2017,2503,10007 --burst-us 50 --hogs 2
 phase wakers-2ms scx_arbor workload --secs "$secs" --wakers 2 --period-us 10007 --burst-us 2000 --hogs 2
+# The workload families where a task's average is the wrong summary
+# (docs/workload-families.md): bimodal requests in the same workers, a
+# fan-out dispatcher, tasks switching between interactive and batch phases.
+phase requests scx_arbor workload requests --secs "$secs" --load 0.3 --long-share 0.15
+phase requests-runs scx_arbor workload requests --secs "$secs" --load 0.3 --long-runs 4
+phase fanout scx_arbor workload fanout --secs "$secs" --batch 2,8
+phase phases scx_arbor workload phases --secs "$secs"
 # Everything at once.
 phase mixed sh -c "stress-ng --cpu 1 --cpu-load 30 --cpu-load-slice 2 --timeout ${secs}s & \
 	timeout $secs sh -c 'while :; do hackbench -g 2 -l 100; done'; wait"
