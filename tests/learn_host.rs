@@ -1,4 +1,4 @@
-//! Learning on the host: the cost matrix as `--help` and README show it, and
+//! Learning on the host: the cost matrix as `--help` and docs/learning.md show it, and
 //! `scx_arbor generations` over a model directory.
 
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ fn tmpdir(tag: &str) -> PathBuf {
 }
 
 #[test]
-fn help_and_readme_show_the_one_cost_matrix() {
+fn help_and_learning_doc_show_the_one_cost_matrix() {
     let table = cost::table();
     // The matrix itself, independently: over-predicting by k classes costs
     // 2k, under-predicting k.
@@ -41,11 +41,11 @@ fn help_and_readme_show_the_one_cost_matrix() {
             "--help lacks the cost matrix row {line:?}:\n{help}"
         );
     }
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/learning.md"))
+        .expect("docs/learning.md");
     assert!(
-        readme.contains(&table),
-        "README does not show the cost matrix as defined:\n{table}"
+        doc.contains(&table),
+        "docs/learning.md does not show the cost matrix as defined:\n{table}"
     );
 }
 

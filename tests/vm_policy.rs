@@ -389,7 +389,7 @@ fn a_sleeper_banks_no_credit() {
     // Reported, not asserted: relative to hogs that ran alone before, both
     // the woken sleeper and the fresh task get more than EEVDF gives them
     // (1.19-1.92 seen), because the hogs had drifted ahead of the global V
-    // (an open problem of one V for all CPUs; see README "Placement").
+    // (an open problem of one V for all CPUs; see docs/design.md "Placement").
     // The credit a sleep may bank is what the A/B check above bounds.
     eprintln!("credit: A/hog = {ha:.3} under scx_arbor, {he:.3} under EEVDF (ratio {rel_hog:.3})");
     assert!(failures.is_empty(), "{}", failures.join("\n"));

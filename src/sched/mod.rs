@@ -31,7 +31,7 @@ pub const EMBEDDED_MODEL: Option<&[u8]> = Some(include_bytes!("../../models/defa
 #[derive(Debug, Clone, Args)]
 pub struct SchedOpts {
     /// ONNX tree-ensemble model to start with (default: the model embedded in
-    /// the binary). It must name feature schema v1; see README "Model format".
+    /// the binary). It must name feature schema 1 or 2; see docs/models.md.
     #[arg(long, value_name = "FILE", conflicts_with = "no_model")]
     pub model: Option<PathBuf>,
 

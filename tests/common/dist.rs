@@ -44,7 +44,7 @@ pub fn loader_modes(text: &str) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-/// Action table rows (slice µs, request µs) as README documents them:
+/// Action table rows (slice µs, request µs) as docs/design.md documents them:
 /// tiny, short, medium, long, fallback (EEVDF's base slice on `nr_cpus`).
 pub fn default_table(nr_cpus: u64) -> [(u64, u64); 5] {
     let base = 750 * (1 + nr_cpus.clamp(1, 8).ilog2() as u64);

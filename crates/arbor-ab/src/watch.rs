@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use crate::report;
 
 /// Promoted generations in a model directory, oldest first, from their
-/// lineage files (`gen-NNNNNN.json`, whose format README "Learning"
+/// lineage files (`gen-NNNNNN.json`, whose format docs/learning.md
 /// documents): what the learn arm's scheduler promoted.
 pub(crate) fn promoted_generations(dir: &std::path::Path) -> Result<Vec<u64>> {
     #[derive(serde::Deserialize)]

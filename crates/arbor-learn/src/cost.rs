@@ -1,6 +1,6 @@
 //! What a mis-prediction costs, by direction: the one definition of the
 //! cost matrix, and the scores built on it (cost-weighted score, balanced
-//! accuracy). `--help` and README print [`table`].
+//! accuracy). `--help` and docs/learning.md print [`table`].
 //!
 //! Predicting a class above the actual one gives the task a later deadline
 //! than its burst needs: a latency-sensitive task waits. That costs 2 per
@@ -90,7 +90,7 @@ impl Confusion {
     }
 }
 
-/// The cost matrix as a markdown table (for README and `--help`).
+/// The cost matrix as a markdown table (for docs/learning.md and `--help`).
 pub fn table() -> String {
     let mut out = String::from("| predicted \\ actual |");
     for a in CLASS_NAMES {

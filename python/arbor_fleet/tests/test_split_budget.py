@@ -26,7 +26,7 @@ def test_budget_matches_the_loader(arbor, schema, tmp_path):
     """The most rounds budget.py allows at depth 3 on 4 classes load; the
     loader's count of nodes walked is what Shape predicts."""
     r = budget.most_rounds(3, 4, schema)
-    assert r == 32  # README: 32 rounds of depth 3 on 4 classes is the most that fits
+    assert r == 32  # docs/models.md: 32 rounds of depth 3 on 4 classes is the most that fits
     assert budget.problems(budget.Shape(r + 1, 3, 4), schema)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 20000, (4000, len(schema.features))).astype(np.float32)

@@ -5,7 +5,7 @@
 # another CPU) and the runs of schedstat (how often it was put on a CPU).
 # Rounds alternate EEVDF, scx_arbor (default model) and scx_arbor
 # --no-model. Marks: hog arm=ARM round=N migrations= runs= rc=.
-# A measurement (README, "Where the 1-hog tail goes"), not a CI test: the
+# A measurement (docs/results.md, "Where the 1-hog tail goes"), not a CI test: the
 # counts move with the host's load as much as between the builds compared.
 # Args: arbor.rounds (2), arbor.secs (4).
 . /scenarios/_lib.sh
