@@ -366,7 +366,23 @@ static void redecide_at_tick(struct task_struct *p, struct task_ctx *tctx)
 	struct arbor_cpu_stats *st = this_cpu_stats();
 	u32 bound, action;
 
-	if (!st || !tctx->decided || tctx->action >= ARBOR_CLASS_LONG)
+	if (!st || !tctx->decided)
+		return;
+	if (tctx->action >= ARBOR_NR_CLASSES) {
+		/*
+		 * No model: nothing to re-decide, but one mid-burst decision
+		 * per burst once it runs past the tiny bound, for its sample:
+		 * recordings taken without a model then teach the mid-burst
+		 * decision too. Its action (the fallback) is not taken.
+		 */
+		if (tctx->mpoint ||
+		    burst_elapsed_ns(p, tctx) <= ARBOR_BOUND_TINY_US * NSEC_PER_USEC)
+			return;
+		decide_mid_burst(p, tctx, ARBOR_POINT_TICK, st);
+		st->tick_decisions++;
+		return;
+	}
+	if (tctx->action >= ARBOR_CLASS_LONG)
 		return;
 	switch (tctx->action) {
 	case ARBOR_CLASS_TINY:

@@ -83,7 +83,7 @@ impl PhasesConfig {
         let shifted = t_ns + self.offset_ns(i);
         let k = shifted / len;
         let start = (k * len) as i64 - self.offset_ns(i) as i64;
-        (k % 2 == 0, start, start + len as i64)
+        (k.is_multiple_of(2), start, start + len as i64)
     }
 
     /// Phase switches (either way) one task makes in `secs`, on average.
