@@ -60,9 +60,10 @@ fn explain_a_periodic_task_and_refuse_clearly() {
         assert_eq!(g["threshold"].as_u64(), Some(u64::from(s.threshold)));
         assert_eq!(g["left"].as_bool(), Some(s.left));
     }
-    // Default action table (docs/design.md): tiny 1 ms/250 µs, short 2 ms/1 ms,
-    // medium 4/4 ms, long 8/8 ms.
-    let rows = [(1000, 250), (2000, 1000), (4000, 4000), (8000, 8000)];
+    // Default action table (docs/design.md) on the VM's 2 CPUs: slices
+    // capped at the base slice 1.5 ms; requests tiny 250 µs, short 1 ms,
+    // medium 4 ms, long 8 ms.
+    let rows = [(1000, 250), (1500, 1000), (1500, 4000), (1500, 8000)];
     let (slice_us, req_us) = rows[walk.class];
     assert_eq!(v["slice_ns"].as_u64(), Some(slice_us * 1000));
     assert_eq!(v["request_ns"].as_u64(), Some(req_us * 1000));
