@@ -111,7 +111,11 @@ fn every_family_feeds_one_entry_per_predicted_thread() {
     // The workers (the generator predicts none of its own).
     assert_eq!(e.len(), c.workers, "{e:?}");
     plausible("requests", &e);
-    assert!(r.oracle.fed && r.oracle.updates >= r.served.len() as u64, "{:?}", r.oracle);
+    assert!(
+        r.oracle.fed && r.oracle.updates >= r.served.len() as u64,
+        "{:?}",
+        r.oracle
+    );
 
     let p = fs.map("fanout", 8, 1024);
     let o = Oracle::open_at(&p).unwrap();
@@ -131,7 +135,11 @@ fn every_family_feeds_one_entry_per_predicted_thread() {
     plausible("fanout", &e);
     // Per round: the dispatcher twice, each woken worker once.
     let woken: usize = r.rounds.iter().map(|x| x.batch).sum();
-    assert!(r.oracle.updates as usize >= woken + 2 * r.rounds.len(), "{:?}", r.oracle);
+    assert!(
+        r.oracle.updates as usize >= woken + 2 * r.rounds.len(),
+        "{:?}",
+        r.oracle
+    );
 
     let p = fs.map("phases", 8, 1024);
     let o = Oracle::open_at(&p).unwrap();
@@ -159,7 +167,10 @@ fn a_map_of_the_wrong_shape_or_a_full_one_is_an_error() {
     let fs = BpfFs::mount("errors");
     let p = fs.map("wide", 16, 64);
     let e = format!("{:#}", Oracle::open_at(&p).unwrap_err());
-    assert!(e.contains("16-byte values") && e.contains("expected a Hash map"), "{e}");
+    assert!(
+        e.contains("16-byte values") && e.contains("expected a Hash map"),
+        "{e}"
+    );
 
     // Room for one thread: the second worker's entry is refused (E2BIG).
     let p = fs.map("tiny", 8, 1);
@@ -167,5 +178,8 @@ fn a_map_of_the_wrong_shape_or_a_full_one_is_an_error() {
     let stop = AtomicBool::new(false);
     let e = requests::run(&requests_cfg(), WARM, RUN, &o, &stop, &mut |_| {}).unwrap_err();
     let e = format!("{e:#}");
-    assert!(e.contains("updating the oracle map") && e.contains("tiny"), "{e}");
+    assert!(
+        e.contains("updating the oracle map") && e.contains("tiny"),
+        "{e}"
+    );
 }

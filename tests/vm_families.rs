@@ -30,9 +30,11 @@ fn run(family: &str, flags: &str) -> (vm::Console, Vec<(&'static str, Value)>) {
             m.i64("rc"),
             0,
             "{family} under {arm} failed: {}",
-            c.has_block(&format!("{arm}.err"))
-                .then(|| c.block(&format!("{arm}.err")))
-                .unwrap_or_default()
+            if c.has_block(&format!("{arm}.err")) {
+                c.block(&format!("{arm}.err"))
+            } else {
+                String::new()
+            }
         );
         let want = if arm == "arbor" {
             "enabled"
@@ -45,7 +47,10 @@ fn run(family: &str, flags: &str) -> (vm::Console, Vec<(&'static str, Value)>) {
         // The measurement ends when the main thread, asleep beside the
         // workload, next runs: an overloaded VM can be late by a second.
         let s = j["measured_s"].as_f64().unwrap();
-        assert!((SECS - 0.05..SECS + 2.0).contains(&s), "{arm}: measured {s} s");
+        assert!(
+            (SECS - 0.05..SECS + 2.0).contains(&s),
+            "{arm}: measured {s} s"
+        );
         oracle_sane(arm, &j["oracle"]);
         out.push((arm, j));
     }

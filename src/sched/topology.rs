@@ -83,9 +83,8 @@ impl LlcMap {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
                 Err(e) => {
-                    return Err(e).context(format!(
-                        "reading the CPU topology ({ATTEMPTS} attempts)"
-                    ))
+                    return Err(e)
+                        .context(format!("reading the CPU topology ({ATTEMPTS} attempts)"))
                 }
             }
         };

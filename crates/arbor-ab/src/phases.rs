@@ -83,7 +83,7 @@ impl PhasesConfig {
         let shifted = t_ns + self.offset_ns(i);
         let k = shifted / len;
         let start = (k * len) as i64 - self.offset_ns(i) as i64;
-        (k % 2 == 0, start, start + len as i64)
+        (k.is_multiple_of(2), start, start + len as i64)
     }
 
     /// Phase switches (either way) one task makes in `secs`, on average.
@@ -429,7 +429,7 @@ mod tests {
         );
         // Task 1 started 1.5 s into its interactive phase.
         assert_eq!(c.phase_at(1, 0), (true, -1500 * ms, 1500 * ms));
-        assert_eq!(c.phase_at(1, 1500 * ms as u64).0, false);
+        assert!(!c.phase_at(1, 1500 * ms as u64).0);
         // Task 2 starts in batch.
         assert!(!c.phase_at(2, 0).0);
         assert!((c.expected_switches(9.0) - 3.0).abs() < 1e-12);
