@@ -242,3 +242,40 @@ fn every_fixture_imports_to_the_recorded_ensemble() {
         recorded.display()
     );
 }
+
+/// arbor-model's own ONNX messages (`onnx_pb`) read every fixture as
+/// tract's, generated from ONNX's onnx.proto3, do: re-encoded from
+/// arbor-model's reading, tract decodes the same nodes (every tree node's
+/// attributes), graph inputs and outputs, operator sets and metadata as
+/// from the file itself.
+#[test]
+fn own_onnx_messages_read_every_fixture_as_tract_does() {
+    use prost::Message;
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "onnx") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.display();
+        let ours = model::onnx_pb::ModelProto::decode(bytes.as_slice());
+        let theirs = tract_onnx::pb::ModelProto::decode(bytes.as_slice());
+        let (ours, theirs) = match (ours, theirs) {
+            (Ok(o), Ok(t)) => (o, t),
+            // A refusal fixture that is no protobuf at all.
+            (Err(_), Err(_)) => continue,
+            (o, t) => panic!("{name}: decodes {:?} here, {:?} in tract", o.err(), t.err()),
+        };
+        let back = tract_onnx::pb::ModelProto::decode(ours.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(back.ir_version, theirs.ir_version, "{name}");
+        assert_eq!(back.opset_import, theirs.opset_import, "{name}");
+        assert_eq!(back.metadata_props, theirs.metadata_props, "{name}");
+        let (g, tg) = (back.graph.unwrap(), theirs.graph.unwrap());
+        assert_eq!(g.node, tg.node, "{name}: nodes");
+        assert_eq!(g.input, tg.input, "{name}: inputs");
+        assert_eq!(g.output, tg.output, "{name}: outputs");
+        n += 1;
+    }
+    assert!(n >= 20, "only {n} fixtures");
+}
