@@ -39,7 +39,6 @@ vis = sorted(int(m["visible_us"]) for m in swaps if m["visible_us"].isdigit())
 steady = [m for t, m in zip(tags, marks) if t == "steady"][0]
 block = re.search(r"ARBOR-BEGIN status_end\n(.*?)\nARBOR-END status_end", text, re.S).group(1)
 status = json.loads(block.strip().splitlines()[-1])
-learn = status["learn"]
 
 def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
@@ -47,7 +46,7 @@ def pct(xs, p):
 secs = int(steady["ms"]) / 1000
 hz = int(steady["user_hz"])
 share = int(steady["ticks"]) / hz / secs
-ev = learn.get("last_evaluation") or {}
+trained = status["learn_eval_train_rows"] > 0
 print(f"| metric | value |\n|---|---|")
 print(f"| swaps answered | {len(swaps)} ({len(inst)} with timings) |")
 if inst:
@@ -55,9 +54,9 @@ if inst:
 if vis:
     print(f"| swap command to BPF deciding with it, p50 / p99 / max | {pct(vis,50)} / {pct(vis,99)} / {max(vis)} µs |")
 print(f"| torn reads | {status['torn_reads']} |")
-print(f"| retrain per candidate (last: {ev.get('train_rows','-')} rows) | {ev.get('train_ms', float('nan')):.0f} ms |")
-print(f"| candidates trained / promoted / rejected | {learn['candidates_trained']} / {learn['promoted']} / {learn['rejected']} |")
-print(f"| samples reaching the learner | {learn['samples_per_sec']:.0f} /s (queue drops {learn.get('queue_dropped', 0)}, ring drops {status['samples_dropped']}) |")
+print(f"| retrain per candidate (last: {status['learn_eval_train_rows'] if trained else '-'} rows) | {status['learn_eval_train_ms'] if trained else float('nan'):.0f} ms |")
+print(f"| candidates trained / promoted / rejected | {status['learn_candidates']} / {status['learn_promoted']} / {status['learn_rejected']} |")
+print(f"| samples reaching the learner | {status['learn_samples_per_sec']:.0f} /s (queue drops {status['learn_dropped']}, ring drops {status['samples_dropped']}) |")
 print(f"| daemon CPU at steady state, learning on | {share * 100:.1f} % of one CPU ({steady['ticks']} ticks in {secs:.0f} s, {steady['nr_cpus']} CPUs) |")
 t0 = [m for t, m in zip(tags, marks) if t == "threads_start"]
 t1 = [m for t, m in zip(tags, marks) if t == "threads_end"]

@@ -45,9 +45,12 @@ enum Command {
     /// Handy to give the learner a workload with known burst lengths. Runs
     /// in scx_arbor_tools.
     Workload(arbor_ab::workload_cmd::WorkloadArgs),
-    /// Print the running instance's counters (root only).
+    /// Print the running instance's statistics since it attached (root
+    /// only).
     Status {
-        /// Print the raw JSON reply instead of a summary line.
+        /// Print the JSON reply instead of a summary line: every field
+        /// scx_stats serves (`--help-stats`), flat, and beside them
+        /// decisions_per_cpu and the confusion matrices.
         #[arg(long)]
         json: bool,
         /// Control socket of the running instance.
@@ -148,13 +151,14 @@ fn real_main(cli: Cli) -> Result<()> {
         Some(Command::Status { json, socket }) => {
             let v = control::request(&socket, &Request::Status)?;
             if json {
-                // The counters, with the learner's and the installed
-                // generation beside them.
-                let mut out = v["stats"].clone();
-                for key in ["installed_generation", "learn_mode", "learn", "daemon"] {
-                    out[key] = v[key].clone();
-                }
-                println!("{out}");
+                // The reply without the protocol's `ok`: Metrics' fields
+                // (what scx_stats serves) and the tables beside them.
+                let st: arbor_proto::status::Status =
+                    serde_json::from_value(v).context("the status reply")?;
+                println!(
+                    "{}",
+                    serde_json::to_string(&st).context("encoding the status")?
+                );
             } else {
                 println!("{}", sched::stats::status_text(&v)?);
             }

@@ -21,13 +21,39 @@ pub enum ClassWeightArg {
     None,
 }
 
+/// Compare the integer walker (the BPF semantics) with tract's inference
+/// of the ONNX file and with stored labels; exits non-zero unless they
+/// agree on every row.
+///
+/// Defined here, not in arbor-verify, so that the scheduler's binary, which
+/// parses it, does not link arbor-verify: tract registers its operators with
+/// constructors, which keep all of it in any binary that links it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The ONNX model.
+    pub file: PathBuf,
+    /// CSV of rows whose header names (at least) the features the model
+    /// splits on, in any order (e.g. a `--record` CSV); other columns are
+    /// ignored and listed. A `label` column, if present, is compared
+    /// too. Without it, rows probe every threshold and its ±1
+    /// neighbours.
+    #[arg(long, value_name = "CSV")]
+    pub rows: Option<PathBuf>,
+    /// Random rows added to the generated ones (without --rows).
+    #[arg(long, default_value_t = 10_000)]
+    pub random: usize,
+    /// Seed of the generated rows.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
 /// Model commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ModelCommand {
     /// Compare the integer walker (the BPF semantics) with tract's inference
     /// of the ONNX file and with stored labels; exits non-zero unless they
     /// agree on every row. Runs in scx_arbor_tools, where tract is.
-    Verify(arbor_verify::cli::VerifyArgs),
+    Verify(VerifyArgs),
     /// Print a model: schema, classes, node counts, depth, BPF map size and
     /// every tree with feature names and units.
     Inspect {

@@ -7,7 +7,7 @@ use arbor_model as model;
 use std::path::PathBuf;
 
 use arbor_util::rng::SplitMix64;
-use arbor_verify::cli::{run as verify, VerifyArgs};
+use arbor_verify::cli::run as verify;
 use model::rows::Table;
 use prost::Message;
 use scx_arbor::model_cli::{run, ClassWeightArg, ModelCommand};
@@ -82,20 +82,8 @@ fn train_writes_a_model_that_verifies() {
     })
     .unwrap();
     // Verify against tract on generated rows and on the samples themselves.
-    verify(&VerifyArgs {
-        file: out.clone(),
-        rows: None,
-        random: 2000,
-        seed: 1,
-    })
-    .unwrap();
-    verify(&VerifyArgs {
-        file: out.clone(),
-        rows: Some(csv),
-        random: 0,
-        seed: 1,
-    })
-    .unwrap();
+    verify(&out, None, 2000, 1).unwrap();
+    verify(&out, Some(&csv), 0, 1).unwrap();
     // Trained on the class boundaries of ewma_burst_us: accurate.
     let imp = model::onnx_import::import_file(&out).unwrap();
     let flat = model::flat::flatten(&imp.ensemble, 1).unwrap();
@@ -159,13 +147,8 @@ fn annotate_makes_a_plain_export_acceptable() {
         features: "ewma_sleep_us,last_burst_us,voluntary_permille,ewma_burst_us".into(),
     })
     .unwrap();
-    verify(&VerifyArgs {
-        file: out,
-        rows: Some(fixtures().join("sklearn_dt_subset.expected.csv")),
-        random: 0,
-        seed: 1,
-    })
-    .unwrap();
+    let rows = fixtures().join("sklearn_dt_subset.expected.csv");
+    verify(&out, Some(&rows), 0, 1).unwrap();
 }
 
 #[test]

@@ -175,3 +175,107 @@ fn const_class_fixtures_always_predict_their_class() {
         }
     }
 }
+
+/// FNV-1a, 64 bits: a fingerprint that stays the same across Rust releases.
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What one fixture imports to: the operator, the columns and a
+/// fingerprint of the whole integer ensemble (imported without the BPF
+/// limits, so big models are covered too), and whether the bounded import
+/// takes it or the outermost reason it refuses it.
+fn import_line(name: &str, bytes: &[u8]) -> String {
+    let bounded = match onnx_import::import_bytes(bytes) {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("refused: {e}"),
+    };
+    match onnx_import::import_bytes_unbounded(bytes) {
+        Ok(imp) => {
+            let st = imp.ensemble.stats().unwrap();
+            format!(
+                "{name} {:?} columns {:?} binary_one_column {} trees {} nodes {} ensemble {:016x} bounded {bounded}",
+                imp.op,
+                imp.columns,
+                imp.binary_one_column,
+                st.trees,
+                st.nodes,
+                fnv64(format!("{:?}", imp.ensemble).as_bytes()),
+            )
+        }
+        Err(e) => format!("{name} refused: {e}"),
+    }
+}
+
+/// Every .onnx fixture imports to the ensemble recorded in
+/// tests/fixtures/models/imports.txt (refusals included): the ONNX reader
+/// can change without changing one integer of any model. After a deliberate
+/// change to the import, write the file again with ARBOR_BLESS=1.
+#[test]
+fn every_fixture_imports_to_the_recorded_ensemble() {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "onnx").then(|| p.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    let now: String = names
+        .iter()
+        .map(|n| import_line(n, &std::fs::read(dir().join(format!("{n}.onnx"))).unwrap()) + "\n")
+        .collect();
+    let recorded = dir().join("imports.txt");
+    if std::env::var_os("ARBOR_BLESS").is_some() {
+        std::fs::write(&recorded, &now).unwrap();
+    }
+    let want = std::fs::read_to_string(&recorded).unwrap_or_default();
+    for (w, n) in want.lines().zip(now.lines()) {
+        assert_eq!(n, w, "a fixture imports differently than recorded");
+    }
+    assert_eq!(
+        now.lines().count(),
+        want.lines().count(),
+        "fixtures and {} disagree:\n{now}",
+        recorded.display()
+    );
+}
+
+/// arbor-model's own ONNX messages (`onnx_pb`) read every fixture as
+/// tract's, generated from ONNX's onnx.proto3, do: re-encoded from
+/// arbor-model's reading, tract decodes the same nodes (every tree node's
+/// attributes), graph inputs and outputs, operator sets and metadata as
+/// from the file itself.
+#[test]
+fn own_onnx_messages_read_every_fixture_as_tract_does() {
+    use prost::Message;
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "onnx") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.display();
+        let ours = model::onnx_pb::ModelProto::decode(bytes.as_slice());
+        let theirs = tract_onnx::pb::ModelProto::decode(bytes.as_slice());
+        let (ours, theirs) = match (ours, theirs) {
+            (Ok(o), Ok(t)) => (o, t),
+            // A refusal fixture that is no protobuf at all.
+            (Err(_), Err(_)) => continue,
+            (o, t) => panic!("{name}: decodes {:?} here, {:?} in tract", o.err(), t.err()),
+        };
+        let back = tract_onnx::pb::ModelProto::decode(ours.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(back.ir_version, theirs.ir_version, "{name}");
+        assert_eq!(back.opset_import, theirs.opset_import, "{name}");
+        assert_eq!(back.metadata_props, theirs.metadata_props, "{name}");
+        let (g, tg) = (back.graph.unwrap(), theirs.graph.unwrap());
+        assert_eq!(g.node, tg.node, "{name}: nodes");
+        assert_eq!(g.input, tg.input, "{name}: inputs");
+        assert_eq!(g.output, tg.output, "{name}: outputs");
+        n += 1;
+    }
+    assert!(n >= 20, "only {n} fixtures");
+}

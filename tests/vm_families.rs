@@ -30,9 +30,11 @@ fn run(family: &str, flags: &str) -> (vm::Console, Vec<(&'static str, Value)>) {
             m.i64("rc"),
             0,
             "{family} under {arm} failed: {}",
-            c.has_block(&format!("{arm}.err"))
-                .then(|| c.block(&format!("{arm}.err")))
-                .unwrap_or_default()
+            if c.has_block(&format!("{arm}.err")) {
+                c.block(&format!("{arm}.err"))
+            } else {
+                String::new()
+            }
         );
         let want = if arm == "arbor" {
             "enabled"

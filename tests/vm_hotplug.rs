@@ -35,6 +35,29 @@ fn trouble(c: &Console) -> Vec<String> {
         .collect()
 }
 
+/// The hotplug counters of a phase's status block: at least `offlines`
+/// CPUs went offline and `onlines` came back since the scheduler attached.
+fn hotplug_counted(c: &Console, checks: &mut Checks, name: &str, offlines: u64, onlines: u64) {
+    let st = c.json(&format!("status_{name}"));
+    let count = |k: &str| st[k].as_u64().unwrap_or(0);
+    eprintln!(
+        "{name}: offlines {}, onlines {}, tasks moved off leaving CPUs {}",
+        count("cpu_offlines"),
+        count("cpu_onlines"),
+        count("offline_moves")
+    );
+    checks.check(
+        count("cpu_offlines") >= offlines && count("cpu_onlines") >= onlines,
+        || {
+            format!(
+                "{name}: status counts {} CPUs offline and {} online (want >= {offlines} and >= {onlines})",
+                count("cpu_offlines"),
+                count("cpu_onlines")
+            )
+        },
+    );
+}
+
 /// A phase ended with scx_arbor attached, alive, every CPU back and no
 /// stall; `restarts` is how many restarts it may have taken so far.
 fn phase_ok(
@@ -103,7 +126,9 @@ fn hotplug_on_two_cpus_never_stalls_and_keeps_the_model() {
         )
     });
     phase_ok(&c, &mut checks, "known_once", "0-1", 0..=0);
+    hotplug_counted(&c, &mut checks, "known_once", 1, 1);
     phase_ok(&c, &mut checks, "known_cycles", "0-1", 0..=0);
+    hotplug_counted(&c, &mut checks, "known_cycles", 6, 6);
     let hb = c.marks_tagged("hackbench");
     checks.check(hb.iter().all(|m| m.get("failed") == Some("0")), || {
         format!("hackbench failed while CPUs came and went: {hb:?}")
@@ -151,14 +176,8 @@ fn hotplug_on_two_llcs_cycles_every_cpu_and_a_whole_llc() {
     phase_ok(&c, &mut checks, "cycle_cpus", "0-7", 0..=0);
     phase_ok(&c, &mut checks, "cycle_llc_out", "0-3", 0..=0);
     phase_ok(&c, &mut checks, "cycle_llc_back", "0-7", 0..=0);
-    let st = c.json("status_cycle_llc_back");
-    let count = |k: &str| st[k].as_u64();
-    eprintln!(
-        "offlines {:?}, onlines {:?}, tasks moved off leaving CPUs {:?}",
-        count("cpu_offlines"),
-        count("cpu_onlines"),
-        count("offline_moves")
-    );
+    // 7 CPUs out and back twice, then 4 out and back.
+    hotplug_counted(&c, &mut checks, "cycle_llc_back", 18, 18);
     sched_exit_ok(&c, &mut checks);
     let t = trouble(&c);
     checks.check(t.is_empty(), || {

@@ -22,12 +22,11 @@ fn field(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no unsigned `{key}` in {v}"))
 }
 
+/// Decisions per action row (tiny, short, medium, long, fallback).
 fn decisions(v: &Value) -> Vec<u64> {
-    v["decisions"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no decisions in {v}"))
+    ["tiny", "short", "medium", "long", "fallback"]
         .iter()
-        .map(|x| x.as_u64().unwrap())
+        .map(|class| field(v, &format!("decisions_{class}")))
         .collect()
 }
 

@@ -59,8 +59,23 @@ impl Status {
         r
     }
 
+    /// Decisions per action row, from the per-class fields (scx_stats'
+    /// fields: `status --json` prints them flat).
     fn decisions(&self) -> [u64; NR_ACTIONS] {
-        Self::row(&self.0["decisions"], "decisions")
+        let mut r = [0; NR_ACTIONS];
+        for (i, class) in ["tiny", "short", "medium", "long", "fallback"]
+            .iter()
+            .enumerate()
+        {
+            r[i] = self.u64(&format!("decisions_{class}"));
+        }
+        assert_eq!(
+            self.u64("decisions"),
+            r.iter().sum::<u64>(),
+            "decisions must be the sum of the per-class fields: {}",
+            self.0
+        );
+        r
     }
 
     fn decisions_per_cpu(&self) -> Vec<[u64; NR_ACTIONS]> {

@@ -37,15 +37,20 @@ fn socat_files() -> Vec<PathBuf> {
     files
 }
 
-/// Sum of the control socket's per-class decisions.
+/// The control socket's decisions (all action rows).
 fn status_decisions(v: &Value) -> u64 {
     v["decisions"]
-        .as_array()
+        .as_u64()
         .unwrap_or_else(|| panic!("no decisions in status: {v}"))
-        .iter()
-        .map(|d| d.as_u64().unwrap())
-        .sum()
 }
+
+/// What `status --json` carries beside the fields scx_stats serves.
+const STATUS_TABLES: [&str; 4] = [
+    "decisions_per_cpu",
+    "confusion",
+    "shadow_confusion",
+    "paired_confusion",
+];
 
 /// `action NAME slice N µs request M µs` lines of a scheduler log.
 fn logged_table(log: &str) -> Vec<(String, u64, u64)> {
@@ -162,6 +167,21 @@ fn service_unit_stats_client_and_loader_modes() {
     let meta_names: BTreeSet<&String> = fields.keys().collect();
     let stat_names: BTreeSet<&String> = s1.as_object().unwrap().keys().collect();
     assert_eq!(meta_names, stat_names, "stats and stats_meta disagree");
+    // `status --json` has the same fields, and the tables beside them.
+    let status_end = c.json("status_end");
+    let status_names: BTreeSet<&String> = status_end
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !STATUS_TABLES.contains(&k.as_str()))
+        .collect();
+    assert_eq!(
+        meta_names, status_names,
+        "status --json and scx_stats disagree"
+    );
+    for table in STATUS_TABLES {
+        assert!(status_end[table].is_array(), "no {table} in {status_end}");
+    }
 
     // The first reading is the totals when it was asked: between the
     // control socket's counters just before and just after it; the second

@@ -92,10 +92,10 @@ fn a_dead_worker_thread_is_restarted_or_the_scheduler_detaches() {
     let mut k = Checks::default();
 
     restarted(&c, &mut k, "learner", "learner", "arbor-learn", "");
-    let seen = |b: &str| c.json(b)["learn"]["samples_seen"].as_u64();
+    let seen = |b: &str| c.json(b)["learn_samples"].as_u64();
     let (s1, s2) = (seen("learner_1"), seen("learner_2"));
     k.check(s1.is_some() && s2 > s1, || {
-        format!("the restarted learner took no samples: samples_seen {s1:?} then {s2:?}")
+        format!("the restarted learner took no samples: learn_samples {s1:?} then {s2:?}")
     });
 
     restarted(

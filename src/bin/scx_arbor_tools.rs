@@ -32,7 +32,7 @@ enum Command {
 enum ModelCommand {
     /// Compare the integer walker (the BPF semantics) with tract's inference
     /// of the ONNX file and with stored labels.
-    Verify(arbor_verify::cli::VerifyArgs),
+    Verify(scx_arbor::model_cli::VerifyArgs),
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -40,7 +40,9 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ab(args) => arbor_ab::run(*args),
         Command::Workload(args) => arbor_ab::workload_cmd::run(&args),
-        Command::Model(ModelCommand::Verify(args)) => arbor_verify::cli::run(&args),
+        Command::Model(ModelCommand::Verify(a)) => {
+            arbor_verify::cli::run(&a.file, a.rows.as_deref(), a.random, a.seed)
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use libbpf_rs::MapHandle;
 use log::{debug, info, warn};
 
 use crate::sched::model_slot::ModelSlot;
-use crate::sched::stats::Stats;
+use crate::sched::stats;
 use crate::sched::supervisor::lock;
 use arbor_intf::sample::Sample;
 use arbor_learn::cost::Confusion;
@@ -20,6 +20,7 @@ use arbor_learn::online::{
     describe, next_step, Evaluation, LearnStats, Learner, Next, ShadowRecord,
 };
 use arbor_model::ensemble::Ensemble;
+use arbor_proto::status::Status;
 
 /// The live model: its slot and, when known, its ensemble (so candidates
 /// can be compared with it on the same held-out samples) and its number in
@@ -34,7 +35,7 @@ pub struct LiveModel {
 struct InShadow {
     candidate: Ensemble,
     eval: Evaluation,
-    baseline: Stats,
+    baseline: Status,
 }
 
 /// The window samples_per_sec is counted over.
@@ -94,10 +95,10 @@ pub struct LearningThread {
     pub stats: Arc<Mutex<LearnStats>>,
     in_shadow: Option<InShadow>,
     /// Counters when the live generation was installed, for its live score.
-    live_since: (u64, Stats),
+    live_since: (u64, Status),
     /// Counters at the last refresh, for the live score of the last second
     /// (what the learner watches for a workload change).
-    recent_mark: (u64, Stats),
+    recent_mark: (u64, Status),
     /// (time, samples seen) once a second over the last [`RATE_WINDOW`],
     /// for samples_per_sec: samples arrive in batches a few times a
     /// second, so one second alone aliases with them.
@@ -149,7 +150,7 @@ impl LearningThread {
             window_len: 0,
             ..lock(&stats).clone()
         };
-        let baseline = Stats::read(&cpu_stats)?;
+        let baseline = stats::read(&cpu_stats)?;
         let generation = lock(&live).slot.generation();
         Ok(Self {
             learner,
@@ -183,7 +184,7 @@ impl LearningThread {
             return;
         }
         self.last_stats_read = Instant::now();
-        match Stats::read(&self.cpu_stats) {
+        match stats::read(&self.cpu_stats) {
             Ok(now) => self.refresh_live(&now),
             Err(e) => warn!("learning: {e:#}"),
         }
@@ -198,7 +199,7 @@ impl LearningThread {
 
     /// The live generation's record on real outcomes (BPF counters) since
     /// it was installed; a model installed by `swap` starts a new record.
-    fn live_record(&mut self, now: &Stats) -> Confusion {
+    fn live_record(&mut self, now: &Status) -> Confusion {
         let generation = lock(&self.live).slot.generation();
         if generation != self.live_since.0 {
             self.live_since = (generation, now.clone());
@@ -229,7 +230,7 @@ impl LearningThread {
         }
     }
 
-    fn refresh_live(&mut self, now: &Stats) {
+    fn refresh_live(&mut self, now: &Status) {
         let rec = self.live_record(now);
         // The live generation's score since the last refresh (since its
         // install if it is newer): a workload change shows at once, not
@@ -269,7 +270,7 @@ impl LearningThread {
     fn step(&mut self) -> Result<()> {
         let cfg = self.learner.config().clone();
         if let Some(sh) = &self.in_shadow {
-            let now = Stats::read(&self.cpu_stats)?;
+            let now = stats::read(&self.cpu_stats)?;
             let d = now.delta(&sh.baseline);
             let record = ShadowRecord {
                 candidate: Confusion::from_rows(&d.shadow_confusion),
@@ -332,7 +333,7 @@ impl LearningThread {
                 self.in_shadow = Some(InShadow {
                     candidate,
                     eval,
-                    baseline: Stats::read(&self.cpu_stats)?,
+                    baseline: stats::read(&self.cpu_stats)?,
                 });
             }
             Next::Promote => self.promote(candidate, eval, None, &summary)?,
@@ -348,7 +349,7 @@ impl LearningThread {
         why: &str,
     ) -> Result<()> {
         let onnx = arbor_model::onnx_export::to_bytes(&candidate)?;
-        let now_stats = Stats::read(&self.cpu_stats)?;
+        let now_stats = stats::read(&self.cpu_stats)?;
         let parent_record = self.live_record(&now_stats);
         let t0 = Instant::now();
         let (generation, parent_stored) = {

@@ -20,7 +20,7 @@ use crate::sched::kernel::{explain_open_error, refuse_if_attached, require_sched
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
-use crate::sched::stats::{self, LearnFigures, Stats};
+use crate::sched::stats::{self, LearnFigures};
 use crate::sched::stats_server;
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::inject::FailPlan;
@@ -29,6 +29,7 @@ use crate::sched::topology::LlcMap;
 use arbor_intf::schema::{action_name, CLASS_FALLBACK};
 use arbor_learn::generations::Store;
 use arbor_learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
+use arbor_proto::status::Status;
 
 /// Outcome samples per second per CPU when --learn is on and nothing is
 /// recorded: a few times what a learning window needs, a small fraction of
@@ -481,7 +482,7 @@ fn run_once(
     // non-zero rather than schedule with a dead part.
     let mut failed = None;
     // The statistics since attach, from a reading of the counters.
-    let totals = |st: &Stats| {
+    let totals = |st: Status| {
         let learn = workers.learn.as_ref().map(|l| lock(l).clone());
         let figures = LearnFigures {
             mode: opts.learn,
@@ -497,12 +498,8 @@ fn run_once(
         }
         match req_ch.recv_timeout(Duration::from_millis(100)) {
             Ok(()) => {
-                let st = Stats::read(&cpu_stats)?;
                 res_ch
-                    .send(stats_server::Reading {
-                        totals: totals(&st),
-                        confusion: st.confusion,
-                    })
+                    .send(totals(stats::read(&cpu_stats)?))
                     .context("answering the stats server")?;
             }
             Err(e) if e.is_timeout() => {}
@@ -512,7 +509,10 @@ fn run_once(
 
     workers.supervisor.stop();
     *carried = Some(lock(&live).carry());
-    info!("totals: {}", totals(&Stats::read(&cpu_stats)?).line());
+    info!(
+        "totals: {}",
+        totals(stats::read(&cpu_stats)?).metrics.line()
+    );
     sched.link.take();
     let uei = uei_report!(&sched.skel, uei)?;
     if let Some(e) = failed {

@@ -3,7 +3,7 @@
 //! and the client behind `--stats` and `--monitor`.
 //!
 //! The scheduler's main loop answers each request on the server's channel
-//! with a [`Reading`]: the totals since attach ([`stats::collect`]) and the
+//! with a [`Status`]: the totals since attach ([`stats::collect`]) with the
 //! live model's confusion matrix; the server turns them into per-connection
 //! deltas, scored over the delta's own outcomes, so any number of clients
 //! can read at their own pace.
@@ -16,18 +16,9 @@ use anyhow::Result;
 use scx_stats::prelude::*;
 
 use arbor_proto::metrics::Metrics;
+use arbor_proto::status::Status;
 
-use crate::sched::stats::{self, sub_matrix};
-
-/// What the scheduler answers a request of the server with.
-#[derive(Clone, Debug, Default)]
-pub struct Reading {
-    /// The statistics since attach.
-    pub totals: Metrics,
-    /// The live model's confusion matrix since attach (rows: predicted
-    /// action, columns: actual class), to score each interval.
-    pub confusion: Vec<Vec<u64>>,
-}
+use crate::sched::stats;
 
 /// Where scx_stats serves by default; what scxtop and
 /// `scxstats_to_openmetrics.py` connect to.
@@ -36,16 +27,16 @@ pub const DEFAULT_PATH: &str = "/var/run/scx/root/stats";
 /// The server's data: the metadata of [`Metrics`] and its `top` target.
 /// The first `stats` request on a connection answers with the totals since
 /// attach, each later one with the change since the previous request.
-pub fn server_data() -> StatsServerData<(), Reading> {
-    let open: Box<dyn StatsOpener<(), Reading>> = Box::new(move |_| {
-        let mut prev = Reading::default();
-        let read: Box<dyn StatsReader<(), Reading>> = Box::new(move |_args, (req, res)| {
+pub fn server_data() -> StatsServerData<(), Status> {
+    let open: Box<dyn StatsOpener<(), Status>> = Box::new(move |_| {
+        let mut prev = Status::default();
+        let read: Box<dyn StatsReader<(), Status>> = Box::new(move |_args, (req, res)| {
             req.send(())?;
             let now = res.recv()?;
-            let mut delta = now.totals.delta(&prev.totals);
-            stats::score(&mut delta, &sub_matrix(&now.confusion, &prev.confusion));
+            let mut delta = now.delta(&prev);
+            stats::score(&mut delta.metrics, &delta.confusion);
             prev = now;
-            delta.to_json()
+            delta.metrics.to_json()
         });
         Ok(read)
     });
@@ -55,7 +46,7 @@ pub fn server_data() -> StatsServerData<(), Reading> {
 }
 
 /// Launch the server at the default path.
-pub fn launch() -> Result<StatsServer<(), Reading>> {
+pub fn launch() -> Result<StatsServer<(), Status>> {
     StatsServer::new(server_data())
         .set_path(DEFAULT_PATH)
         .launch()
@@ -129,8 +120,8 @@ mod tests {
             let mut n = 0u64;
             while req.recv().is_ok() {
                 n += 1;
-                let m = Reading {
-                    totals: Metrics {
+                let m = Status {
+                    metrics: Metrics {
                         generation: n,
                         decisions: 10 * n,
                         decisions_tiny: 10 * n,
@@ -138,6 +129,7 @@ mod tests {
                     },
                     // One more right tiny decision and one wrong per reading.
                     confusion: vec![vec![n, n, 0, 0], vec![0; 4], vec![0; 4], vec![0; 4]],
+                    ..Default::default()
                 };
                 if res.send(m).is_err() {
                     break;

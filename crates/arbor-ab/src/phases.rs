@@ -429,7 +429,7 @@ mod tests {
         );
         // Task 1 started 1.5 s into its interactive phase.
         assert_eq!(c.phase_at(1, 0), (true, -1500 * ms, 1500 * ms));
-        assert_eq!(c.phase_at(1, 1500 * ms as u64).0, false);
+        assert!(!c.phase_at(1, 1500 * ms as u64).0);
         // Task 2 starts in batch.
         assert!(!c.phase_at(2, 0).0);
         assert!((c.expected_switches(9.0) - 3.0).abs() < 1e-12);

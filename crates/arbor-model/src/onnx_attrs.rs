@@ -1,7 +1,7 @@
 //! Typed access to ONNX node attributes, with errors that name the attribute.
 
+use super::onnx_pb::{AttributeProto, DataType, NodeProto, TensorProto};
 use anyhow::{bail, Context, Result};
-use tract_onnx::pb::{tensor_proto::DataType, AttributeProto, NodeProto, TensorProto};
 
 /// Metadata key naming the schema version a model was trained for.
 pub const META_SCHEMA: &str = "arbor.schema_version";
@@ -81,7 +81,12 @@ pub fn reals(node: &NodeProto, name: &str) -> Result<Vec<f64>> {
 
 /// The values of a float or double tensor, as f64.
 fn tensor_reals(t: &TensorProto) -> Result<Vec<f64>> {
-    let dt = DataType::try_from(t.data_type).unwrap_or(DataType::Undefined);
+    let Ok(dt) = DataType::try_from(t.data_type) else {
+        bail!(
+            "tensor of data type {}; expected float or double",
+            t.data_type
+        );
+    };
     match dt {
         DataType::Float if !t.float_data.is_empty() => {
             Ok(t.float_data.iter().map(|&f| f64::from(f)).collect())

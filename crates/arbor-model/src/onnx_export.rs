@@ -18,13 +18,13 @@
 
 use std::path::Path;
 
+use super::onnx_pb::{
+    AttributeProto, AttributeType, DataType, Dimension, DimensionValue, GraphProto, ModelProto,
+    NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorShapeProto, TensorTypeProto,
+    TypeProto, ValueInfoProto,
+};
 use anyhow::{ensure, Context, Result};
 use prost::Message;
-use tract_onnx::pb::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
-};
 
 use super::ensemble::{Ensemble, Node, ABSENT_SCORE, EXACT_F32_BOUND};
 use super::onnx_import::{META_FEATURES, META_FRAC_BITS, META_SCHEMA};
@@ -67,25 +67,22 @@ fn string(name: &str, v: &str) -> AttributeProto {
 }
 
 fn tensor_info(name: &str, elem: DataType, dims: &[Option<i64>]) -> ValueInfoProto {
-    use tensor_shape_proto::{dimension::Value, Dimension};
     let dim = dims
         .iter()
         .map(|d| Dimension {
             value: Some(match d {
-                Some(v) => Value::DimValue(*v),
-                None => Value::DimParam("N".into()),
+                Some(v) => DimensionValue::DimValue(*v),
+                None => DimensionValue::DimParam("N".into()),
             }),
-            ..Default::default()
         })
         .collect();
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+            tensor_type: Some(TensorTypeProto {
                 elem_type: elem as i32,
                 shape: Some(TensorShapeProto { dim }),
-            })),
-            ..Default::default()
+            }),
         }),
         ..Default::default()
     }

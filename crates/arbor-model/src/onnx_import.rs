@@ -50,9 +50,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::onnx_pb::{DimensionValue, ModelProto, NodeProto};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use prost::Message;
-use tract_onnx::pb::{ModelProto, NodeProto};
 
 use super::ensemble::{Ensemble, Node, Tree, ABSENT_SCORE, EXACT_F32_BOUND, SCORE_BOUND};
 use super::onnx_raw::{parse_raw, RawTree};
@@ -261,8 +261,6 @@ fn import_model_sized(m: &ModelProto, bounded: bool) -> Result<Imported> {
 /// The declared width of the tree op's input, when the graph states it, must
 /// match the feature list.
 fn check_input_width(m: &ModelProto, node: &NodeProto, ncols: usize) -> Result<()> {
-    use tract_onnx::pb::tensor_shape_proto::dimension::Value;
-    use tract_onnx::pb::type_proto::Value as TV;
     let Some(graph) = m.graph.as_ref() else {
         return Ok(());
     };
@@ -272,12 +270,14 @@ fn check_input_width(m: &ModelProto, node: &NodeProto, ncols: usize) -> Result<(
     let Some(vi) = graph.input.iter().find(|i| &i.name == input) else {
         return Ok(()); // fed by another node: cannot tell
     };
-    let dims = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(TV::TensorType(t)) => t.shape.as_ref().map(|s| s.dim.clone()),
-        _ => None,
-    };
+    let dims = vi
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .and_then(|t| t.shape.as_ref())
+        .map(|s| s.dim.clone());
     if let Some(dims) = dims {
-        if let Some(Value::DimValue(w)) = dims.get(1).and_then(|d| d.value.clone()) {
+        if let Some(DimensionValue::DimValue(w)) = dims.get(1).and_then(|d| d.value.clone()) {
             ensure!(
                 w as usize == ncols,
                 "the model's input has {w} columns but {META_FEATURES} names {ncols}"

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::onnx_pb::NodeProto;
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use tract_onnx::pb::NodeProto;
 
 use super::onnx_attrs::{self as attr, META_FEATURES};
 use super::threshold::Mode;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use super::onnx_pb::NodeProto;
 use anyhow::{anyhow, bail, ensure, Result};
-use tract_onnx::pb::NodeProto;
 
 use super::ensemble::ABSENT_SCORE;
 use super::onnx_attrs as attr;

@@ -2,162 +2,102 @@
 //! the scx_stats server serves it (`stats_meta`, `stats`: what `--stats`,
 //! `--monitor`, scxtop and the OpenMetrics relay read) and the control
 //! socket's `status` answers with it.
+//!
+//! **The list below is the one place a statistic is named on the Rust
+//! side.** A new BPF counter is a `u64` in `struct arbor_cpu_stats`
+//! (bpf/intf.h) and a line in `cpu_counters`, under the same name: the
+//! field, its description, the sum over CPUs and the change between
+//! readings follow from it (see [`crate::define`]).
 
+use arbor_intf::bpf_intf::arbor_cpu_stats;
 use scx_stats_derive::{stat_doc, Stats};
 use serde::{Deserialize, Serialize};
 
-/// The counters as scx_stats serves them (`stats_meta`, `stats`): what
-/// `--stats`, `--monitor`, scxtop and the OpenMetrics relay read. Counters
-/// are per reading: the first `stats` request on a connection answers with
-/// the totals since the scheduler attached, each later one with what
-/// happened since the previous request on that connection. Gauges (marked
-/// so) are the value at the time of the request.
-#[stat_doc]
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
-#[stat(top, desc = "scx_arbor scheduler statistics")]
-pub struct Metrics {
-    #[stat(
-        desc = "Gauge: model generation the BPF side decides with (newest walked by any CPU; 0 = none)"
-    )]
-    pub generation: u64,
-    #[stat(desc = "Gauge: scheduler generation of the model installed last (0 = none installed)")]
-    pub installed_generation: u64,
-    #[stat(desc = "Decisions made at wakeup (all action rows)")]
-    pub decisions: u64,
-    #[stat(desc = "Decisions for the tiny class (predicted burst <= 250 us)")]
-    pub decisions_tiny: u64,
-    #[stat(desc = "Decisions for the short class (predicted burst <= 1 ms)")]
-    pub decisions_short: u64,
-    #[stat(desc = "Decisions for the medium class (predicted burst <= 4 ms)")]
-    pub decisions_medium: u64,
-    #[stat(desc = "Decisions for the long class (predicted burst > 4 ms)")]
-    pub decisions_long: u64,
-    #[stat(desc = "Decisions given the fallback row (no model installed, or the walk failed)")]
-    pub decisions_fallback: u64,
-    #[stat(desc = "Bursts (wakeup to sleep) that ended")]
-    pub bursts: u64,
-    #[stat(desc = "Bursts that ended after a model decision (the fallback excluded)")]
-    pub model_outcomes: u64,
-    #[stat(desc = "Of model_outcomes, bursts whose class the model predicted right")]
-    pub model_hits: u64,
-    #[stat(
-        desc = "Live model accuracy over this reading, percent (model_hits / model_outcomes; 0 when no outcomes)"
-    )]
-    pub accuracy_pct: f64,
-    #[stat(
-        desc = "Live model's cost-weighted score over this reading, points (100: every outcome right; 0 when no outcomes)"
-    )]
-    pub model_score: f64,
-    #[stat(
-        desc = "Live model's balanced accuracy over this reading, percent (mean recall over the classes that occurred; 0 when no outcomes)"
-    )]
-    pub model_balanced_accuracy_pct: f64,
-    #[stat(desc = "Tree nodes walked by all decisions")]
-    pub walk_steps: u64,
-    #[stat(
-        desc = "Decisions whose tree walk failed (bad node index or depth); they got the fallback"
-    )]
-    pub walk_errors: u64,
-    #[stat(
-        desc = "Decisions that saw a model whose generation tags disagreed (torn install); should stay 0"
-    )]
-    pub torn_reads: u64,
-    #[stat(desc = "Outcome samples sent to userspace through the ring buffer")]
-    pub samples_sent: u64,
-    #[stat(desc = "Outcome samples dropped because the ring buffer was full")]
-    pub samples_dropped: u64,
-    #[stat(desc = "Outcome samples not sent: over the CPU's per-class budget (--sample-budget)")]
-    pub samples_throttled: u64,
-    #[stat(desc = "Tasks inserted straight into an idle CPU's local DSQ")]
-    pub direct_dispatches: u64,
-    #[stat(desc = "Wakeups that preempted a running task with a later deadline")]
-    pub preempt_kicks: u64,
-    #[stat(desc = "Preemptions given up because another waker claimed the CPU first")]
-    pub preempt_lost: u64,
-    #[stat(desc = "Preempted tasks put back in their CPU's local DSQ, behind the waker")]
-    pub preempted_requeues: u64,
-    #[stat(
-        desc = "Wakeups queued behind a waker that ends its burst soon (or behind the task an interrupt woke on an idle CPU), not preempting another CPU"
-    )]
-    pub waker_waits: u64,
-    #[stat(desc = "Wakeups placed in the waking CPU's LLC")]
-    pub wake_llc_local: u64,
-    #[stat(desc = "Wakeups placed in another LLC")]
-    pub wake_llc_remote: u64,
-    #[stat(desc = "Enqueues of tasks that can run on one CPU only (into that CPU's DSQ)")]
-    pub pcpu_enqueues: u64,
-    #[stat(desc = "Tasks an idle CPU pulled from the DSQ of another CPU of its LLC")]
-    pub sibling_pulls: u64,
-    #[stat(desc = "Pulls from another CPU's DSQ that found only tasks bound to that CPU")]
-    pub sibling_pull_misses: u64,
-    #[stat(desc = "Tasks an idle CPU pulled from another LLC's DSQ")]
-    pub llc_steals: u64,
-    #[stat(desc = "Tasks run out of deadline order after waiting 100 ms")]
-    pub starved_runs: u64,
-    #[stat(desc = "Gauge: the policy's virtual time V, virtual ns, at the latest charge")]
-    pub vtime: u64,
-    #[stat(
-        desc = "Gauge: total weight of runnable tasks at the latest charge (100 = one nice-0 task)"
-    )]
-    pub runnable_weight: u64,
-    #[stat(desc = "Gauge: generation of the candidate walked in shadow (0 = none)")]
-    pub shadow_generation: u64,
-    #[stat(desc = "Decisions the shadow candidate made beside the live model")]
-    pub shadow_decisions: u64,
-    #[stat(desc = "Bursts that ended after a shadow decision")]
-    pub shadow_outcomes: u64,
-    #[stat(desc = "Of shadow_outcomes, bursts whose class the shadow candidate predicted right")]
-    pub shadow_hits: u64,
-    #[stat(
-        desc = "CPU time of the scheduler process (utime+stime of all its threads, /proc/self/stat), ms"
-    )]
-    pub daemon_cpu_ms: u64,
-    #[stat(desc = "Wall time this reading covers, ms (the first: since the process started)")]
-    pub daemon_wall_ms: u64,
-    #[stat(
-        desc = "Scheduler process CPU over this reading, percent of one CPU (daemon_cpu_ms / daemon_wall_ms)"
-    )]
-    pub daemon_cpu_pct: f64,
-    #[stat(desc = "Learning mode: off, shadow or on")]
-    pub learn_mode: String,
-    #[stat(
-        desc = "Gauge: outcome samples per second reaching the learner over the last 10 s (0 when not learning)"
-    )]
-    pub learn_samples_per_sec: f64,
-    #[stat(desc = "Outcome samples the learner took in")]
-    pub learn_samples: u64,
-    #[stat(desc = "Outcome samples the learner's queue could not take (dropped, never blocking)")]
-    pub learn_dropped: u64,
-    #[stat(desc = "Gauge: samples in the learner's window")]
-    pub learn_window: u64,
-    #[stat(desc = "Candidate trees trained")]
-    pub learn_candidates: u64,
-    #[stat(desc = "Candidates promoted to the live model")]
-    pub learn_promoted: u64,
-    #[stat(desc = "Candidates rejected (did not beat the live model by the margin)")]
-    pub learn_rejected: u64,
-    #[stat(desc = "Gauge: generation the learner counts as live")]
-    pub learn_live_generation: u64,
-    #[stat(
-        desc = "Gauge: bursts the live generation's live score is counted over (0 = no score yet)"
-    )]
-    pub learn_live_bursts: u64,
-    #[stat(
-        desc = "Gauge: live score, the live generation's cost-weighted score (points) on real outcomes since it was installed (valid when learn_live_bursts > 0)"
-    )]
-    pub learn_live_score: f64,
-    #[stat(
-        desc = "Gauge: the live generation's balanced accuracy on real outcomes since it was installed, percent (valid when learn_live_bursts > 0)"
-    )]
-    pub learn_live_balanced_accuracy_pct: f64,
-    #[stat(
-        desc = "Gauge: live score of the generation the live one replaced, over its own time live (0 = none replaced yet)"
-    )]
-    pub learn_parent_live_score: f64,
-    #[stat(desc = "Gauge: time of the last promotion's slot swap, us (0 = none yet)")]
-    pub learn_last_swap_us: u64,
-    #[stat(desc = "Why the last candidate was promoted or rejected")]
-    pub learn_last_verdict: String,
+use crate::define::define_metrics;
+
+define_metrics! {
+    cpu_counters {
+        walk_steps: "Tree nodes walked by all decisions",
+        walk_errors: "Decisions whose tree walk failed (bad node index or out of steps); they got the fallback",
+        torn_reads: "Decisions that saw a model whose generation tags disagreed (torn install); should stay 0",
+        samples_sent: "Outcome samples sent to userspace through the ring buffer",
+        samples_dropped: "Outcome samples dropped because the ring buffer was full",
+        samples_throttled: "Outcome samples not sent: over the CPU's per-class budget (--sample-budget)",
+        direct_dispatches: "Tasks inserted straight into an idle CPU's local DSQ",
+        preempt_kicks: "Wakeups that preempted a running task with a later deadline",
+        preempt_lost: "Preemptions given up because another waker claimed the CPU first",
+        preempt_queued: "Wakeups that did not preempt a running task with a later deadline because a task queued there (the CPU's or its LLC's DSQ) had an earlier deadline still",
+        preempted_requeues: "Preempted tasks put back in their CPU's local DSQ, behind the waker",
+        waker_waits: "Wakeups queued behind a waker that ends its burst soon (or behind the task an interrupt woke on an idle CPU), not preempting another CPU",
+        wake_llc_local: "Wakeups placed in the waking CPU's LLC",
+        wake_llc_remote: "Wakeups placed in another LLC",
+        pcpu_enqueues: "Enqueues of tasks that can run on one CPU only (into that CPU's DSQ)",
+        sibling_pulls: "Tasks an idle CPU pulled from the DSQ of another CPU of its LLC",
+        sibling_pull_misses: "Pulls from another CPU's DSQ that found only tasks bound to that CPU",
+        llc_steals: "Tasks an idle CPU pulled from another LLC's DSQ",
+        starved_runs: "Tasks run out of deadline order after waiting past the wait bound: twice a round over their queue (its length times the fallback slice over the CPUs serving it), at least 100 ms, at most 1 s",
+        ineligible_skips: "Picks that passed over an earlier deadline whose task had run ahead of its LLC's V (lag < 0): no queue head was eligible and an eligible task further down the LLC's queue ran",
+        cpu_onlines: "CPUs of the topology read at load that came online (CPU hotplug)",
+        cpu_offlines: "CPUs that went offline (CPU hotplug)",
+        offline_moves: "Waiting tasks moved off the queues of a CPU going offline to a queue a CPU online serves",
+        tick_decisions: "Decisions at a tick: a burst that ran past the bound of the class decided for it, classified again from its CPU time so far",
+        waker_decisions: "Decisions at a wakeup on whether the waker ends its burst soon (its burst classified again from its CPU time and the wakeups it issued so far)",
+        waker_soon: "Of waker_decisions, those that found the waker ends soon (the wakee waits for it instead of preempting another CPU)",
+        oracle_decisions: "Decisions (at a wakeup, a tick or on a waker) the oracle made from what the workload published (builds with the oracle feature, --oracle; else 0)",
+        bursts: "Bursts (wakeup to sleep) that ended",
+        shadow_decisions: "Decisions the shadow candidate made beside the live model",
+    }
+    cpu_gauges {
+        generation: "Gauge: model generation the BPF side decides with (newest walked by any CPU; 0 = none)",
+        shadow_generation: "Gauge: generation of the candidate walked in shadow (0 = none)",
+        vtime: "Gauge: V of an LLC (the load-weighted average vruntime of its runnable tasks, EEVDF's; each LLC keeps its own), virtual ns: the largest a CPU saw when it last charged a run",
+        runnable_weight: "Gauge: total weight of the runnable tasks of the LLC whose V is vtime, when that CPU charged (100 = one nice-0 task)",
+    }
+    counters {
+        decisions: "Decisions made at wakeup (all action rows)",
+        decisions_tiny: "Decisions for the tiny class (predicted burst <= 250 us)",
+        decisions_short: "Decisions for the short class (predicted burst <= 1 ms)",
+        decisions_medium: "Decisions for the medium class (predicted burst <= 4 ms)",
+        decisions_long: "Decisions for the long class (predicted burst > 4 ms)",
+        decisions_fallback: "Decisions given the fallback row (no model installed, or the walk failed)",
+        model_outcomes: "Bursts that ended after a model decision (the fallback excluded)",
+        model_hits: "Of model_outcomes, bursts whose class the model predicted right",
+        shadow_outcomes: "Bursts that ended after a shadow decision",
+        shadow_hits: "Of shadow_outcomes, bursts whose class the shadow candidate predicted right",
+        daemon_cpu_ms: "CPU time of the scheduler process (utime+stime of all its threads, /proc/self/stat), ms",
+        daemon_wall_ms: "Wall time this reading covers, ms (the first: since the process started)",
+        learn_samples: "Outcome samples the learner took in",
+        learn_batches: "Batches of samples handed to the learner",
+        learn_dropped: "Outcome samples the learner's queue could not take (dropped, never blocking)",
+        learn_candidates: "Candidate trees trained",
+        learn_promoted: "Candidates promoted to the live model",
+        learn_rejected: "Candidates rejected (did not beat the live model by the margin)",
+    }
+    gauges {
+        installed_generation: u64 "Gauge: scheduler generation of the model installed last (0 = none installed)",
+        accuracy_pct: f64 "Live model accuracy over this reading, percent (model_hits / model_outcomes; 0 when no outcomes)",
+        model_score: f64 "Live model's cost-weighted score over this reading, points (100: every outcome right; 0 when no outcomes)",
+        model_balanced_accuracy_pct: f64 "Live model's balanced accuracy over this reading, percent (mean recall over the classes that occurred; 0 when no outcomes)",
+        daemon_cpu_pct: f64 "Scheduler process CPU over this reading, percent of one CPU (daemon_cpu_ms / daemon_wall_ms)",
+        learn_mode: String "Learning mode: off, shadow or on",
+        learn_samples_per_sec: f64 "Gauge: outcome samples per second reaching the learner over the last 10 s (0 when not learning)",
+        learn_window: u64 "Gauge: samples in the learner's window",
+        learn_live_generation: u64 "Gauge: generation the learner counts as live",
+        learn_live_stored_generation: u64 "Gauge: the live generation's number in --model-dir (0 = not a saved generation)",
+        learn_live_bursts: u64 "Gauge: bursts the live generation's live score is counted over (0 = no score yet)",
+        learn_live_score: f64 "Gauge: live score, the live generation's cost-weighted score (points) on real outcomes since it was installed (valid when learn_live_bursts > 0)",
+        learn_live_balanced_accuracy_pct: f64 "Gauge: the live generation's balanced accuracy on real outcomes since it was installed, percent (valid when learn_live_bursts > 0)",
+        learn_parent_live_score: f64 "Gauge: live score of the generation the live one replaced, over its own time live (0 = none replaced yet)",
+        learn_last_swap_us: u64 "Gauge: time of the last promotion's slot swap, us (0 = none yet)",
+        learn_last_verdict: String "Why the last candidate was promoted or rejected",
+        learn_eval_train_rows: u64 "Gauge: samples the last candidate was trained on (0 = none trained yet)",
+        learn_eval_holdout_rows: u64 "Gauge: held-out samples the last candidate was evaluated on",
+        learn_eval_train_ms: f64 "Gauge: time the last candidate took to train, ms",
+        learn_eval_candidate_score: f64 "Gauge: the last candidate's cost-weighted score on its held-out samples, points",
+        learn_eval_candidate_balanced_accuracy_pct: f64 "Gauge: the last candidate's balanced accuracy on its held-out samples, percent",
+        learn_eval_parent_score: f64 "Gauge: the running model's score on the same held-out samples, points (0 when no model was running)",
+        learn_eval_parent_balanced_accuracy_pct: f64 "Gauge: the running model's balanced accuracy on the same held-out samples, percent (0 when no model was running)",
+    }
 }
 
 impl Metrics {
@@ -167,47 +107,7 @@ impl Metrics {
     /// only the scheduler, which knows the cost of each mis-prediction,
     /// scores a reading.
     pub fn delta(&self, prev: &Metrics) -> Metrics {
-        let d = |a: u64, b: u64| a.saturating_sub(b);
-        let mut m = Metrics {
-            decisions: d(self.decisions, prev.decisions),
-            decisions_tiny: d(self.decisions_tiny, prev.decisions_tiny),
-            decisions_short: d(self.decisions_short, prev.decisions_short),
-            decisions_medium: d(self.decisions_medium, prev.decisions_medium),
-            decisions_long: d(self.decisions_long, prev.decisions_long),
-            decisions_fallback: d(self.decisions_fallback, prev.decisions_fallback),
-            bursts: d(self.bursts, prev.bursts),
-            model_outcomes: d(self.model_outcomes, prev.model_outcomes),
-            model_hits: d(self.model_hits, prev.model_hits),
-            walk_steps: d(self.walk_steps, prev.walk_steps),
-            walk_errors: d(self.walk_errors, prev.walk_errors),
-            torn_reads: d(self.torn_reads, prev.torn_reads),
-            samples_sent: d(self.samples_sent, prev.samples_sent),
-            samples_dropped: d(self.samples_dropped, prev.samples_dropped),
-            samples_throttled: d(self.samples_throttled, prev.samples_throttled),
-            direct_dispatches: d(self.direct_dispatches, prev.direct_dispatches),
-            preempt_kicks: d(self.preempt_kicks, prev.preempt_kicks),
-            preempt_lost: d(self.preempt_lost, prev.preempt_lost),
-            preempted_requeues: d(self.preempted_requeues, prev.preempted_requeues),
-            waker_waits: d(self.waker_waits, prev.waker_waits),
-            wake_llc_local: d(self.wake_llc_local, prev.wake_llc_local),
-            wake_llc_remote: d(self.wake_llc_remote, prev.wake_llc_remote),
-            pcpu_enqueues: d(self.pcpu_enqueues, prev.pcpu_enqueues),
-            sibling_pulls: d(self.sibling_pulls, prev.sibling_pulls),
-            sibling_pull_misses: d(self.sibling_pull_misses, prev.sibling_pull_misses),
-            llc_steals: d(self.llc_steals, prev.llc_steals),
-            starved_runs: d(self.starved_runs, prev.starved_runs),
-            shadow_decisions: d(self.shadow_decisions, prev.shadow_decisions),
-            shadow_outcomes: d(self.shadow_outcomes, prev.shadow_outcomes),
-            shadow_hits: d(self.shadow_hits, prev.shadow_hits),
-            learn_samples: d(self.learn_samples, prev.learn_samples),
-            learn_dropped: d(self.learn_dropped, prev.learn_dropped),
-            learn_candidates: d(self.learn_candidates, prev.learn_candidates),
-            learn_promoted: d(self.learn_promoted, prev.learn_promoted),
-            learn_rejected: d(self.learn_rejected, prev.learn_rejected),
-            daemon_cpu_ms: d(self.daemon_cpu_ms, prev.daemon_cpu_ms),
-            daemon_wall_ms: d(self.daemon_wall_ms, prev.daemon_wall_ms),
-            ..self.clone()
-        };
+        let mut m = self.sub_counters(prev);
         m.accuracy_pct = percent(m.model_hits, m.model_outcomes);
         m.daemon_cpu_pct = cpu_pct(m.daemon_cpu_ms, m.daemon_wall_ms);
         m
@@ -223,8 +123,10 @@ impl Metrics {
         let mut s = format!(
             "gen {} | decisions {} [tiny {} short {} medium {} long {} fallback {}] | \
              acc {:.1}% of {} | bursts {} | samples {} dropped {} throttled {} | torn {} walk_err {} \
-             steps/dec {:.1} | direct {} preempt {} lost {} requeued {} waker-waits {} | wake llc local {} remote {} | \
-             pcpu {} pulls {} (missed {}) steals {} starved {}",
+             steps/dec {:.1} | direct {} preempt {} lost {} queued {} requeued {} waker-waits {} | \
+             wake llc local {} remote {} | pcpu {} pulls {} (missed {}) steals {} starved {} \
+             ineligible-skips {} | hotplug on {} off {} moved {} | mid-burst tick {} waker {} \
+             (soon {}) | oracle {}",
             self.generation,
             self.decisions,
             self.decisions_tiny,
@@ -244,6 +146,7 @@ impl Metrics {
             self.direct_dispatches,
             self.preempt_kicks,
             self.preempt_lost,
+            self.preempt_queued,
             self.preempted_requeues,
             self.waker_waits,
             self.wake_llc_local,
@@ -252,7 +155,15 @@ impl Metrics {
             self.sibling_pulls,
             self.sibling_pull_misses,
             self.llc_steals,
-            self.starved_runs
+            self.starved_runs,
+            self.ineligible_skips,
+            self.cpu_onlines,
+            self.cpu_offlines,
+            self.offline_moves,
+            self.tick_decisions,
+            self.waker_decisions,
+            self.waker_soon,
+            self.oracle_decisions
         );
         let secs = self.daemon_wall_ms as f64 / 1000.0;
         let rate = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
@@ -263,7 +174,7 @@ impl Metrics {
             rate(self.samples_dropped),
             rate(self.samples_throttled)
         );
-        if self.learn_mode != "off" {
+        if !matches!(self.learn_mode.as_str(), "" | "off") {
             let live = if self.learn_live_bursts == 0 {
                 "-".to_string()
             } else {
@@ -338,5 +249,125 @@ mod tests {
             let desc = f.attrs.desc.as_deref().unwrap_or("");
             assert!(desc.len() > 10, "{name} has no real description");
         }
+    }
+
+    /// The scalar `u64` fields of `struct arbor_cpu_stats` as bpf/intf.h
+    /// declares them, in order.
+    fn intf_h_scalars() -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../arbor-intf/intf.h");
+        let h = std::fs::read_to_string(path).unwrap();
+        let start = h
+            .find("struct arbor_cpu_stats {")
+            .expect("struct arbor_cpu_stats");
+        let body = &h[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find("\n};").unwrap()];
+        // Without comments, the declarations are what ';' ends.
+        let mut code = String::new();
+        let mut rest = body;
+        while let Some(i) = rest.find("/*") {
+            code.push_str(&rest[..i]);
+            rest = &rest[i + rest[i..].find("*/").unwrap() + 2..];
+        }
+        code.push_str(rest);
+        code.split(';')
+            .map(str::trim)
+            .filter(|d| !d.is_empty() && !d.contains('['))
+            .map(|d| {
+                let words: Vec<&str> = d.split_whitespace().collect();
+                assert_eq!(
+                    words.len(),
+                    2,
+                    "a declaration this test does not know: {d:?}"
+                );
+                assert_eq!(words[0], "u64", "a counter that is not a u64: {d:?}");
+                words[1].to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_list_names_every_u64_of_arbor_cpu_stats_and_no_other() {
+        let mut header = intf_h_scalars();
+        let mut listed: Vec<String> = Metrics::CPU_FIELDS.iter().map(|s| s.to_string()).collect();
+        header.sort();
+        listed.sort();
+        let missing: Vec<_> = header.iter().filter(|n| !listed.contains(n)).collect();
+        let extra: Vec<_> = listed.iter().filter(|n| !header.contains(n)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "bpf/intf.h's struct arbor_cpu_stats and metrics.rs's lists differ: \
+             not listed {missing:?}, not in the header {extra:?}"
+        );
+    }
+
+    #[test]
+    fn delta_subtracts_counters_and_keeps_gauges() {
+        let a = Metrics {
+            walk_steps: 5,
+            preempt_queued: 3,
+            ineligible_skips: 1,
+            decisions: 10,
+            model_hits: 2,
+            model_outcomes: 4,
+            daemon_cpu_ms: 100,
+            daemon_wall_ms: 1000,
+            generation: 2,
+            vtime: 50,
+            learn_window: 7,
+            ..Default::default()
+        };
+        let b = Metrics {
+            walk_steps: 9,
+            preempt_queued: 7,
+            ineligible_skips: 1,
+            decisions: 30,
+            model_hits: 5,
+            model_outcomes: 8,
+            daemon_cpu_ms: 150,
+            daemon_wall_ms: 2000,
+            generation: 3,
+            vtime: 40,
+            learn_window: 9,
+            ..Default::default()
+        };
+        let d = b.delta(&a);
+        assert_eq!(
+            (d.walk_steps, d.preempt_queued, d.ineligible_skips),
+            (4, 4, 0)
+        );
+        assert_eq!((d.decisions, d.model_hits, d.model_outcomes), (20, 3, 4));
+        assert_eq!((d.generation, d.vtime, d.learn_window), (3, 40, 9));
+        assert_eq!((d.accuracy_pct, d.daemon_cpu_pct), (75.0, 5.0));
+        // The first reading of a connection is against zero: the totals.
+        let t = b.delta(&Metrics::default());
+        assert_eq!((t.walk_steps, t.daemon_wall_ms), (9, 2000));
+    }
+
+    #[test]
+    fn the_line_shows_the_new_counters() {
+        let m = Metrics {
+            preempt_kicks: 4,
+            preempt_queued: 3,
+            ineligible_skips: 2,
+            cpu_onlines: 1,
+            cpu_offlines: 1,
+            offline_moves: 6,
+            tick_decisions: 7,
+            waker_decisions: 9,
+            waker_soon: 5,
+            oracle_decisions: 8,
+            ..Default::default()
+        };
+        let l = m.line();
+        for want in [
+            "preempt 4 lost 0 queued 3",
+            "ineligible-skips 2",
+            "hotplug on 1 off 1 moved 6",
+            "mid-burst tick 7 waker 9 (soon 5)",
+            "oracle 8",
+        ] {
+            assert!(l.contains(want), "{want:?} not in {l}");
+        }
+        assert!(!l.contains("learn"), "no learner: {l}");
     }
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::sched::learning::LiveModel;
 use crate::sched::model_slot::Installed;
-use crate::sched::stats::Stats;
+use crate::sched::stats::{self, LearnFigures};
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::inject::FailPlan;
 use crate::sched::supervisor::lock;
@@ -47,8 +47,8 @@ impl Control {
     /// 50 µs, up to 1 s; None if no decision was made with it by then).
     fn wait_visible(&self, generation: u64, t0: Instant) -> Option<Duration> {
         while t0.elapsed() < Duration::from_secs(1) {
-            match Stats::read(&self.cpu_stats) {
-                Ok(st) if st.generation >= generation => return Some(t0.elapsed()),
+            match stats::read(&self.cpu_stats) {
+                Ok(st) if st.metrics.generation >= generation => return Some(t0.elapsed()),
                 Ok(_) => std::thread::sleep(Duration::from_micros(50)),
                 Err(_) => return None,
             }
@@ -66,20 +66,16 @@ impl Control {
         }
         match req {
             Request::Status => {
-                let st = Stats::read(&self.cpu_stats)?;
+                let st = stats::read(&self.cpu_stats)?;
                 let installed = lock(&self.live).slot.generation();
-                let learn = self.learn.as_ref().map(|l| {
-                    let mut v = serde_json::to_value(&*lock(l)).unwrap_or_default();
-                    v["queue_dropped"] = json!(self.learn_dropped.load(Ordering::Relaxed));
-                    v
-                });
-                Ok(json!({
-                    "installed_generation": installed,
-                    "stats": st,
-                    "learn_mode": self.learn_mode,
-                    "learn": learn,
-                    "daemon": crate::sched::stats::daemon_figures(),
-                }))
+                let learn = self.learn.as_ref().map(|l| lock(l).clone());
+                let figures = LearnFigures {
+                    mode: self.learn_mode,
+                    stats: learn.as_ref(),
+                    queue_dropped: self.learn_dropped.load(Ordering::Relaxed),
+                };
+                let status = stats::collect(st, installed, &figures);
+                serde_json::to_value(&status).context("encoding the status reply")
             }
             Request::Explain(pid) => {
                 let live = lock(&self.live);

@@ -28,7 +28,7 @@ threads() { ls "/proc/$pid/task" 2>/dev/null | wc -l; }
 # answer).
 counters() {
 	scx_arbor status --json 2>/dev/null >/tmp/status.json
-	for k in samples_sent samples_dropped samples_throttled queue_dropped window_len; do
+	for k in samples_sent samples_dropped samples_throttled learn_dropped learn_window; do
 		v=$(grep -o "\"$k\": *[0-9]*" /tmp/status.json | head -n 1 | grep -o '[0-9]*$')
 		echo "${v:-0}"
 	done | tr '\n' ' '

@@ -1,7 +1,7 @@
 # A worker thread dies (tests/vm_threads.rs reads the marks and blocks).
 # scx_arbor is built with the test-only --debug-fail-thread (feature
 # debug-torn); a 100 Hz waker keeps samples coming throughout.
-#  learner   panics once: restarted, learns again (samples_seen grows)
+#  learner   panics once: restarted, learns again (learn_samples grows)
 #  samples   panics once (--record): restarted, the CSV grows again
 #  control   panics in a status request: restarted, status answers again
 #  locked    the learner panics holding the live model's lock: detached, exit 1
