@@ -40,7 +40,7 @@ API = [
     ("scx_bpf_select_cpu_and", [
         ("__scx_bpf_select_cpu_and", "6.19, with struct scx_bpf_select_cpu_and_args"),
         ("scx_bpf_select_cpu_and___compat", "6.16"),
-    ], None),
+    ], "bpf/compat.bpf.h: scx_bpf_select_cpu_dfl() in select_cpu; prev's CPU, an idle core, any idle CPU in enqueue"),
     ("scx_bpf_dsq_insert", [
         ("scx_bpf_dsq_insert___v2___compat", "6.19"),
         ("scx_bpf_dsq_insert___v1", "6.13"),

@@ -27,6 +27,7 @@
  * and retraining.
  */
 #include <scx/common.bpf.h>
+#include "compat.bpf.h"
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -690,7 +691,7 @@ s32 BPF_STRUCT_OPS(arbor_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * then node, then anywhere; then any idle CPU in the same order.
 	 */
 	cpu = idle_cpu_exists(p) ?
-		scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, p->cpus_ptr, 0) : -1;
+		arbor_select_idle_wakeup(p, prev_cpu, wake_flags) : -1;
 	if (cpu >= 0) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx->slice_ns, 0);
 		st->direct_dispatches++;
@@ -876,9 +877,12 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/* An idle CPU, chosen as select_cpu chooses (preempted tasks, new ones) */
+	/*
+	 * An idle CPU, chosen as select_cpu chooses (preempted tasks, new
+	 * ones); before 6.16 without the LLC preference (compat.bpf.h)
+	 */
 	cpu = idle_cpu_exists(p) ?
-		scx_bpf_select_cpu_and(p, prev, 0, p->cpus_ptr, 0) : -1;
+		arbor_select_idle_enqueue(p, prev) : -1;
 	if (cpu >= 0) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
 				   enq_flags);

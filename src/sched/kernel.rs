@@ -27,7 +27,7 @@ pub fn require_sched_ext() -> Result<()> {
     if !sysfs.exists() {
         bail!(
             "this kernel ({}) has no sched_ext support ({} is missing): \
-             scx_arbor needs Linux 6.16 or newer built with CONFIG_SCHED_CLASS_EXT=y",
+             scx_arbor needs Linux 6.12 or newer built with CONFIG_SCHED_CLASS_EXT=y",
             kernel_release(),
             sysfs.display()
         );
@@ -76,7 +76,7 @@ pub fn explain_open_error(e: anyhow::Error) -> anyhow::Error {
     if format!("{e:#}").contains("dump() missing") {
         anyhow::anyhow!(
             "this kernel ({}) does not support sched_ext well enough for scx_arbor \
-             (sched_ext_ops has no dump()): use Linux 6.16 or newer",
+             (sched_ext_ops has no dump()): use Linux 6.12 or newer",
             kernel_release()
         )
     } else {

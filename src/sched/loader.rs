@@ -83,6 +83,11 @@ impl<'a> Scheduler<'a> {
         let ops = skel.struct_ops.arbor_ops_mut();
         ops.flags = *compat::SCX_OPS_ENQ_MIGRATION_DISABLED | *compat::SCX_OPS_ALLOW_QUEUED_WAKEUP;
         info!("scheduler flags: {:#x}", ops.flags);
+        crate::sched::features::log_kernel_features(&|name| match name {
+            "SCX_OPS_ENQ_MIGRATION_DISABLED" => *compat::SCX_OPS_ENQ_MIGRATION_DISABLED,
+            "SCX_OPS_ALLOW_QUEUED_WAKEUP" => *compat::SCX_OPS_ALLOW_QUEUED_WAKEUP,
+            _ => 0,
+        });
 
         let llcs = LlcMap::of_system(nr_cpus)?;
         info!("topology: {}", llcs.describe());

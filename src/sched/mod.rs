@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod control;
 pub mod explain;
+pub mod features;
 pub mod kernel;
 pub mod learning;
 pub mod loader;
