@@ -74,11 +74,15 @@ fn maximal_ensemble_walks_512_nodes_per_decision_under_load() {
     );
     assert_eq!(field(&end, "walk_errors"), 0, "walk errors at the limits");
     assert_eq!(field(&end, "torn_reads"), 0);
-    let steps = field(&end, "walk_steps") - field(&start, "walk_steps");
+    // Walks: one per wakeup decision, and one per mid-burst decision (at
+    // the tick when a burst outruns its class, for a waker at a wakeup).
+    let delta = |k: &str| field(&end, k) - field(&start, k);
+    let mid = delta("tick_decisions") + delta("waker_decisions");
+    let steps = delta("walk_steps");
     assert_eq!(
         steps,
-        made * STEPS_PER_DECISION,
-        "every decision must walk {STEPS_PER_DECISION} nodes ({made} decisions)"
+        (made + mid) * STEPS_PER_DECISION,
+        "every walk must take {STEPS_PER_DECISION} nodes ({made} wakeup decisions, {mid} mid-burst)"
     );
     for (cpu, row) in end["decisions_per_cpu"]
         .as_array()
@@ -117,10 +121,13 @@ fn maximal_ensemble_walks_512_nodes_per_decision_under_load() {
     );
     assert_eq!(field(&b1, "torn_reads"), 0);
     let steps = field(&b1, "walk_steps") - field(&b0, "walk_steps");
-    // Every tree is entered (at least its root) and none walks past its depth.
+    // Walks: one per wakeup decision and one per mid-burst decision. Every
+    // tree is entered (at least its root) and none walks past its depth.
+    let bdelta = |k: &str| field(&b1, k) - field(&b0, k);
+    let walks = made + bdelta("tick_decisions") + bdelta("waker_decisions");
     assert!(
-        steps >= made * boosted.trees as u64 && steps <= made * boosted.walk as u64,
-        "{steps} nodes for {made} decisions of a {}-tree model walking at most {}",
+        steps >= walks * boosted.trees as u64 && steps <= walks * boosted.walk as u64,
+        "{steps} nodes for {walks} walks ({made} wakeup decisions) of a {}-tree model walking at most {}",
         boosted.trees,
         boosted.walk
     );

@@ -98,6 +98,9 @@ struct Row {
     truncated: u64,
 }
 
+/// The wakeup-point samples of a `--record` CSV: one per burst (a burst
+/// decided again mid-burst has a second row, point 1 or 2, with the same
+/// outcome).
 fn csv_rows(csv: &str) -> Vec<Row> {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().expect("CSV header").split(',').collect();
@@ -108,19 +111,20 @@ fn csv_rows(csv: &str) -> Vec<Row> {
             .unwrap_or_else(|| panic!("no column {name} in the CSV header {header:?}"))
     };
     let (ts, pid, burst, trunc) = (col("ts_ns"), col("pid"), col("burst_us"), col("truncated"));
+    let point = col("point");
     let mut rows: Vec<Row> = lines
-        .map(|l| {
+        .filter_map(|l| {
             let v: Vec<u64> = l
                 .split(',')
                 .map(|x| x.parse().unwrap_or_else(|_| panic!("CSV row {l:?}")))
                 .collect();
             assert_eq!(v.len(), header.len(), "CSV row {l:?}");
-            Row {
+            (v[point] == 0).then(|| Row {
                 ts_ns: v[ts],
                 pid: v[pid],
                 burst_us: v[burst],
                 truncated: v[trunc],
-            }
+            })
         })
         .collect();
     rows.sort_by_key(|r| r.ts_ns);

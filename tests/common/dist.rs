@@ -45,14 +45,20 @@ pub fn loader_modes(text: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Action table rows (slice µs, request µs) as docs/design.md documents them:
-/// tiny, short, medium, long, fallback (EEVDF's base slice on `nr_cpus`).
+/// tiny, short, medium, long, fallback (EEVDF's base slice on `nr_cpus`);
+/// no class slice above the base slice.
 pub fn default_table(nr_cpus: u64) -> [(u64, u64); 5] {
-    let base = 750 * (1 + nr_cpus.clamp(1, 8).ilog2() as u64);
+    table_with_base(750 * (1 + nr_cpus.clamp(1, 8).ilog2() as u64))
+}
+
+/// The default rows with the fallback (and the cap of the class slices) at
+/// `base` µs.
+fn table_with_base(base: u64) -> [(u64, u64); 5] {
     [
-        (1000, 250),
-        (2000, 1000),
-        (4000, 4000),
-        (8000, 8000),
+        (1000.min(base), 250),
+        (2000.min(base), 1000),
+        (4000.min(base), 4000),
+        (8000.min(base), 8000),
         (base, base),
     ]
 }
@@ -63,7 +69,12 @@ pub const ROWS: [&str; 5] = ["tiny", "short", "medium", "long", "fallback"];
 /// overrides, `--slice-us` for the fallback row. Also whether wakeup
 /// preemption is off.
 pub fn expected(flags: &[String], nr_cpus: u64) -> ([(u64, u64); 5], bool) {
-    let mut t = default_table(nr_cpus);
+    // --slice-us sets the base slice, which caps the default class slices;
+    // --action rows are taken as given.
+    let mut t = match flags.iter().position(|f| f == "--slice-us") {
+        Some(i) => table_with_base(flags.get(i + 1).expect("--slice-us value").parse().unwrap()),
+        None => default_table(nr_cpus),
+    };
     let mut no_preempt = false;
     let mut it = flags.iter();
     while let Some(f) = it.next() {
@@ -79,8 +90,7 @@ pub fn expected(flags: &[String], nr_cpus: u64) -> ([(u64, u64); 5], bool) {
                 t[row] = (s.parse().unwrap(), r.parse().unwrap());
             }
             "--slice-us" => {
-                let us: u64 = it.next().expect("--slice-us value").parse().unwrap();
-                t[4] = (us, us);
+                it.next();
             }
             "--no-wakeup-preempt" => no_preempt = true,
             other => panic!("flag {other} is not modelled by this test"),
