@@ -314,7 +314,7 @@ impl Learner {
         self.stats.window_len = self.window.len();
         let n = self.window.len();
         anyhow::ensure!(n >= 2, "need at least 2 samples to train, have {n}");
-        let n_train = self.rows(false).count();
+        let n_train = self.training_rows().count();
         let n_held = self.judged_rows().count();
         anyhow::ensure!(
             n_train > 0 && n_held > 0,
@@ -324,7 +324,7 @@ impl Learner {
         // them); the window is read in place, so training's scratch does not
         // grow with the window.
         let skip = n_train.saturating_sub(self.cfg.max_train_rows.max(1));
-        let (x, y): (Vec<_>, Vec<_>) = self.rows(false).skip(skip).copied().unzip();
+        let (x, y): (Vec<_>, Vec<_>) = self.training_rows().skip(skip).copied().unzip();
         let t0 = Instant::now();
         // Judged by the cost-weighted score, so labelled by least cost.
         let candidate = cart::cost_leaves(&cart::train(&x, &y, &self.cfg.cart)?);
@@ -347,28 +347,29 @@ impl Learner {
         Ok((candidate, eval))
     }
 
-    /// The window's held-out samples (`held`) or its training samples,
-    /// oldest first, read in place.
-    fn rows(&self, held: bool) -> impl Iterator<Item = &([u32; NR_FEATURES], u8)> + '_ {
-        let first = self.stats.samples_seen - self.window.len() as u64;
-        self.window
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| is_held_out(first + *i as u64, self.cfg.holdout) == held)
-            .map(|(_, r)| r)
-    }
-
-    /// The held-out samples of wakeup decisions, oldest first.
-    fn judged_rows(&self) -> impl Iterator<Item = &([u32; NR_FEATURES], u8)> + '_ {
+    /// The window's samples, oldest first, read in place: whether each is
+    /// held out ([`is_held_out`]), its decision point and its row.
+    fn window_rows(&self) -> impl Iterator<Item = (bool, u8, &([u32; NR_FEATURES], u8))> + '_ {
         let first = self.stats.samples_seen - self.window.len() as u64;
         self.window
             .iter()
             .zip(&self.points)
             .enumerate()
-            .filter(move |(i, (_, &p))| {
-                p == POINT_WAKEUP && is_held_out(first + *i as u64, self.cfg.holdout)
-            })
-            .map(|(_, (r, _))| r)
+            .map(move |(i, (r, &p))| (is_held_out(first + i as u64, self.cfg.holdout), p, r))
+    }
+
+    /// The training samples (every decision point), oldest first.
+    fn training_rows(&self) -> impl Iterator<Item = &([u32; NR_FEATURES], u8)> + '_ {
+        self.window_rows()
+            .filter(|&(held, _, _)| !held)
+            .map(|(_, _, r)| r)
+    }
+
+    /// The held-out samples of wakeup decisions, oldest first.
+    fn judged_rows(&self) -> impl Iterator<Item = &([u32; NR_FEATURES], u8)> + '_ {
+        self.window_rows()
+            .filter(|&(held, p, _)| held && p == POINT_WAKEUP)
+            .map(|(_, _, r)| r)
     }
 
     /// Record a promotion or a rejection and why.
@@ -525,8 +526,8 @@ mod tests {
         assert_eq!((eval.train_rows, eval.holdout_rows), (900, 300));
         let new_class =
             |r: &([u32; NR_FEATURES], u8)| r.1 != arbor_intf::schema::class_of_burst(r.0[0]) as u8;
-        assert_eq!(l.rows(false).filter(|r| new_class(r)).count(), 225);
-        assert_eq!(l.rows(true).filter(|r| new_class(r)).count(), 75);
+        assert_eq!(l.training_rows().filter(|r| new_class(r)).count(), 225);
+        assert_eq!(l.judged_rows().filter(|r| new_class(r)).count(), 75);
     }
 
     #[test]
