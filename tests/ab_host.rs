@@ -643,7 +643,7 @@ fn full_run_against_fake_sched_ext_writes_json_and_svg() {
     assert!(svg_text.contains("arbor-nomodel") && svg_text.contains("eevdf"));
 
     // The terminal table renders all of it.
-    let t = ab::report::table(&out.summary, &out.rounds, "hdr");
+    let t = ab::table::table(&out.summary, &out.rounds, "hdr");
     assert!(t.contains("wakeup latency p99") && t.contains("exit 3") && t.contains("WARNING"));
 }
 
@@ -723,7 +723,7 @@ fn period_list_and_nomodel_arm_through_ab() {
         p99["median_arm"].as_f64().unwrap(),
     );
     assert!((p99["ratio"].as_f64().unwrap() - ma / mb).abs() < 1e-9);
-    let t = ab::report::table(&out.summary, &out.rounds, "hdr");
+    let t = ab::table::table(&out.summary, &out.rounds, "hdr");
     assert!(
         t.contains("model effect: arbor against arbor --no-model"),
         "{t}"
@@ -931,7 +931,7 @@ fn learn_arm_keeps_its_generations_across_rounds() {
             assert!(r.scheduler.as_ref().unwrap().model_score.is_none());
         }
     }
-    let t = ab::report::table(&out.summary, &out.rounds, "hdr");
+    let t = ab::table::table(&out.summary, &out.rounds, "hdr");
     assert!(
         t.contains("learning effect: arbor --learn on against arbor"),
         "{t}"

@@ -29,6 +29,7 @@ pub mod fanout;
 pub mod hogs;
 pub mod latency;
 pub mod messaging;
+pub mod metrics;
 pub mod oracle;
 pub mod order;
 pub mod phase;
@@ -44,6 +45,7 @@ pub mod schbench;
 pub mod stats;
 pub mod summary;
 pub mod sysfs;
+pub mod table;
 pub mod watch;
 pub mod workload_cmd;
 

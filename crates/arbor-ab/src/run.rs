@@ -45,7 +45,7 @@ pub struct AbOutput {
     /// CPU hogs of the latency mix actually used (--hogs or the number of CPUs).
     pub hogs: usize,
     pub arms: Vec<Arm>,
-    pub metric_defs: &'static [report::MetricDef],
+    pub metric_defs: &'static [crate::metrics::MetricDef],
     pub rounds: Vec<RoundRecord>,
     pub summary: Summary,
 }
@@ -176,7 +176,7 @@ pub fn run_with(args: &AbArgs, env: &AbEnv) -> Result<AbOutput> {
         config: args.clone(),
         hogs,
         arms: arms.clone(),
-        metric_defs: report::METRICS,
+        metric_defs: crate::metrics::METRICS,
         rounds: records,
         summary,
     };
@@ -193,7 +193,10 @@ pub fn run_with(args: &AbArgs, env: &AbEnv) -> Result<AbOutput> {
             out.nr_cpus,
             if interrupted { " (INTERRUPTED)" } else { "" }
         );
-        print!("{}", report::table(&out.summary, &out.rounds, &header));
+        print!(
+            "{}",
+            crate::table::table(&out.summary, &out.rounds, &header)
+        );
         let _ = std::io::stdout().flush();
     }
     if let Some(p) = &args.json {

@@ -25,7 +25,7 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
     };
     let mut min_p_note = None;
     for arm in arms.iter().filter(|a| a.name != BASELINE) {
-        for (i, def) in report::METRICS.iter().enumerate() {
+        for (i, def) in crate::metrics::METRICS.iter().enumerate() {
             let base = values(BASELINE, def.key);
             let a = values(&arm.name, def.key);
             // The scheduler's own figures (CPU, model score) have no EEVDF
@@ -60,7 +60,7 @@ pub fn summarize(args: &AbArgs, arms: &[Arm], records: &[RoundRecord]) -> Summar
     let has = |n: &str| arms.iter().any(|a| a.name == n);
     let pair = |base: &str, arm: &str, salt: u64| -> Vec<MetricComparison> {
         let mut v = Vec::new();
-        for (i, def) in report::METRICS.iter().enumerate() {
+        for (i, def) in crate::metrics::METRICS.iter().enumerate() {
             let b = values(base, def.key);
             let a = values(arm, def.key);
             if b.is_empty() && a.is_empty() {
