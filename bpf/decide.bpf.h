@@ -47,11 +47,12 @@ static s32 oracle_class(struct task_struct *p, struct task_ctx *tctx,
  * it): an action row, ARBOR_CLASS_FALLBACK without a model. *@gen is the
  * deciding model's generation (0: none); *@by_oracle whether the oracle
  * decided. A burst that has already run past a class's bound is at least
- * of the next class, whatever the model says.
+ * of the next class, whatever the model says. While the guard has the model
+ * off, the fallback row decides (waits.bpf.h).
  */
-static u32 classify(struct task_struct *p, struct task_ctx *tctx, u32 *feat,
-		    bool running, struct arbor_cpu_stats *st, u64 *gen,
-		    bool *by_oracle)
+static __always_inline u32
+classify(struct task_struct *p, struct task_ctx *tctx, u32 *feat,
+	 bool running, struct arbor_cpu_stats *st, u64 *gen, bool *by_oracle)
 {
 	s32 known = oracle_class(p, tctx, running);
 	struct walk_io io;
@@ -62,6 +63,10 @@ static u32 classify(struct task_struct *p, struct task_ctx *tctx, u32 *feat,
 		*gen = 0;
 		st->oracle_decisions++;
 		action = known;
+	} else if (guard_model_off()) {
+		*gen = 0;
+		st->guard_fallback_decisions++;
+		action = ARBOR_CLASS_FALLBACK;
 	} else {
 		for (i = 0; i < ARBOR_NR_FEATURES; i++)
 			io.feat[i] = feat[i];

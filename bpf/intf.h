@@ -113,6 +113,19 @@ enum arbor_class_bound {
 };
 
 /*
+ * Wakeup waits, the guard's measure of what the decisions are for: the
+ * time from a task's wakeup to the moment it first runs, counted in
+ * quarter-octave buckets of µs. A wait of w µs goes to bucket w for w < 4,
+ * else to 4 * (e - 1) + m, where e = floor(log2 w) and m the two bits
+ * below w's leading one; bucket b >= 4 so holds [(4 + m) << (e - 2),
+ * (5 + m) << (e - 2)) with e = b / 4 + 1, m = b % 4. Waits past the last
+ * bucket's start (about 29 s) go to the last.
+ */
+enum arbor_wait {
+	ARBOR_WAIT_BUCKETS	= 96,
+};
+
+/*
  * Tree ensemble limits. What bounds a decision's cost is the number of nodes
  * it walks, not the number of trees: the loader refuses any model whose
  * worst-case walk (the sum over trees of depth + 1) exceeds
@@ -289,6 +302,24 @@ struct arbor_cpu_stats {
 	u64 shadow_confusion[ARBOR_NR_CLASSES][ARBOR_NR_CLASSES];
 	/* live_confusion over the same bursts, for a like-for-like record */
 	u64 paired_confusion[ARBOR_NR_ACTIONS][ARBOR_NR_CLASSES];
+	/*
+	 * Wakeup waits (enum arbor_wait), each counted at the woken task's
+	 * first run, on the CPU it runs on.
+	 */
+	u64 wakeup_waits;	/* woken tasks that ran */
+	u64 wakeup_wait_ns;	/* their waits, summed */
+	u64 guard_fallback_decisions;	/* decisions the guard gave the fallback row */
+	u64 wakeup_wait_hist[ARBOR_WAIT_BUCKETS];
+};
+
+/*
+ * The guard's switch (the `guard` map's one element, written by userspace,
+ * src/sched/guard.rs): while model_off is set, every decision the model
+ * would make takes the fallback row, as without a model.
+ */
+struct arbor_guard {
+	u32 model_off;
+	u32 pad;
 };
 
 /*
@@ -308,6 +339,7 @@ struct task_ctx {
 	s64 vlag;		/* lag (V - vruntime) kept across a sleep */
 	u64 queued_weight;	/* weight counted in runnable_weight (0: none) */
 	u64 queued_at;		/* when it was last put in a DSQ */
+	u64 woke_at;		/* when it last woke, until it runs (0: ran) */
 	u32 ewma_period_us;	/* EWMA of the wakeup-to-wakeup period */
 	u32 waits_on_cpu;	/* 1 + the CPU in whose own DSQ it waits as a
 				 * wakeup (see pull_sibling()); 0: none */

@@ -29,6 +29,7 @@
  * The parts, by concern, each included here once: topology.bpf.h (CPUs,
  * LLCs, their DSQs), placement.bpf.h (each LLC's V, lag, eligibility),
  * walk.bpf.h (the ensemble walk), sampling.bpf.h (outcomes to userspace),
+ * waits.bpf.h (wakeup waits, the guard's switch),
  * decide.bpf.h (a burst's class and action), task.bpf.h (a task's charged
  * time, bursts, wakeups, deadline), wakeup.bpf.h (preemption and waiting
  * for the waker), dispatch.bpf.h (what a CPU runs next), hotplug.bpf.h.
@@ -117,6 +118,14 @@ struct {
 	__array(values, struct model_map);
 } shadow_slot SEC(".maps");
 
+/* The guard's switch (struct arbor_guard), written by userspace */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct arbor_guard);
+} guard SEC(".maps");
+
 /* Per-CPU counters, summed by userspace */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -173,6 +182,7 @@ static u32 class_of_burst(u32 burst_us)
 #include "sampling.bpf.h"
 #include "placement.bpf.h"
 #include "topology.bpf.h"
+#include "waits.bpf.h"
 #include "decide.bpf.h"
 #include "task.bpf.h"
 #include "wakeup.bpf.h"
@@ -444,6 +454,7 @@ void BPF_STRUCT_OPS(arbor_running, struct task_struct *p)
 
 	if (!tctx)
 		return;
+	count_wakeup_wait(tctx);
 	if (tctx->waits_on_cpu)
 		set_waits_on_cpu(tctx, -1);
 	llc = llc_of(scx_bpf_task_cpu(p));

@@ -101,6 +101,7 @@ static void wake_up(struct task_struct *p, struct task_ctx *tctx, u32 llc)
 			sat_u32(1000000 / (tctx->ewma_period_us ?: 1));
 	}
 	tctx->last_wake = now;
+	tctx->woke_at = now ?: 1;
 	tctx->burst_ns = 0;
 	tctx->wakes_in_burst = 0;
 	tctx->asleep = false;

@@ -16,6 +16,7 @@ use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::sched::actions::{action_table, fill_actions};
 use crate::sched::control::handlers::Control;
 use crate::sched::control::Server;
+use crate::sched::guard::{self, GuardStats};
 use crate::sched::kernel::{explain_open_error, refuse_if_attached, require_sched_ext};
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
@@ -158,6 +159,7 @@ struct Maps {
     actions: MapHandle,
     shadow_slot: MapHandle,
     task_ctxs: MapHandle,
+    guard: MapHandle,
 }
 
 impl Maps {
@@ -168,6 +170,7 @@ impl Maps {
             actions: MapHandle::try_from(&skel.maps.actions)?,
             shadow_slot: MapHandle::try_from(&skel.maps.shadow_slot)?,
             task_ctxs: MapHandle::try_from(&skel.maps.task_ctxs)?,
+            guard: MapHandle::try_from(&skel.maps.guard)?,
         })
     }
 }
@@ -179,6 +182,8 @@ struct Workers {
     learn: Option<Arc<Mutex<LearnStats>>>,
     /// Samples the learner's queue could not take.
     learn_dropped: Arc<AtomicU64>,
+    /// The guard's figures, when it runs.
+    guard: Option<Arc<Mutex<GuardStats>>>,
 }
 
 /// Another handle to the same map, for a thread (re)started on it.
@@ -236,14 +241,18 @@ fn start_workers(
     let learning = opts.learn != LearnMode::Off;
     let learn_stats = learning.then(|| Arc::new(Mutex::new(LearnStats::default())));
     let learn_dropped = Arc::new(AtomicU64::new(0));
+    let guard_stats = opts
+        .guard
+        .then(|| Arc::new(Mutex::new(GuardStats::default())));
 
     // The control server: a new socket and handler on each (re)start.
     {
         let path = opts.control_socket.clone();
-        let (live, learn, dropped, s) = (
+        let (live, learn, dropped, guard, s) = (
             live.clone(),
             learn_stats.clone(),
             learn_dropped.clone(),
+            guard_stats.clone(),
             stop.clone(),
         );
         let (cpu_stats, task_ctxs, actions) = (
@@ -264,6 +273,7 @@ fn start_workers(
                     learn: learn.clone(),
                     learn_dropped: dropped.clone(),
                     learn_mode,
+                    guard: guard.clone(),
                     task_ctxs: dup(&task_ctxs)?,
                     actions: dup(&actions)?,
                     #[cfg(feature = "debug-torn")]
@@ -384,10 +394,31 @@ fn start_workers(
             }),
         )?;
     }
+    // The guard: a restart starts it over, the model on.
+    if let Some(shared) = &guard_stats {
+        if opts.guard_window_ms < 20 {
+            bail!("--guard-window-ms must be at least 20");
+        }
+        let window = Duration::from_millis(opts.guard_window_ms);
+        let pairs = opts.guard_pairs.max(1);
+        let (switch, cpu_stats) = (dup(&maps.guard)?, dup(&maps.cpu_stats)?);
+        let (shared, s) = (shared.clone(), stop.clone());
+        supervisor.start(
+            Part::Guard,
+            Box::new(move || {
+                let (switch, cpu_stats) = (guard::Switch(dup(&switch)?), dup(&cpu_stats)?);
+                let (shared, s) = (shared.clone(), s.clone());
+                Ok(std::thread::Builder::new()
+                    .name(Part::Guard.thread().into())
+                    .spawn(move || guard::run(switch, cpu_stats, window, pairs, shared, s))?)
+            }),
+        )?;
+    }
     Ok(Workers {
         supervisor,
         learn: learn_stats,
         learn_dropped,
+        guard: guard_stats,
     })
 }
 
@@ -494,7 +525,8 @@ fn run_once(
             stats: learn.as_ref(),
             queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
         };
-        stats::collect(st, lock(&live).slot.generation(), &figures)
+        let guard = workers.guard.as_ref().map(|g| lock(g).clone());
+        stats::collect(st, lock(&live).slot.generation(), &figures, guard.as_ref())
     };
     while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
         if let Err(e) = workers.supervisor.check() {

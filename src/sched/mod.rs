@@ -5,6 +5,7 @@ pub mod actions;
 pub mod control;
 pub mod explain;
 pub mod features;
+pub mod guard;
 pub mod kernel;
 pub mod learning;
 pub mod loader;
@@ -144,6 +145,30 @@ pub struct SchedOpts {
     #[arg(long, value_name = "BURSTS", default_value_t = 0)]
     pub promote_after_shadow: u64,
 
+    /// The guard (docs/design.md#the-guard): in a quarter of the time, in
+    /// windows picked at random, the fallback row decides instead of the
+    /// model, and each such window is paired with a model window; when a
+    /// batch of pairs shows the model's wakeup-wait p99 significantly worse
+    /// (sign test), the model is suspended (the fallback decides, a quarter
+    /// of the windows still try the model) until its windows are
+    /// significantly better. Counted in the guard_* statistics.
+    #[arg(
+        long,
+        value_name = "on|off",
+        default_value = "off",
+        action = clap::ArgAction::Set,
+        value_parser = on_off
+    )]
+    pub guard: bool,
+
+    /// The guard's window, ms; four windows make a block with one probe.
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub guard_window_ms: u64,
+
+    /// Window pairs per guard verdict: more is surer and slower.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub guard_pairs: usize,
+
     /// Directory where every promoted generation is written as
     /// gen-NNNNNN.onnx with a JSON lineage sidecar, numbered on from what it
     /// holds, never overwriting (list with `generations`, reload one with
@@ -215,4 +240,35 @@ pub struct SchedOpts {
     #[cfg(feature = "oracle")]
     #[arg(long, hide = true)]
     pub oracle: bool,
+}
+
+/// `on` or `off`, as a switch option takes it.
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("expected on or off, not {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: SchedOpts,
+    }
+
+    #[test]
+    fn guard_takes_on_or_off_and_is_off_by_default() {
+        let parse = |a: &[&str]| Cli::try_parse_from([&["scx_arbor"], a].concat());
+        assert!(!parse(&[]).unwrap().opts.guard);
+        assert!(parse(&["--guard", "on"]).unwrap().opts.guard);
+        assert!(!parse(&["--guard", "off"]).unwrap().opts.guard);
+        assert!(parse(&["--guard", "yes"]).is_err());
+        assert!(parse(&["--guard"]).is_err());
+    }
 }

@@ -42,8 +42,29 @@ pub struct LearnFigures<'a> {
 /// The statistics since attach: a reading of the counters with the
 /// generation installed last, the scores, this process's CPU and the
 /// learner's figures added.
-pub fn collect(mut st: Status, installed_generation: u64, learn: &LearnFigures<'_>) -> Status {
+pub fn collect(
+    mut st: Status,
+    installed_generation: u64,
+    learn: &LearnFigures<'_>,
+    guard: Option<&super::guard::GuardStats>,
+) -> Status {
     let m = &mut st.metrics;
+    match guard {
+        Some(g) => {
+            m.guard_mode = g.mode.clone();
+            m.guard_pairs = g.pairs;
+            m.guard_suspensions = g.suspensions;
+            m.guard_resumes = g.resumes;
+            m.guard_model_p99_us = g.model_p99_us;
+            m.guard_fallback_p99_us = g.fallback_p99_us;
+            m.guard_p = g.p;
+            m.guard_last_verdict = g.last_verdict.clone();
+        }
+        None => {
+            m.guard_mode = "off".into();
+            m.guard_p = 1.0;
+        }
+    }
     m.installed_generation = installed_generation;
     m.accuracy_pct = percent(m.model_hits, m.model_outcomes);
     m.learn_mode = serde_json::to_value(learn.mode)
@@ -129,7 +150,12 @@ mod tests {
 
     #[test]
     fn collect_scores_and_names_the_mode() {
-        let st = collect(Status::from_cpus(&[cpu(3, [4, 0, 2, 0, 1])]), 3, &off());
+        let st = collect(
+            Status::from_cpus(&[cpu(3, [4, 0, 2, 0, 1])]),
+            3,
+            &off(),
+            None,
+        );
         let m = &st.metrics;
         assert_eq!((m.installed_generation, m.generation), (3, 3));
         // confusion[0][0] = 3 hit, [0][1] = 1 miss; the fallback row is no outcome.
@@ -144,7 +170,7 @@ mod tests {
     #[test]
     fn daemon_cpu_follows_the_process() {
         let st = Status::from_cpus(&[cpu(1, [0; NR_ACTIONS])]);
-        let read = || collect(st.clone(), 0, &off()).metrics;
+        let read = || collect(st.clone(), 0, &off(), None).metrics;
         // The first reading covers the process's life, which is at least
         // this sleep (the process may be younger than /proc/uptime's 10 ms
         // tick when the test starts, as nextest starts one per test).
@@ -223,7 +249,7 @@ mod tests {
             stats: Some(&learn),
             queue_dropped: 60,
         };
-        let mut st = collect(Status::from_cpus(&[c]), 3, &figures);
+        let mut st = collect(Status::from_cpus(&[c]), 3, &figures, None);
         // The instance's own process figures, as it answered.
         st.metrics.daemon_cpu_ms = 1500;
         st.metrics.daemon_wall_ms = 30000;
@@ -252,7 +278,7 @@ mod tests {
             assert!(t.contains(want), "{want:?} not in {t}");
         }
         // Without a learner: no learning part.
-        let st = collect(Status::from_cpus(&[c]), 3, &off());
+        let st = collect(Status::from_cpus(&[c]), 3, &off(), None);
         let t = status_text(&serde_json::to_value(&st).unwrap()).unwrap();
         assert!(t.contains("daemon cpu ") && !t.contains("learn"), "{t}");
     }

@@ -25,6 +25,7 @@ pub enum Part {
     Learner,
     Samples,
     Control,
+    Guard,
 }
 
 impl Part {
@@ -34,6 +35,7 @@ impl Part {
             Part::Learner => "learner",
             Part::Samples => "sample consumer",
             Part::Control => "control",
+            Part::Guard => "guard",
         }
     }
 
@@ -43,6 +45,7 @@ impl Part {
             Part::Learner => "arbor-learn",
             Part::Samples => "arbor-samples",
             Part::Control => "arbor-control",
+            Part::Guard => "arbor-guard",
         }
     }
 }

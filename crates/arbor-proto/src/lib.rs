@@ -7,8 +7,10 @@
 //! * [`status`]: the `status` reply, the statistics with the per-CPU and
 //!   per-class tables beside them, and the sum of the BPF side's per-CPU
 //!   counters.
+//! * [`waits`]: the wakeup-wait histogram and its quantiles.
 
 pub mod control;
 mod define;
 pub mod metrics;
 pub mod status;
+pub mod waits;

@@ -46,6 +46,9 @@ define_metrics! {
         oracle_decisions: "Decisions (at a wakeup, a tick or on a waker) the oracle made from what the workload published (builds with the oracle feature, --oracle; else 0)",
         bursts: "Bursts (wakeup to sleep) that ended",
         shadow_decisions: "Decisions the shadow candidate made beside the live model",
+        wakeup_waits: "Woken tasks that ran (each wakeup's wait for a CPU is counted at its first run)",
+        wakeup_wait_ns: "The waits of wakeup_waits summed, ns: from the wakeup to the first run",
+        guard_fallback_decisions: "Decisions the guard gave the fallback row instead of the model (its fallback windows, or the model suspended)",
     }
     cpu_gauges {
         generation: "Gauge: model generation the BPF side decides with (newest walked by any CPU; 0 = none)",
@@ -64,6 +67,9 @@ define_metrics! {
         model_hits: "Of model_outcomes, bursts whose class the model predicted right",
         shadow_outcomes: "Bursts that ended after a shadow decision",
         shadow_hits: "Of shadow_outcomes, bursts whose class the shadow candidate predicted right",
+        guard_pairs: "Window pairs the guard compared (one window of model decisions, one of fallback decisions)",
+        guard_suspensions: "Times the guard suspended the model: its windows' wakeup-wait p99 significantly worse than the fallback's",
+        guard_resumes: "Times the guard resumed a suspended model: its windows significantly better than the fallback's",
         daemon_cpu_ms: "CPU time of the scheduler process (utime+stime of all its threads, /proc/self/stat), ms",
         daemon_wall_ms: "Wall time this reading covers, ms (the first: since the process started)",
         learn_samples: "Outcome samples the learner took in",
@@ -75,6 +81,13 @@ define_metrics! {
     }
     gauges {
         installed_generation: u64 "Gauge: scheduler generation of the model installed last (0 = none installed)",
+        wakeup_wait_p50_us: f64 "Median wait of a woken task for a CPU over this reading, us (from the histogram; 0 when none)",
+        wakeup_wait_p99_us: f64 "99th percentile wait of a woken task for a CPU over this reading, us (from the histogram; 0 when none)",
+        guard_mode: String "The guard: off, model (the model decides, a share of windows the fallback), suspended (the fallback decides, a share of windows the model)",
+        guard_model_p99_us: f64 "Gauge: median over the guard's last batch of pairs of the model windows' wakeup-wait p99, us (0 = no batch yet)",
+        guard_fallback_p99_us: f64 "Gauge: the same for the fallback windows, us",
+        guard_p: f64 "Gauge: one-sided sign-test p of the guard's last batch, for the side it tested (worse while the model decides, better while suspended; 1 = no batch yet)",
+        guard_last_verdict: String "The guard's last verdict on a batch of window pairs, with its figures",
         accuracy_pct: f64 "Live model accuracy over this reading, percent (model_hits / model_outcomes; 0 when no outcomes)",
         model_score: f64 "Live model's cost-weighted score over this reading, points (100: every outcome right; 0 when no outcomes)",
         model_balanced_accuracy_pct: f64 "Live model's balanced accuracy over this reading, percent (mean recall over the classes that occurred; 0 when no outcomes)",
@@ -165,6 +178,25 @@ impl Metrics {
             self.waker_soon,
             self.oracle_decisions
         );
+        s += &format!(
+            " | wakeup wait p50 {:.0} p99 {:.0} us of {}",
+            self.wakeup_wait_p50_us, self.wakeup_wait_p99_us, self.wakeup_waits
+        );
+        if !matches!(self.guard_mode.as_str(), "" | "off") {
+            s += &format!(
+                " | guard {}: pairs {} suspended {} resumed {} fallback decisions {}, last: {}",
+                self.guard_mode,
+                self.guard_pairs,
+                self.guard_suspensions,
+                self.guard_resumes,
+                self.guard_fallback_decisions,
+                if self.guard_last_verdict.is_empty() {
+                    "-"
+                } else {
+                    &self.guard_last_verdict
+                }
+            );
+        }
         let secs = self.daemon_wall_ms as f64 / 1000.0;
         let rate = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         s += &format!(

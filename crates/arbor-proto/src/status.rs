@@ -8,6 +8,7 @@ use arbor_intf::schema::{CLASS_FALLBACK, NR_ACTIONS, NR_CLASSES};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
+use crate::waits;
 
 // Every `u64` of `struct arbor_cpu_stats` is a field of the lists in
 // metrics.rs or in a table summed here: a counter added to bpf/intf.h and
@@ -19,6 +20,7 @@ const _: () = assert!(
             + std::mem::size_of::<[[u64; NR_CLASSES]; NR_ACTIONS]>() // confusion
             + std::mem::size_of::<[[u64; NR_CLASSES]; NR_CLASSES]>() // shadow_confusion
             + std::mem::size_of::<[[u64; NR_CLASSES]; NR_ACTIONS]>() // paired_confusion
+            + std::mem::size_of::<[u64; waits::BUCKETS]>() // wakeup_wait_hist
             + std::mem::size_of::<u64>() * Metrics::CPU_FIELDS.len(),
     "struct arbor_cpu_stats (bpf/intf.h) has a field that neither metrics.rs lists nor status.rs sums"
 );
@@ -40,6 +42,8 @@ pub struct Status {
     pub shadow_confusion: Vec<Vec<u64>>,
     /// The live model's confusion over the bursts the shadow candidate saw.
     pub paired_confusion: Vec<Vec<u64>>,
+    /// Wakeup waits per bucket of [`crate::waits`].
+    pub wakeup_wait_hist: Vec<u64>,
 }
 
 impl Status {
@@ -52,6 +56,7 @@ impl Status {
             confusion: vec![vec![0; NR_CLASSES]; NR_ACTIONS],
             shadow_confusion: vec![vec![0; NR_CLASSES]; NR_CLASSES],
             paired_confusion: vec![vec![0; NR_CLASSES]; NR_ACTIONS],
+            wakeup_wait_hist: vec![0; waits::BUCKETS],
             ..Default::default()
         };
         let m = &mut s.metrics;
@@ -69,6 +74,9 @@ impl Status {
             add_matrix(&mut s.confusion, &c.confusion);
             add_matrix(&mut s.shadow_confusion, &c.shadow_confusion);
             add_matrix(&mut s.paired_confusion, &c.paired_confusion);
+            for (d, v) in s.wakeup_wait_hist.iter_mut().zip(&c.wakeup_wait_hist) {
+                *d += v;
+            }
         }
         let row = |a: usize| cpus.iter().map(|c| c.decisions[a]).sum::<u64>();
         m.decisions = (0..NR_ACTIONS).map(row).sum();
@@ -79,19 +87,32 @@ impl Status {
         m.decisions_fallback = row(CLASS_FALLBACK);
         (m.model_hits, m.model_outcomes) = matrix_hits(&s.confusion);
         (m.shadow_hits, m.shadow_outcomes) = matrix_hits(&s.shadow_confusion);
+        s.wait_quantiles();
         s
+    }
+
+    /// The wakeup-wait quantiles of the reading, from its histogram.
+    fn wait_quantiles(&mut self) {
+        let q = |q| waits::quantile(&self.wakeup_wait_hist, q).unwrap_or(0.0);
+        (
+            self.metrics.wakeup_wait_p50_us,
+            self.metrics.wakeup_wait_p99_us,
+        ) = (q(0.5), q(0.99));
     }
 
     /// What happened since `earlier`: counters and tables subtracted,
     /// gauges as they are now (see [`Metrics::delta`]).
     pub fn delta(&self, earlier: &Status) -> Status {
-        Status {
+        let mut d = Status {
             metrics: self.metrics.delta(&earlier.metrics),
             decisions_per_cpu: sub_matrix(&self.decisions_per_cpu, &earlier.decisions_per_cpu),
             confusion: sub_matrix(&self.confusion, &earlier.confusion),
             shadow_confusion: sub_matrix(&self.shadow_confusion, &earlier.shadow_confusion),
             paired_confusion: sub_matrix(&self.paired_confusion, &earlier.paired_confusion),
-        }
+            wakeup_wait_hist: waits::since(&self.wakeup_wait_hist, &earlier.wakeup_wait_hist),
+        };
+        d.wait_quantiles();
+        d
     }
 }
 

@@ -14,6 +14,7 @@ use log::info;
 use log::warn;
 use serde_json::json;
 
+use crate::sched::guard::GuardStats;
 use crate::sched::learning::LiveModel;
 use crate::sched::model_slot::Installed;
 use crate::sched::stats::{self, LearnFigures};
@@ -33,6 +34,8 @@ pub struct Control {
     /// Samples the learner's queue could not take.
     pub learn_dropped: Arc<AtomicU64>,
     pub learn_mode: LearnMode,
+    /// The guard's figures, when it runs.
+    pub guard: Option<Arc<Mutex<GuardStats>>>,
     /// For `explain`: the task storage and the action table.
     pub task_ctxs: MapHandle,
     pub actions: MapHandle,
@@ -74,7 +77,8 @@ impl Control {
                     stats: learn.as_ref(),
                     queue_dropped: self.learn_dropped.load(Ordering::Relaxed),
                 };
-                let status = stats::collect(st, installed, &figures);
+                let guard = self.guard.as_ref().map(|g| lock(g).clone());
+                let status = stats::collect(st, installed, &figures, guard.as_ref());
                 serde_json::to_value(&status).context("encoding the status reply")
             }
             Request::Explain(pid) => {

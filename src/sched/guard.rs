@@ -1,0 +1,492 @@
+//! The guard: keeps the model honest on workloads nobody tuned it for.
+//!
+//! Time is cut into windows (`--guard-window-ms`), and windows into blocks
+//! of [`BLOCK`]. In each block one window, at random, is a probe: while the
+//! model decides (mode `model`) the probe's decisions take the fallback row;
+//! while the model is suspended (mode `suspended`) the probe's take the
+//! model's. The probe is paired with another window of its block, also at
+//! random, and the pair is compared on the p99 of the wakeup waits counted
+//! in each window (waits.bpf.h: from a wakeup to the woken task's first run,
+//! what the decisions are for). Each window is counted after its first
+//! fifth, when the decisions made in the window before have mostly run out.
+//!
+//! Switching over time rather than splitting the tasks keeps the two sides
+//! from competing for the same CPUs inside one comparison: with a split by
+//! task, whichever side hands its tasks the earlier deadlines would look
+//! better at the other side's expense.
+//!
+//! Every `--guard-pairs` pairs make a batch, judged on its own (batches do
+//! not overlap, so every verdict rests on fresh windows). A pair counts for
+//! the fallback when the model window's p99 exceeds the fallback window's by
+//! more than [`MARGIN`], for the model when it is below by more; otherwise
+//! it is a tie. With `w` pairs for the fallback and `b` for the model, the
+//! one-sided sign test's p is P(X >= w) for X ~ Bin(w + b, 1/2). While the
+//! model decides, p < [`ALPHA`] with the median ratio over the margin
+//! suspends it; while it is suspended, the same test the other way round
+//! resumes it. A model that is only level with the fallback stays
+//! suspended: the fallback costs no walk.
+//!
+//! While the model decides, every block has its probe: a quarter of the
+//! time runs on the fallback, which is at worst what `--no-model` does.
+//! While it is suspended, only one block in [`SUSPENDED_PROBE_EVERY`] has
+//! one (under 1% of the time on the model, so the tail of the waits is the
+//! fallback's), and the first of them comes that many blocks after the
+//! suspension: a resume takes minutes, a suspension seconds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use arbor_intf::bpf_intf::arbor_guard;
+use arbor_proto::status::Status;
+use arbor_proto::waits;
+use arbor_util::rng::SplitMix64;
+use libbpf_rs::{MapCore, MapFlags, MapHandle};
+use log::{debug, info, warn};
+
+use super::stats;
+use super::supervisor::lock;
+
+/// Windows per block: one of them is the probe (a quarter of the time).
+pub const BLOCK: usize = 4;
+/// A pair is a tie unless one side's p99 is worse by more than this share.
+pub const MARGIN: f64 = 0.05;
+/// The sign test's level for a verdict.
+pub const ALPHA: f64 = 0.02;
+/// A window with fewer wakeup waits than this says nothing: its pair is
+/// dropped.
+pub const MIN_WAITS: u64 = 20;
+/// While the model is suspended, one block in this many has a probe.
+pub const SUSPENDED_PROBE_EVERY: u64 = 32;
+
+/// Who decides outside the probe windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Model,
+    Suspended,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Model => "model",
+            Mode::Suspended => "suspended",
+        }
+    }
+}
+
+/// One compared pair: the p99 wakeup wait, µs, of a model window and of a
+/// fallback window of the same block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair {
+    pub model_p99: f64,
+    pub fallback_p99: f64,
+}
+
+/// What a batch decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Keep(String),
+    Suspend(String),
+    Resume(String),
+}
+
+/// P(X >= k) for X ~ Bin(n, 1/2): the one-sided sign test's p of `k`
+/// successes among `n` non-tied pairs (1 when n is 0).
+pub fn sign_test_p(k: usize, n: usize) -> f64 {
+    if n == 0 || k == 0 {
+        return 1.0;
+    }
+    // Sum of C(n, i) for i >= k, over 2^n, in f64 (n is small).
+    let mut c = 1.0f64; // C(n, 0)
+    let mut tail = 0.0;
+    for i in 0..=n {
+        if i >= k {
+            tail += c;
+        }
+        c = c * (n - i) as f64 / (i + 1) as f64;
+    }
+    tail / 2f64.powi(n as i32)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The decision rule over batches of pairs (no clock, no BPF: the thread
+/// feeds it).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub mode: Mode,
+    /// Pairs per batch.
+    pub pairs: usize,
+    batch: Vec<Pair>,
+    /// The last batch's figures: the medians of its model and fallback
+    /// p99s and the test's p.
+    pub last: Option<(f64, f64, f64)>,
+}
+
+impl Rule {
+    pub fn new(pairs: usize) -> Self {
+        Rule {
+            mode: Mode::Model,
+            pairs: pairs.max(1),
+            batch: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// Take one pair; at the end of a batch, its verdict.
+    pub fn add(&mut self, pair: Pair) -> Option<Verdict> {
+        self.batch.push(pair);
+        if self.batch.len() < self.pairs {
+            return None;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let worse = batch
+            .iter()
+            .filter(|p| p.model_p99 > p.fallback_p99 * (1.0 + MARGIN))
+            .count();
+        let better = batch
+            .iter()
+            .filter(|p| p.model_p99 * (1.0 + MARGIN) < p.fallback_p99)
+            .count();
+        let ratio = median(
+            batch
+                .iter()
+                .map(|p| p.model_p99 / p.fallback_p99.max(1.0))
+                .collect(),
+        );
+        let (m, f) = (
+            median(batch.iter().map(|p| p.model_p99).collect()),
+            median(batch.iter().map(|p| p.fallback_p99).collect()),
+        );
+        let figures = format!(
+            "over {} window pairs the model's wakeup-wait p99 was worse in {worse}, better in {better} \
+             (median {m:.0} us against the fallback's {f:.0} us, ratio {ratio:.2})",
+            batch.len()
+        );
+        match self.mode {
+            Mode::Model => {
+                let p = sign_test_p(worse, worse + better);
+                self.last = Some((m, f, p));
+                if p < ALPHA && ratio > 1.0 + MARGIN {
+                    self.mode = Mode::Suspended;
+                    Some(Verdict::Suspend(format!(
+                        "model suspended: {figures}, sign test p {p:.3}"
+                    )))
+                } else {
+                    Some(Verdict::Keep(format!("model kept: {figures}, p {p:.3}")))
+                }
+            }
+            Mode::Suspended => {
+                let p = sign_test_p(better, worse + better);
+                self.last = Some((m, f, p));
+                if p < ALPHA && ratio < 1.0 / (1.0 + MARGIN) {
+                    self.mode = Mode::Model;
+                    Some(Verdict::Resume(format!(
+                        "model resumed: {figures}, sign test p {p:.3}"
+                    )))
+                } else {
+                    Some(Verdict::Keep(format!(
+                        "model stays suspended: {figures}, p {p:.3}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// Which window of a block is the probe, and which its partner.
+pub fn pick_pair(rng: &mut SplitMix64) -> (usize, usize) {
+    let probe = (rng.next_u64() % BLOCK as u64) as usize;
+    let other = (rng.next_u64() % (BLOCK as u64 - 1)) as usize;
+    (probe, if other >= probe { other + 1 } else { other })
+}
+
+/// The guard's figures for the statistics.
+#[derive(Debug, Clone, Default)]
+pub struct GuardStats {
+    pub mode: String,
+    pub pairs: u64,
+    pub suspensions: u64,
+    pub resumes: u64,
+    pub model_p99_us: f64,
+    pub fallback_p99_us: f64,
+    pub p: f64,
+    pub last_verdict: String,
+}
+
+/// The guard's switch in BPF (the `guard` map).
+pub struct Switch(pub MapHandle);
+
+impl Switch {
+    pub fn set(&self, model_off: bool) -> Result<()> {
+        // struct arbor_guard: model_off, then padding.
+        let mut value = [0u8; std::mem::size_of::<arbor_guard>()];
+        value[..4].copy_from_slice(&(model_off as u32).to_ne_bytes());
+        self.0
+            .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+            .context("writing the guard map")
+    }
+}
+
+/// Sleep `d` unless `stop` is set first; returns whether to go on.
+fn nap(d: Duration, stop: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+    false
+}
+
+/// The wakeup waits of one window, counted after its first fifth; None
+/// when stopped meanwhile.
+fn window_waits(
+    cpu_stats: &MapHandle,
+    window: Duration,
+    stop: &AtomicBool,
+) -> Result<Option<Vec<u64>>> {
+    if !nap(window / 5, stop) {
+        return Ok(None);
+    }
+    let before: Status = stats::read(cpu_stats)?;
+    if !nap(window - window / 5, stop) {
+        return Ok(None);
+    }
+    let after = stats::read(cpu_stats)?;
+    Ok(Some(waits::since(
+        &after.wakeup_wait_hist,
+        &before.wakeup_wait_hist,
+    )))
+}
+
+fn p99(hist: &[u64]) -> Option<f64> {
+    (hist.iter().sum::<u64>() >= MIN_WAITS)
+        .then(|| waits::quantile(hist, 0.99))
+        .flatten()
+}
+
+/// The guard's thread body: windows until `stop`, then the model back on.
+pub fn run(
+    switch: Switch,
+    cpu_stats: MapHandle,
+    window: Duration,
+    pairs: usize,
+    shared: Arc<Mutex<GuardStats>>,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
+    let mut rule = Rule::new(pairs);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let mut rng = SplitMix64::new(seed);
+    lock(&shared).mode = rule.mode.name().into();
+    let mut block: u64 = 0;
+    let result = (|| -> Result<()> {
+        loop {
+            block += 1;
+            if rule.mode == Mode::Suspended && !block.is_multiple_of(SUSPENDED_PROBE_EVERY) {
+                switch.set(true)?;
+                if !nap(window * BLOCK as u32, &stop) {
+                    return Ok(());
+                }
+                continue;
+            }
+            let (probe, partner) = pick_pair(&mut rng);
+            let (mut probe_hist, mut partner_hist) = (None, None);
+            for i in 0..BLOCK {
+                // Outside the probe the mode decides; the probe takes the
+                // other side.
+                let model_on = (rule.mode == Mode::Model) != (i == probe);
+                switch.set(!model_on)?;
+                let Some(h) = window_waits(&cpu_stats, window, &stop)? else {
+                    return Ok(());
+                };
+                if i == probe {
+                    probe_hist = Some(h);
+                } else if i == partner {
+                    partner_hist = Some(h);
+                }
+            }
+            let (Some(probe_hist), Some(partner_hist)) = (probe_hist, partner_hist) else {
+                continue;
+            };
+            let (Some(probe), Some(partner)) = (p99(&probe_hist), p99(&partner_hist)) else {
+                continue;
+            };
+            let pair = match rule.mode {
+                Mode::Model => Pair {
+                    model_p99: partner,
+                    fallback_p99: probe,
+                },
+                Mode::Suspended => Pair {
+                    model_p99: probe,
+                    fallback_p99: partner,
+                },
+            };
+            let verdict = rule.add(pair);
+            let mut s = lock(&shared);
+            s.pairs += 1;
+            if let Some((m, f, p)) = rule.last {
+                (s.model_p99_us, s.fallback_p99_us, s.p) = (m, f, p);
+            }
+            match verdict {
+                Some(Verdict::Suspend(why)) => {
+                    warn!("guard: {why}");
+                    // The next probe a whole gap from now.
+                    block = 0;
+                    s.suspensions += 1;
+                    s.last_verdict = why;
+                }
+                Some(Verdict::Resume(why)) => {
+                    info!("guard: {why}");
+                    s.resumes += 1;
+                    s.last_verdict = why;
+                }
+                Some(Verdict::Keep(why)) => {
+                    debug!("guard: {why}");
+                    s.last_verdict = why;
+                }
+                None => {}
+            }
+            s.mode = rule.mode.name().into();
+        }
+    })();
+    // Whatever ended the thread, the model decides again: a guard that is
+    // gone must not leave it switched off.
+    if let Err(e) = switch.set(false) {
+        warn!("guard: {e:#}");
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_test_p_is_the_binomial_tail() {
+        // Exact tails of Bin(n, 1/2): P(X >= 9 | 10) = 11/1024,
+        // P(X >= 10 | 10) = 1/1024, P(X >= 7 | 8) = 9/256.
+        assert!((sign_test_p(9, 10) - 11.0 / 1024.0).abs() < 1e-12);
+        assert!((sign_test_p(10, 10) - 1.0 / 1024.0).abs() < 1e-12);
+        assert!((sign_test_p(7, 8) - 9.0 / 256.0).abs() < 1e-12);
+        assert_eq!(sign_test_p(0, 10), 1.0);
+        assert_eq!(sign_test_p(3, 0), 1.0);
+        assert!((sign_test_p(5, 10) - 638.0 / 1024.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pairs_are_two_distinct_windows_of_the_block_each_equally_often() {
+        let mut rng = SplitMix64::new(3);
+        let mut seen = [[0u32; BLOCK]; BLOCK];
+        for _ in 0..12_000 {
+            let (a, b) = pick_pair(&mut rng);
+            assert!(a < BLOCK && b < BLOCK && a != b);
+            seen[a][b] += 1;
+        }
+        // 12 ordered pairs, 1000 each on average.
+        for (a, row) in seen.iter().enumerate() {
+            for (b, &n) in row.iter().enumerate() {
+                if a != b {
+                    assert!((850..1150).contains(&n), "({a}, {b}): {n}");
+                }
+            }
+        }
+    }
+
+    /// A window's p99 with multiplicative noise around `level`.
+    fn noisy(rng: &mut SplitMix64, level: f64) -> f64 {
+        level * (0.7 + 0.6 * (rng.next_u64() % 1000) as f64 / 1000.0)
+    }
+
+    #[test]
+    fn a_model_twice_as_slow_is_suspended_after_one_batch_and_resumed_when_it_wins() {
+        let mut rng = SplitMix64::new(11);
+        let mut rule = Rule::new(10);
+        let mut verdicts = Vec::new();
+        for _ in 0..10 {
+            let pair = Pair {
+                model_p99: noisy(&mut rng, 2000.0),
+                fallback_p99: noisy(&mut rng, 1000.0),
+            };
+            verdicts.extend(rule.add(pair));
+        }
+        assert!(
+            matches!(verdicts.as_slice(), [Verdict::Suspend(_)]),
+            "{verdicts:?}"
+        );
+        assert_eq!(rule.mode, Mode::Suspended);
+        // Level: it stays suspended.
+        for _ in 0..10 {
+            let pair = Pair {
+                model_p99: noisy(&mut rng, 1000.0),
+                fallback_p99: noisy(&mut rng, 1000.0),
+            };
+            assert!(!matches!(rule.add(pair), Some(Verdict::Resume(_))));
+        }
+        assert_eq!(rule.mode, Mode::Suspended);
+        // Now the model is the faster one: resumed after a batch.
+        let mut resumed = false;
+        for _ in 0..10 {
+            let pair = Pair {
+                model_p99: noisy(&mut rng, 500.0),
+                fallback_p99: noisy(&mut rng, 1000.0),
+            };
+            resumed |= matches!(rule.add(pair), Some(Verdict::Resume(_)));
+        }
+        assert!(resumed);
+        assert_eq!(rule.mode, Mode::Model);
+    }
+
+    #[test]
+    fn a_model_level_with_the_fallback_is_rarely_suspended() {
+        // Both sides from the same noisy level: the share of batches that
+        // suspend is the test's false-alarm rate, at most ALPHA.
+        let mut rng = SplitMix64::new(5);
+        let (mut batches, mut suspended) = (0, 0);
+        for _ in 0..2000 {
+            let mut rule = Rule::new(10);
+            let mut v = None;
+            for _ in 0..10 {
+                v = rule.add(Pair {
+                    model_p99: noisy(&mut rng, 1000.0),
+                    fallback_p99: noisy(&mut rng, 1000.0),
+                });
+            }
+            batches += 1;
+            suspended += matches!(v, Some(Verdict::Suspend(_))) as u32;
+        }
+        let rate = suspended as f64 / batches as f64;
+        assert!(rate <= ALPHA, "false suspensions in {rate:.3} of batches");
+    }
+
+    #[test]
+    fn a_model_slightly_slower_within_the_margin_is_kept() {
+        let mut rule = Rule::new(10);
+        let mut last = None;
+        for _ in 0..10 {
+            last = rule.add(Pair {
+                model_p99: 1030.0,
+                fallback_p99: 1000.0,
+            });
+        }
+        assert!(matches!(last, Some(Verdict::Keep(_))), "{last:?}");
+        assert_eq!(rule.mode, Mode::Model);
+    }
+}
