@@ -9,9 +9,12 @@
 # the Mann-Whitney p of the comparison.
 #
 # Usage: benches/vm-baselines-grid.sh [--rounds N] [--duration S] [--cells LIST]
-#          [--out DIR] [--oracle-bin PATH]
+#          [--out DIR] [--oracle-bin PATH] [--model FILE] [--guard]
 #   --cells       comma-separated cell names (default: all, see CELLS below)
 #   --oracle-bin  an oracle build to use instead of building one
+#   --model       the model the model arm runs (and the oracle arm falls
+#                 back to) instead of the shipped one: an ONNX file
+#   --guard       one more arm, guarded: the model arm with --guard on
 # Needs what tests/run-all.sh needs; builds scx_arbor (debug) twice, once
 # with --features oracle. One cell takes about (arms x rounds x workloads x
 # (warm-up + duration) + attach) seconds of VM time: ~5 min at the defaults.
@@ -24,6 +27,8 @@ rounds=3
 duration=3
 cells_wanted=
 oracle_bin=
+model=
+guard=0
 out=${TMPDIR:-/tmp}/arbor-baselines-$(date -u +%Y%m%dT%H%M%S)
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -32,6 +37,8 @@ while [ $# -gt 0 ]; do
 	--cells) cells_wanted=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--oracle-bin) oracle_bin=$2; shift 2 ;;
+	--model) model=$2; shift 2 ;;
+	--guard) guard=1; shift ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -58,6 +65,17 @@ else
 fi
 cargo build --bin scx_arbor --bin scx_arbor_tools
 git rev-parse --short HEAD >"$out/commit" 2>/dev/null || true
+model_opts=()
+if [ -n "$model" ]; then
+	[ -f "$model" ] || { echo "no model file $model" >&2; exit 2; }
+	cp "$model" "$out/model.onnx"
+	model_opts=(--file "$model:/models/grid.onnx" --arg sched_args=--model+/models/grid.onnx)
+fi
+if [ "$guard" = 1 ]; then
+	guarded=guarded:/usr/bin/scx_arbor+--guard+on
+	[ -n "$model" ] && guarded=$guarded+--model+/models/grid.onnx
+	model_opts+=(--arg other="$guarded")
+fi
 
 for cell in "${CELLS[@]}"; do
 	IFS='|' read -r name smp workloads extra <<<"$cell"
@@ -66,14 +84,15 @@ for cell in "${CELLS[@]}"; do
 	fi
 	echo "=== cell $name (smp $smp, $workloads, $extra) $(date -u +%H:%M:%S)"
 	cpus=${smp%%,*}
-	budget=$((rounds * 5 * (duration + 1 + 6) * $(echo "$workloads" | tr ',' '\n' | wc -l) + 240))
+	budget=$((rounds * (5 + guard) * (duration + 1 + 6) * $(echo "$workloads" | tr ',' '\n' | wc -l) + 240))
 	[ "$cpus" -gt 2 ] && budget=$((budget * 2))
 	rc=0
 	tests/vm/run.sh ab --bin target/debug/scx_arbor --bin "$bin_dir/scx_arbor_oracle" \
 		--smp "$smp" --timeout "$budget" --out "$out/$name" --quiet \
 		--arg rounds="$rounds" --arg duration="$duration" --arg warmup=1 \
 		--arg workload="$workloads" --arg arms="$ARMS" \
-		--arg oracle_exe=/usr/bin/scx_arbor_oracle --arg extra="$extra" || rc=$?
+		--arg oracle_exe=/usr/bin/scx_arbor_oracle --arg extra="$extra" \
+		"${model_opts[@]}" || rc=$?
 	c=$out/$name/console.log
 	awk '/ARBOR-BEGIN json/ {on=1; next} /ARBOR-END json/ {on=0} on' "$c" | tr -d '\r' >"$out/$name.json"
 	awk '/ARBOR-BEGIN table/ {on=1; next} /ARBOR-END table/ {on=0} on' "$c" | tr -d '\r' >"$out/$name.txt"
