@@ -31,7 +31,8 @@
 //! While it is suspended, only one block in [`SUSPENDED_PROBE_EVERY`] has
 //! one (under 1% of the time on the model, so the tail of the waits is the
 //! fallback's), and the first of them comes that many blocks after the
-//! suspension: a resume takes minutes, a suspension seconds.
+//! suspension: a resume takes minutes, a suspension seconds. A new model
+//! (`swap`, `--model-watch`, a promotion by the learner) starts trusted.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -144,6 +145,18 @@ impl Rule {
             batch: Vec::new(),
             last: None,
         }
+    }
+
+    /// A new model was installed: it starts trusted, with a fresh batch.
+    /// Returns the verdict when that ends a suspension.
+    pub fn new_model(&mut self, generation: u64) -> Option<Verdict> {
+        self.batch.clear();
+        (self.mode == Mode::Suspended).then(|| {
+            self.mode = Mode::Model;
+            Verdict::Resume(format!(
+                "model resumed: a new model (generation {generation}) was installed"
+            ))
+        })
     }
 
     /// Take one pair; at the end of a batch, its verdict.
@@ -282,8 +295,10 @@ fn p99(hist: &[u64]) -> Option<f64> {
 }
 
 /// The guard's thread body: windows until `stop`, then the model back on.
+/// `installed` reads the generation of the model installed last.
 pub fn run(
     switch: Switch,
+    installed: impl Fn() -> u64,
     cpu_stats: MapHandle,
     window: Duration,
     pairs: usize,
@@ -297,9 +312,21 @@ pub fn run(
     let mut rng = SplitMix64::new(seed);
     lock(&shared).mode = rule.mode.name().into();
     let mut block: u64 = 0;
+    let mut generation = installed();
     let result = (|| -> Result<()> {
         loop {
             block += 1;
+            let now = installed();
+            if now != generation {
+                generation = now;
+                if let Some(Verdict::Resume(why)) = rule.new_model(now) {
+                    info!("guard: {why}");
+                    let mut s = lock(&shared);
+                    s.resumes += 1;
+                    s.mode = rule.mode.name().into();
+                    s.last_verdict = why;
+                }
+            }
             if rule.mode == Mode::Suspended && !block.is_multiple_of(SUSPENDED_PROBE_EVERY) {
                 switch.set(true)?;
                 if !nap(window * BLOCK as u32, &stop) {
@@ -452,6 +479,34 @@ mod tests {
         }
         assert!(resumed);
         assert_eq!(rule.mode, Mode::Model);
+    }
+
+    #[test]
+    fn a_new_model_ends_a_suspension_and_starts_a_fresh_batch() {
+        // Eight of eight worse: p = 1/256.
+        let mut rule = Rule::new(8);
+        let worse = Pair {
+            model_p99: 3000.0,
+            fallback_p99: 1000.0,
+        };
+        for _ in 0..8 {
+            rule.add(worse);
+        }
+        assert_eq!(rule.mode, Mode::Suspended);
+        assert!(
+            matches!(rule.new_model(7), Some(Verdict::Resume(w)) if w.contains("generation 7"))
+        );
+        assert_eq!(rule.mode, Mode::Model);
+        rule.add(worse);
+        assert!(rule.new_model(8).is_none());
+        // The pair of the old batch is gone: a verdict needs eight new ones.
+        for _ in 0..7 {
+            assert_eq!(rule.add(worse), None);
+        }
+        assert!(matches!(rule.add(worse), Some(Verdict::Suspend(_))));
+        assert!(rule.new_model(9).is_some());
+        // Already trusted: nothing to resume.
+        assert_eq!(rule.new_model(10), None);
     }
 
     #[test]

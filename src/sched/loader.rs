@@ -402,15 +402,18 @@ fn start_workers(
         let window = Duration::from_millis(opts.guard_window_ms);
         let pairs = opts.guard_pairs.max(1);
         let (switch, cpu_stats) = (dup(&maps.guard)?, dup(&maps.cpu_stats)?);
-        let (shared, s) = (shared.clone(), stop.clone());
+        let (shared, s, live) = (shared.clone(), stop.clone(), live.clone());
         supervisor.start(
             Part::Guard,
             Box::new(move || {
                 let (switch, cpu_stats) = (guard::Switch(dup(&switch)?), dup(&cpu_stats)?);
-                let (shared, s) = (shared.clone(), s.clone());
+                let (shared, s, live) = (shared.clone(), s.clone(), live.clone());
+                let installed = move || lock(&live).slot.generation();
                 Ok(std::thread::Builder::new()
                     .name(Part::Guard.thread().into())
-                    .spawn(move || guard::run(switch, cpu_stats, window, pairs, shared, s))?)
+                    .spawn(move || {
+                        guard::run(switch, installed, cpu_stats, window, pairs, shared, s)
+                    })?)
             }),
         )?;
     }
