@@ -110,15 +110,16 @@ fn attach_detach_cycles_under_load_leave_no_maps_or_programs() {
 #[test]
 fn fork_storm_exits_and_cgroup_churn_leave_the_scheduler_attached() {
     // 1,005 forks took 46 s in the first run (TCG, beside the hogs, the
-    // churn and hackbench): 10,000 do not fit the 60 s budget, so the test
-    // asks for 600 and a manual run passes arbor.forks=10000.
-    let forks = 600u64;
+    // churn and hackbench); 10,000 took more than stress-ng's 40 s (4,699
+    // done) in a later one, so the test asks for 1,000 and a manual run
+    // passes arbor.forks=10000 (docs/kernels.md).
+    let forks = 1000u64;
     let cgroups = 100u64;
     let c = Scenario::new("hardcases")
         .arg("phase", "storm")
         .arg("forks", forks)
         .arg("cgroups", cgroups)
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(90))
         .run();
     c.assert_exit_ok();
     let mut checks = Checks::default();

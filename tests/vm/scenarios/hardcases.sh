@@ -46,7 +46,8 @@ cycles() {
 	stress-ng --cpu 1 --timeout 300s >"$LOGS/stress.log" 2>&1 &
 	_hog=$!
 	ARBOR_ATTACH_TIMEOUT=40
-	_i=0 _ok=0 _fds=
+	# (not _ok: sched_start sets that one)
+	_i=0 _clean=0 _fds=
 	while [ $_i -lt "$_n" ]; do
 		_i=$((_i + 1))
 		if ! sched_start --no-model; then
@@ -60,13 +61,13 @@ cycles() {
 		_fds="$_fds${_fds:+,}$_f"
 		mark cycle "n=$_i" "fds=$_f" "maps=$1" "progs=$2" "state=$(scx_state)"
 		sched_stop INT
-		[ "$(scx_state)" = disabled ] && _ok=$((_ok + 1))
+		[ "$(scx_state)" = disabled ] && _clean=$((_clean + 1))
 	done
 	kill -INT $_hog 2>/dev/null
 	wait $_hog
 	mark hog "rc=$?"
 	set -- $(settled_counts)
-	mark cycles "asked=$_n" "clean=$_ok" "fds=$_fds" "maps_before=$_maps0" "maps_after=$1" \
+	mark cycles "asked=$_n" "clean=$_clean" "fds=$_fds" "maps_before=$_maps0" "maps_after=$1" \
 		"progs_before=$_progs0" "progs_after=$2" "state=$(scx_state)"
 	block dmesg_scx sh -c 'dmesg | grep -i -E "sched_ext|stall|scx_" || true'
 }
@@ -92,6 +93,15 @@ churn() {
 	echo "asked=$_n hogs=$# created=$_made moved=$_moved removed=$_removed" >/tmp/churn.result
 }
 
+# pids_of NAME: the pids whose comm starts with NAME (stress-ng's workers
+# are stress-ng-cpu; the guest has no pgrep)
+pids_of() {
+	for _d in /proc/[0-9]*; do
+		read -r _c <"$_d/comm" 2>/dev/null || continue
+		case $_c in "$1"*) echo "${_d#/proc/}" ;; esac
+	done
+}
+
 storm() {
 	_forks=${ARBOR_FORKS:-10000}
 	_cgroups=${ARBOR_CGROUPS:-100}
@@ -102,7 +112,15 @@ storm() {
 	mark cgroup "controllers=$(tr ' ' ',' </sys/fs/cgroup/cgroup.subtree_control)"
 	sched_start || fail "scx_arbor did not attach"
 	load_start
-	_hogs=$(pgrep stress-ng)
+	# stress-ng's processes, once they exist (load_start only forked them)
+	_hogs=
+	_w=0
+	while [ $_w -lt 40 ]; do
+		_hogs=$(pids_of stress-ng)
+		[ "$(echo "$_hogs" | wc -w)" -ge 3 ] && break
+		sleep 0.1
+		_w=$((_w + 1))
+	done
 	churn "$_cgroups" $_hogs &
 	_churn=$!
 	_t0=$(now_ms)
