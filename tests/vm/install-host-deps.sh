@@ -11,10 +11,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || die "install-host-deps.sh must run as root (it calls apt-get install)"
 
 # chromium: tests/plot_browser.rs renders `ab --plot`'s SVG in it (headless),
-# with a font for its text whatever apt's Recommends setting is.
+# with a font for its text whatever apt's Recommends setting is. bpftool:
+# tests/vm_hardcases.rs copies it into the guest to count the kernel's BPF
+# maps and programs.
 base_pkgs=(clang-19 libclang-19-dev llvm-19 libelf-dev zlib1g-dev pkg-config
 	busybox-static cpio stress-ng rt-tests python3-venv socat chromium
-	fonts-dejavu-core)
+	fonts-dejavu-core bpftool)
 missing=()
 for p in "${base_pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
