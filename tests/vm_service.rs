@@ -45,11 +45,12 @@ fn status_decisions(v: &Value) -> u64 {
 }
 
 /// What `status --json` carries beside the fields scx_stats serves.
-const STATUS_TABLES: [&str; 4] = [
+const STATUS_TABLES: [&str; 5] = [
     "decisions_per_cpu",
     "confusion",
     "shadow_confusion",
     "paired_confusion",
+    "wakeup_wait_hist",
 ];
 
 /// `action NAME slice N µs request M µs` lines of a scheduler log.
