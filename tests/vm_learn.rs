@@ -172,17 +172,38 @@ fn learning_promotes_a_better_tree_and_keeps_it_on_disk() {
         "the generation in use did not advance"
     );
 
-    // Live score (BPF counters on real outcomes) of the generation promoted
-    // last, against its parent's while the parent was live.
-    let before = end["learn_parent_live_score"]
-        .as_f64()
-        .filter(|s| *s > 0.0)
-        .unwrap_or_else(|| panic!("no parent live score: {learn}"));
-    let after = end["learn_live_score"]
-        .as_f64()
-        .filter(|_| u64_of(&end, "learn_live_bursts") > 0)
-        .unwrap_or_else(|| panic!("no live score for the promoted tree yet: {learn}"));
-    eprintln!("live score: {before:.1} before the last promotion, {after:.1} after");
+    // Live score (BPF counters on real outcomes) of a promoted generation,
+    // against its parent's while the parent was live: the newest snapshot
+    // taken during the workload in which the live generation was promoted
+    // and has been live for LIVE_BURSTS bursts (a promotion in the last
+    // second has a score over a handful of bursts, not a figure).
+    const LIVE_BURSTS: u64 = 300;
+    let snaps: Vec<Value> = (0..)
+        .map(|i| format!("learn_snap:{i}"))
+        .take_while(|n| c.has_block(n))
+        .map(|n| status(&c, &n))
+        .collect();
+    let judged = snaps
+        .iter()
+        .rev()
+        .find(|s| {
+            u64_of(s, "learn_promoted") >= 1
+                && u64_of(s, "learn_live_bursts") >= LIVE_BURSTS
+                && s["learn_parent_live_score"].as_f64().is_some_and(|p| p > 0.0)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no snapshot of {} shows a promoted generation live for {LIVE_BURSTS} bursts; at the end: {learn}",
+                snaps.len()
+            )
+        });
+    let before = judged["learn_parent_live_score"].as_f64().unwrap();
+    let after = judged["learn_live_score"].as_f64().unwrap();
+    eprintln!(
+        "live score: {before:.1} before promotion, {after:.1} after (generation {}, {} bursts)",
+        u64_of(judged, "learn_live_generation"),
+        u64_of(judged, "learn_live_bursts")
+    );
     assert!(
         after > before,
         "live score did not improve: {before:.1} -> {after:.1}"

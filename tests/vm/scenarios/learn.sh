@@ -31,7 +31,22 @@ work() {
 sched_start --learn on --learn-interval 4 --learn-min-samples 4000 \
 	--learn-window 20000 --sample-budget 0 --model-dir "$dir" || fail "scx_arbor did not attach"
 status status_start
-work status_end "${ARBOR_SECS:-40}"
+# The learning run, with a snapshot every 2 s while the workload runs
+# (learn_snap:N): the test judges the newest promotion that has been live
+# long enough, not one made in the last second.
+scx_arbor workload --secs "${ARBOR_SECS:-40}" --wakers 4 --period-us 6317 \
+	--burst-us 2000 --hogs 1 >/tmp/learn-workload.json 2>&1 &
+wl=$!
+snap=0
+while kill -0 "$wl" 2>/dev/null; do
+	sleep 2
+	kill -0 "$wl" 2>/dev/null || break
+	status "learn_snap:$snap"
+	snap=$((snap + 1))
+done
+wait "$wl"
+block "workload:status_end" cat /tmp/learn-workload.json
+status status_end
 
 # CPU hotplug: CPU 1 out and back. It is in the topology read at load, so
 # scx_arbor goes on without a restart, the learned tree live throughout.
