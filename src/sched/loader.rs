@@ -21,7 +21,7 @@ use crate::sched::kernel::{explain_open_error, refuse_if_attached, require_sched
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::samples::{self, CsvRecorder};
-use crate::sched::stats::{self, LearnFigures};
+use crate::sched::stats::{self, Sources};
 use crate::sched::stats_server;
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::inject::FailPlan;
@@ -178,12 +178,8 @@ impl Maps {
 /// Threads of one scheduler instance, under their supervisor.
 struct Workers {
     supervisor: Supervisor<LiveModel>,
-    /// The learner's counters, when learning.
-    learn: Option<Arc<Mutex<LearnStats>>>,
-    /// Samples the learner's queue could not take.
-    learn_dropped: Arc<AtomicU64>,
-    /// The guard's figures, when it runs.
-    guard: Option<Arc<Mutex<GuardStats>>>,
+    /// The learner's and the guard's figures.
+    sources: Sources,
 }
 
 /// Another handle to the same map, for a thread (re)started on it.
@@ -248,19 +244,18 @@ fn start_workers(
     // The control server: a new socket and handler on each (re)start.
     {
         let path = opts.control_socket.clone();
-        let (live, learn, dropped, guard, s) = (
-            live.clone(),
-            learn_stats.clone(),
-            learn_dropped.clone(),
-            guard_stats.clone(),
-            stop.clone(),
-        );
+        let sources = Sources {
+            learn_mode: opts.learn,
+            learn: learn_stats.clone(),
+            learn_dropped: learn_dropped.clone(),
+            guard: guard_stats.clone(),
+        };
+        let (live, s) = (live.clone(), stop.clone());
         let (cpu_stats, task_ctxs, actions) = (
             dup(&maps.cpu_stats)?,
             dup(&maps.task_ctxs)?,
             dup(&maps.actions)?,
         );
-        let learn_mode = opts.learn;
         #[cfg(feature = "debug-torn")]
         let (allow_torn, fail) = (opts.debug_allow_torn_install, fail.clone());
         supervisor.start(
@@ -270,10 +265,7 @@ fn start_workers(
                 let control = Control {
                     live: live.clone(),
                     cpu_stats: dup(&cpu_stats)?,
-                    learn: learn.clone(),
-                    learn_dropped: dropped.clone(),
-                    learn_mode,
-                    guard: guard.clone(),
+                    sources: sources.clone(),
                     task_ctxs: dup(&task_ctxs)?,
                     actions: dup(&actions)?,
                     #[cfg(feature = "debug-torn")]
@@ -419,9 +411,12 @@ fn start_workers(
     }
     Ok(Workers {
         supervisor,
-        learn: learn_stats,
-        learn_dropped,
-        guard: guard_stats,
+        sources: Sources {
+            learn_mode: opts.learn,
+            learn: learn_stats,
+            learn_dropped,
+            guard: guard_stats,
+        },
     })
 }
 
@@ -521,16 +516,7 @@ fn run_once(
     // non-zero rather than schedule with a dead part.
     let mut failed = None;
     // The statistics since attach, from a reading of the counters.
-    let totals = |st: Status| {
-        let learn = workers.learn.as_ref().map(|l| lock(l).clone());
-        let figures = LearnFigures {
-            mode: opts.learn,
-            stats: learn.as_ref(),
-            queue_dropped: workers.learn_dropped.load(Ordering::Relaxed),
-        };
-        let guard = workers.guard.as_ref().map(|g| lock(g).clone());
-        stats::collect(st, lock(&live).slot.generation(), &figures, guard.as_ref())
-    };
+    let totals = |st: Status| workers.sources.collect(st, lock(&live).slot.generation());
     while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&sched.skel, uei) {
         if let Err(e) = workers.supervisor.check() {
             failed = Some(e);

@@ -1,7 +1,7 @@
 //! The BPF side's per-CPU counters (the `cpu_stats` map) read into a
 //! [`Status`] (arbor-proto sums them), and the scheduler's own figures
 //! added to its [`Metrics`]: the installed generation, the scores, the
-//! daemon's CPU and the learner's.
+//! daemon's CPU, the learner's and the guard's.
 
 use anyhow::{Context, Result};
 use arbor_learn::cost::Confusion;
@@ -11,6 +11,10 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use zerocopy::FromBytes;
 
 use arbor_intf::bpf_intf::arbor_cpu_stats;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::supervisor::lock;
 
 /// Read and sum the per-CPU counters.
 pub fn read(cpu_stats: &MapHandle) -> Result<Status> {
@@ -29,6 +33,35 @@ pub fn read(cpu_stats: &MapHandle) -> Result<Status> {
         cpus.push(s);
     }
     Ok(Status::from_cpus(&cpus))
+}
+
+/// Where the scheduler's own figures live, shared by the threads that keep
+/// them and the two readers that report them (the control socket's
+/// `status` and the scx_stats answer in the run loop).
+#[derive(Clone)]
+pub struct Sources {
+    pub learn_mode: arbor_learn::online::LearnMode,
+    /// The learner's counters, when learning.
+    pub learn: Option<Arc<Mutex<arbor_learn::online::LearnStats>>>,
+    /// Samples the learner's queue could not take.
+    pub learn_dropped: Arc<AtomicU64>,
+    /// The guard's figures, when it runs.
+    pub guard: Option<Arc<Mutex<super::guard::GuardStats>>>,
+}
+
+impl Sources {
+    /// [`collect`] over a reading of the counters, with these figures as
+    /// they are now.
+    pub fn collect(&self, st: Status, installed_generation: u64) -> Status {
+        let learn = self.learn.as_ref().map(|l| lock(l).clone());
+        let figures = LearnFigures {
+            mode: self.learn_mode,
+            stats: learn.as_ref(),
+            queue_dropped: self.learn_dropped.load(Ordering::Relaxed),
+        };
+        let guard = self.guard.as_ref().map(|g| lock(g).clone());
+        collect(st, installed_generation, &figures, guard.as_ref())
+    }
 }
 
 /// The learner's side of [`Metrics`], when learning.

@@ -1,7 +1,6 @@
 //! What the control socket's requests do in a running scheduler: `status`,
 //! `explain`, `swap` (and the test-only `swap-torn`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,28 +13,22 @@ use log::info;
 use log::warn;
 use serde_json::json;
 
-use crate::sched::guard::GuardStats;
 use crate::sched::learning::LiveModel;
 use crate::sched::model_slot::Installed;
-use crate::sched::stats::{self, LearnFigures};
+use crate::sched::stats::{self, Sources};
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::inject::FailPlan;
 use crate::sched::supervisor::lock;
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::Part;
-use arbor_learn::online::{LearnMode, LearnStats};
 use arbor_proto::control::Request;
 
 /// Everything the control thread needs.
 pub struct Control {
     pub live: Arc<Mutex<LiveModel>>,
     pub cpu_stats: MapHandle,
-    pub learn: Option<Arc<Mutex<LearnStats>>>,
-    /// Samples the learner's queue could not take.
-    pub learn_dropped: Arc<AtomicU64>,
-    pub learn_mode: LearnMode,
-    /// The guard's figures, when it runs.
-    pub guard: Option<Arc<Mutex<GuardStats>>>,
+    /// The learner's and the guard's figures.
+    pub sources: Sources,
     /// For `explain`: the task storage and the action table.
     pub task_ctxs: MapHandle,
     pub actions: MapHandle,
@@ -71,14 +64,7 @@ impl Control {
             Request::Status => {
                 let st = stats::read(&self.cpu_stats)?;
                 let installed = lock(&self.live).slot.generation();
-                let learn = self.learn.as_ref().map(|l| lock(l).clone());
-                let figures = LearnFigures {
-                    mode: self.learn_mode,
-                    stats: learn.as_ref(),
-                    queue_dropped: self.learn_dropped.load(Ordering::Relaxed),
-                };
-                let guard = self.guard.as_ref().map(|g| lock(g).clone());
-                let status = stats::collect(st, installed, &figures, guard.as_ref());
+                let status = self.sources.collect(st, installed);
                 serde_json::to_value(&status).context("encoding the status reply")
             }
             Request::Explain(pid) => {
