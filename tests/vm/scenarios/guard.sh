@@ -2,7 +2,7 @@
 # is the latency workload's own wakeup latency (blocks of its JSON):
 #  nomodel  scx_arbor --no-model, the workload for arbor.secs (default 8)
 #  bad      --heuristic with a harmful table (the wakers' classes get a
-#           16 ms request, the hogs' 100 µs and 20 ms slices), no guard:
+#           100 ms request, the hogs' 100 µs and 20 ms slices), no guard:
 #           the same
 #  guarded  the harmful table with --guard on: the workload in the
 #           background, `status` every second until the guard suspends the
@@ -14,7 +14,7 @@
 secs=${ARBOR_SECS:-8}
 detect=${ARBOR_DETECT_SECS:-40}
 workload="--wakers 4 --period-us 2003,3001,4999,7001 --burst-us 300 --hogs 2"
-harmful="--heuristic --action tiny=1500:16000 --action short=1500:16000 \
+harmful="--heuristic --action tiny=1500:100000 --action short=1500:100000 \
 --action medium=20000:100 --action long=20000:100"
 
 # run_workload NAME: the latency mix for secs, its JSON as block NAME
