@@ -53,27 +53,6 @@ static bool move_movable(u64 from, u64 to, s32 cpu)
 	return moved;
 }
 
-/* Wake the idle CPUs of the LLC whose queue is DSQ @dsq_id */
-static void kick_llc(u64 dsq_id)
-{
-	u32 llc = dsq_id - LLC_DSQ_BASE, first, nr, i;
-
-	if (llc >= ARBOR_MAX_LLCS)
-		return;
-	first = llc_first[LLC_IDX(llc)];
-	nr = llc_nr_cpus[LLC_IDX(llc)];
-	bpf_for(i, 0, nr) {
-		u32 idx = first + i;
-		s32 c;
-
-		if (idx >= ARBOR_MAX_CPUS)
-			break;
-		c = llc_cpus[CPU_IDX(idx)];
-		if (cpu_serves(c))
-			scx_bpf_kick_cpu(c, SCX_KICK_IDLE);
-	}
-}
-
 /*
  * The CPUs of the topology the loader read, which were online then: init
  * runs under the kernel's CPU hotplug lock, and the attach fails (and the

@@ -415,7 +415,7 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 			end_burst(prev, tctx, true);
 		refresh_request(prev, tctx);
 	}
-	if (rescue_starved(cpu))
+	if (rescue_starved(cpu) || pull_sibling(cpu, true))
 		return;
 
 	/*
@@ -437,7 +437,7 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 	if (!mine.eligible && !shared.eligible && shared.found &&
 	    take_eligible(cpu))
 		return;
-	if (consume_local(cpu, &mine, &shared) || pull_sibling(cpu) ||
+	if (consume_local(cpu, &mine, &shared) || pull_sibling(cpu, false) ||
 	    steal_remote(cpu))
 		return;
 
@@ -639,10 +639,33 @@ void BPF_STRUCT_OPS(arbor_disable, struct task_struct *p)
 }
 
 /* An RT or deadline task took the CPU: requeue what waits in its local DSQ */
+/*
+ * A higher class (an RT or deadline task) takes @cpu: what is in its local
+ * DSQ goes back through enqueue, and the wakeups waiting in its own DSQ
+ * (see waker_ends_soon()) are left to its siblings, which take them before
+ * their own queues (pull_sibling()); the idle ones are woken for them.
+ */
 void BPF_STRUCT_OPS(arbor_cpu_release, s32 cpu,
 		    struct scx_cpu_release_args *args)
 {
+	struct cpu_ctx *cctx = cpu_ctx_of(cpu);
+
 	scx_bpf_reenqueue_local();
+	if (!cctx)
+		return;
+	WRITE_ONCE(cctx->released, true);
+	if (READ_ONCE(cctx->waiting_wakeups))
+		kick_llc(llc_dsq(cpu));
+}
+
+/* sched_ext has @cpu back from the higher class */
+void BPF_STRUCT_OPS(arbor_cpu_acquire, s32 cpu,
+		    struct scx_cpu_acquire_args *args)
+{
+	struct cpu_ctx *cctx = cpu_ctx_of(cpu);
+
+	if (cctx)
+		WRITE_ONCE(cctx->released, false);
 }
 
 s32 BPF_STRUCT_OPS(arbor_init_task, struct task_struct *p,
@@ -740,6 +763,7 @@ SCX_OPS_DEFINE(arbor_ops,
 	       .tick		= (void *)arbor_tick,
 	       .quiescent	= (void *)arbor_quiescent,
 	       .enable		= (void *)arbor_enable,
+	       .cpu_acquire	= (void *)arbor_cpu_acquire,
 	       .cpu_release	= (void *)arbor_cpu_release,
 	       .cpu_online	= (void *)arbor_cpu_online,
 	       .cpu_offline	= (void *)arbor_cpu_offline,

@@ -136,6 +136,12 @@ struct cpu_ctx {
 	 * hotplug control task) while the kernel does not dispatch for it.
 	 */
 	bool online;
+	/*
+	 * A higher class (RT, deadline) took this CPU from sched_ext
+	 * (ops.cpu_release; cleared by ops.cpu_acquire): the wakeups waiting
+	 * in its own DSQ go to the first sibling that dispatches.
+	 */
+	bool released;
 };
 
 struct {
@@ -166,6 +172,14 @@ static u64 running_deadline(s32 cpu)
 	struct cpu_ctx *c = cpu_ctx_of(cpu);
 
 	return c ? READ_ONCE(c->curr_deadline) : 0;
+}
+
+/* Whether a higher class has @cpu (see cpu_ctx.released) */
+static bool cpu_released(s32 cpu)
+{
+	struct cpu_ctx *c = cpu_ctx_of(cpu);
+
+	return c && READ_ONCE(c->released);
 }
 
 /* Wakeups free to run elsewhere that wait in @cpu's own DSQ */
@@ -275,6 +289,27 @@ static s32 find_victim(struct task_struct *p, s32 prev, u64 deadline, u64 *seen)
 	}
 	*seen = latest;
 	return victim;
+}
+
+/* Wake the idle CPUs of the LLC whose queue is DSQ @dsq_id */
+static void kick_llc(u64 dsq_id)
+{
+	u32 llc = dsq_id - LLC_DSQ_BASE, first, nr, i;
+
+	if (llc >= ARBOR_MAX_LLCS)
+		return;
+	first = llc_first[LLC_IDX(llc)];
+	nr = llc_nr_cpus[LLC_IDX(llc)];
+	bpf_for(i, 0, nr) {
+		u32 idx = first + i;
+		s32 c;
+
+		if (idx >= ARBOR_MAX_CPUS)
+			break;
+		c = llc_cpus[CPU_IDX(idx)];
+		if (cpu_serves(c))
+			scx_bpf_kick_cpu(c, SCX_KICK_IDLE);
+	}
 }
 
 #endif /* __ARBOR_TOPOLOGY_BPF_H */

@@ -111,7 +111,8 @@ static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu,
 
 	*wait_dsq = llc_dsq(here);
 	if (waker == p || llc_of(here) != llc_of(prev_cpu) ||
-	    !cpu_serves(here) || !bpf_cpumask_test_cpu(here, p->cpus_ptr))
+	    !cpu_serves(here) || cpu_released(here) ||
+	    !bpf_cpumask_test_cpu(here, p->cpus_ptr))
 		return false;
 	if (waker->flags & PF_IDLE) {
 		*wait_dsq = cpu_dsq(here);
