@@ -19,10 +19,11 @@
 //! not overlap, so every verdict rests on fresh windows). A pair counts for
 //! the fallback when the model window's p99 exceeds the fallback window's by
 //! more than [`MARGIN`], for the model when it is below by more; otherwise
-//! it is a tie. With `w` pairs for the fallback and `b` for the model, the
-//! one-sided sign test's p is P(X >= w) for X ~ Bin(w + b, 1/2). While the
-//! model decides, p < [`ALPHA`] with the median ratio over the margin
-//! suspends it; while it is suspended, the same test the other way round
+//! it is a tie. The pairs that are not ties are judged by the Wilcoxon
+//! signed-rank test on their log ratios (exact: [`signed_rank_p`]): how
+//! much worse counts, not only whether, so a pair that went the other way
+//! by a little weighs little. While the model decides, p < [`ALPHA`] with
+//! the median ratio over the margin suspends it; while it is suspended, the same test the other way round
 //! resumes it. A model that is only level with the fallback stays
 //! suspended: the fallback costs no walk.
 //!
@@ -53,7 +54,7 @@ use super::supervisor::lock;
 pub const BLOCK: usize = 4;
 /// A pair is a tie unless one side's p99 is worse by more than this share.
 pub const MARGIN: f64 = 0.05;
-/// The sign test's level for a verdict.
+/// The signed-rank test's level for a verdict.
 pub const ALPHA: f64 = 0.02;
 /// A window with fewer wakeup waits than this says nothing: its pair is
 /// dropped.
@@ -93,22 +94,54 @@ pub enum Verdict {
     Resume(String),
 }
 
-/// P(X >= k) for X ~ Bin(n, 1/2): the one-sided sign test's p of `k`
-/// successes among `n` non-tied pairs (1 when n is 0).
-pub fn sign_test_p(k: usize, n: usize) -> f64 {
-    if n == 0 || k == 0 {
+/// The one-sided p of the Wilcoxon signed-rank test that the differences
+/// `d` lean positive: P(W >= w) where w is the sum of the ranks of |d| of
+/// the positive ones, and W the same sum when each difference's sign is
+/// + or - with probability 1/2 (the null: which window of a pair was the
+/// probe was drawn at random, so under no effect both signs are equally
+/// likely). Equal |d| share their mean rank. Exact, by the distribution
+/// of W over all 2^n signs; zeros carry no sign and are left out. 1 when
+/// nothing is left.
+pub fn signed_rank_p(d: &[f64]) -> f64 {
+    let mut mags: Vec<(f64, bool)> = d
+        .iter()
+        .filter(|x| **x != 0.0 && x.is_finite())
+        .map(|x| (x.abs(), *x > 0.0))
+        .collect();
+    if mags.is_empty() {
         return 1.0;
     }
-    // Sum of C(n, i) for i >= k, over 2^n, in f64 (n is small).
-    let mut c = 1.0f64; // C(n, 0)
-    let mut tail = 0.0;
-    for i in 0..=n {
-        if i >= k {
-            tail += c;
+    mags.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Twice the ranks, so that shared mean ranks stay integers: a run of
+    // equal magnitudes at ranks i..=j gets i + j each.
+    let n = mags.len();
+    let mut ranks2 = vec![0usize; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && mags[j + 1].0 == mags[i].0 {
+            j += 1;
         }
-        c = c * (n - i) as f64 / (i + 1) as f64;
+        for r in &mut ranks2[i..=j] {
+            *r = (i + 1) + (j + 1);
+        }
+        i = j + 1;
     }
-    tail / 2f64.powi(n as i32)
+    let observed: usize = (0..n).filter(|&k| mags[k].1).map(|k| ranks2[k]).sum();
+    // dist[s]: P(twice W = s) over the signs of the ranks seen so far.
+    let total: usize = ranks2.iter().sum();
+    let mut dist = vec![0.0f64; total + 1];
+    dist[0] = 1.0;
+    let mut reach = 0;
+    for &r in &ranks2 {
+        for s in (0..=reach).rev() {
+            let p = dist[s] / 2.0;
+            dist[s] = p;
+            dist[s + r] += p;
+        }
+        reach += r;
+    }
+    dist[observed..].iter().sum::<f64>().min(1.0)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -174,6 +207,17 @@ impl Rule {
             .iter()
             .filter(|p| p.model_p99 * (1.0 + MARGIN) < p.fallback_p99)
             .count();
+        // Log ratios of the pairs outside the margin (inside it, a tie):
+        // how much worse, not only whether, so a pair that went the other
+        // way by a little weighs little.
+        let log_ratios: Vec<f64> = batch
+            .iter()
+            .filter(|p| {
+                p.model_p99 > p.fallback_p99 * (1.0 + MARGIN)
+                    || p.model_p99 * (1.0 + MARGIN) < p.fallback_p99
+            })
+            .map(|p| (p.model_p99.max(1.0) / p.fallback_p99.max(1.0)).ln())
+            .collect();
         let ratio = median(
             batch
                 .iter()
@@ -191,24 +235,25 @@ impl Rule {
         );
         match self.mode {
             Mode::Model => {
-                let p = sign_test_p(worse, worse + better);
+                let p = signed_rank_p(&log_ratios);
                 self.last = Some((m, f, p));
                 if p < ALPHA && ratio > 1.0 + MARGIN {
                     self.mode = Mode::Suspended;
                     Some(Verdict::Suspend(format!(
-                        "model suspended: {figures}, sign test p {p:.3}"
+                        "model suspended: {figures}, signed-rank test p {p:.3}"
                     )))
                 } else {
                     Some(Verdict::Keep(format!("model kept: {figures}, p {p:.3}")))
                 }
             }
             Mode::Suspended => {
-                let p = sign_test_p(better, worse + better);
+                let flipped: Vec<f64> = log_ratios.iter().map(|x| -x).collect();
+                let p = signed_rank_p(&flipped);
                 self.last = Some((m, f, p));
                 if p < ALPHA && ratio < 1.0 / (1.0 + MARGIN) {
                     self.mode = Mode::Model;
                     Some(Verdict::Resume(format!(
-                        "model resumed: {figures}, sign test p {p:.3}"
+                        "model resumed: {figures}, signed-rank test p {p:.3}"
                     )))
                 } else {
                     Some(Verdict::Keep(format!(
@@ -406,16 +451,99 @@ pub fn run(
 mod tests {
     use super::*;
 
+    /// The same p by brute force: every one of the 2^n sign patterns, its
+    /// rank sum computed afresh (ranks by counting, not by sorting).
+    fn signed_rank_p_by_enumeration(d: &[f64]) -> f64 {
+        let d: Vec<f64> = d.iter().copied().filter(|x| *x != 0.0).collect();
+        let n = d.len();
+        if n == 0 {
+            return 1.0;
+        }
+        // Mean rank of |d[k]|: 1 + those below + half of the others equal to it.
+        let rank = |k: usize| {
+            let below = d.iter().filter(|x| x.abs() < d[k].abs()).count() as f64;
+            let equal = d.iter().filter(|x| x.abs() == d[k].abs()).count() as f64;
+            below + (equal + 1.0) / 2.0
+        };
+        let ranks: Vec<f64> = (0..n).map(rank).collect();
+        let w: f64 = (0..n).filter(|&k| d[k] > 0.0).map(|k| ranks[k]).sum();
+        let mut at_least = 0u64;
+        for signs in 0u64..(1 << n) {
+            let s: f64 = (0..n)
+                .filter(|&k| signs >> k & 1 == 1)
+                .map(|k| ranks[k])
+                .sum();
+            at_least += (s >= w - 1e-9) as u64;
+        }
+        at_least as f64 / (1u64 << n) as f64
+    }
+
     #[test]
-    fn sign_test_p_is_the_binomial_tail() {
-        // Exact tails of Bin(n, 1/2): P(X >= 9 | 10) = 11/1024,
-        // P(X >= 10 | 10) = 1/1024, P(X >= 7 | 8) = 9/256.
-        assert!((sign_test_p(9, 10) - 11.0 / 1024.0).abs() < 1e-12);
-        assert!((sign_test_p(10, 10) - 1.0 / 1024.0).abs() < 1e-12);
-        assert!((sign_test_p(7, 8) - 9.0 / 256.0).abs() < 1e-12);
-        assert_eq!(sign_test_p(0, 10), 1.0);
-        assert_eq!(sign_test_p(3, 0), 1.0);
-        assert!((sign_test_p(5, 10) - 638.0 / 1024.0).abs() < 1e-12);
+    fn signed_rank_p_is_the_exact_tail() {
+        // Textbook values, n = 10: all positive, P = 1/1024; only the
+        // smallest negative, W = 54, P(W >= 54) = P(W- <= 1) = 2/1024;
+        // the two smallest negative, W- = 3: subsets of 1..10 summing to
+        // at most 3 are {}, {1}, {2}, {3}, {1,2}: 5/1024.
+        let all: Vec<f64> = (1..=10).map(|k| k as f64).collect();
+        assert!((signed_rank_p(&all) - 1.0 / 1024.0).abs() < 1e-12);
+        let mut one = all.clone();
+        one[0] = -1.0;
+        assert!((signed_rank_p(&one) - 2.0 / 1024.0).abs() < 1e-12);
+        let mut two = one.clone();
+        two[1] = -2.0;
+        assert!((signed_rank_p(&two) - 5.0 / 1024.0).abs() < 1e-12);
+        // Nothing, or only zeros: no evidence.
+        assert_eq!(signed_rank_p(&[]), 1.0);
+        assert_eq!(signed_rank_p(&[0.0, 0.0]), 1.0);
+        // All negative: the upper tail is everything.
+        assert!((signed_rank_p(&[-1.0, -2.0, -3.0]) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn signed_rank_p_agrees_with_enumerating_every_sign() {
+        let mut rng = SplitMix64::new(17);
+        for case in 0..300 {
+            let n = 1 + case % 12;
+            // Magnitudes from a few levels, so that equal ones (shared
+            // ranks) are common, as with p99s read from histogram buckets.
+            let d: Vec<f64> = (0..n)
+                .map(|_| {
+                    let m = (1 + rng.next_u64() % 6) as f64 * 0.25;
+                    if rng.next_u64() % 3 == 0 { -m } else { m }
+                })
+                .collect();
+            let (fast, slow) = (signed_rank_p(&d), signed_rank_p_by_enumeration(&d));
+            assert!((fast - slow).abs() < 1e-12, "{d:?}: {fast} vs {slow}");
+        }
+    }
+
+    /// Where the sign test needed 9 of 10: eight pairs clearly worse and
+    /// two a little better is a suspension by the ranks (W- = 3, p 5/1024);
+    /// the same counts with the two better pairs the largest are not.
+    #[test]
+    fn small_reversals_weigh_little() {
+        let pair = |m: f64| Pair {
+            model_p99: m,
+            fallback_p99: 1000.0,
+        };
+        let mut rule = Rule::new(10);
+        let mut last = None;
+        for k in 0..8 {
+            last = rule.add(pair(2000.0 + 100.0 * k as f64));
+        }
+        assert_eq!(last, None);
+        rule.add(pair(900.0));
+        last = rule.add(pair(880.0));
+        assert!(matches!(last, Some(Verdict::Suspend(_))), "{last:?}");
+
+        let mut rule = Rule::new(10);
+        for k in 0..8 {
+            rule.add(pair(1200.0 + 10.0 * k as f64));
+        }
+        rule.add(pair(200.0));
+        let last = rule.add(pair(250.0));
+        assert!(matches!(last, Some(Verdict::Keep(_))), "{last:?}");
+        assert_eq!(rule.mode, Mode::Model);
     }
 
     #[test]

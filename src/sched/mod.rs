@@ -149,7 +149,7 @@ pub struct SchedOpts {
     /// windows picked at random, the fallback row decides instead of the
     /// model, and each such window is paired with a model window; when a
     /// batch of pairs shows the model's wakeup-wait p99 significantly worse
-    /// (sign test), the model is suspended (the fallback decides, a quarter
+    /// (signed-rank test), the model is suspended (the fallback decides, a quarter
     /// of the windows still try the model) until its windows are
     /// significantly better. Counted in the guard_* statistics.
     #[arg(
