@@ -384,6 +384,96 @@ fn record_writes_samples_in_range() {
     );
 }
 
+/// `--record-dir` under load: files rotated in real time (every 2 s),
+/// each a whole gzip stream that busybox's gunzip reads, with its own
+/// header and the host, kernel, schema and workload columns as the guest's
+/// `uname` gives them; no `.part` left after SIGINT; and every sample is in
+/// exactly one file: the rows are at least the samples the BPF side had
+/// sent at the last status before the exit, and at most what it had sent
+/// when the scheduler stopped (its exit totals).
+#[test]
+fn record_dir_rotates_whole_gzip_files_and_loses_no_sample() {
+    let c = vm::run_scenario(
+        "record-dir",
+        &[("rotate_secs", "2"), ("load_secs", "7")],
+        secs(180),
+    );
+    c.assert_exit_ok();
+    assert_attached(&c);
+    assert_clean_exit(&c, "INT");
+    let uname = c.mark("uname");
+    let (host, kernel) = (
+        uname.str("host").to_string(),
+        uname.str("kernel").to_string(),
+    );
+    let dir = c.mark("dir");
+    assert_eq!(dir.u64("parts"), 0, "a .part file was left after the exit");
+    let files = c.marks_tagged("file");
+    assert!(
+        files.len() >= 3 && files.len() as u64 == dir.u64("files"),
+        "{} files in 9 s with a new one every 2 s",
+        files.len()
+    );
+    let header = format!("{CSV_HEADER},host,kernel,schema_version,workload");
+    let schema = arbor_intf::schema::SCHEMA_VERSION;
+    let mut rows = 0;
+    for (k, f) in files.iter().enumerate() {
+        let name = f.str("name");
+        let prefix = format!("arbor-{host}-");
+        let suffix = format!("-{:06}.csv.gz", k + 1);
+        assert!(
+            name.starts_with(&prefix) && name.ends_with(&suffix),
+            "{name}"
+        );
+        let stamp = &name[prefix.len()..name.len() - suffix.len()];
+        assert!(
+            stamp.len() == 16 && stamp.as_bytes()[8] == b'T' && stamp.ends_with('Z'),
+            "{name}: the start time is not YYYYMMDDTHHMMSSZ"
+        );
+        let head = c.block(&format!("head:{name}"));
+        let mut lines = head.lines();
+        assert_eq!(lines.next(), Some(header.as_str()), "{name}: header");
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("{name}: no data row"));
+        assert!(
+            first.ends_with(&format!(",{host},{kernel},{schema},vm test")),
+            "{name}: {first}"
+        );
+        rows += f.u64("rows");
+    }
+    let end = Status::of(&c, "status_end");
+    let sent_before = end.u64("samples_sent");
+    assert!(
+        end.u64("record_files_written") >= 2,
+        "status: {}",
+        end.u64("record_files_written")
+    );
+    let log = c.block("log:sched.log");
+    let totals = log
+        .lines()
+        .find_map(|l| l.split_once("totals: "))
+        .unwrap_or_else(|| panic!("no exit totals in the scheduler's log:\n{log}"))
+        .1;
+    let sent_at_exit: u64 = totals
+        .split_once("| samples ")
+        .and_then(|(_, r)| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no sample count in the totals: {totals}"));
+    eprintln!(
+        "{} files, {rows} rows; samples sent {sent_before} at the last status, {sent_at_exit} at the exit",
+        files.len()
+    );
+    assert!(
+        sent_before > 1000,
+        "only {sent_before} samples sent in 7 s of load"
+    );
+    assert!(
+        (sent_before..=sent_at_exit).contains(&rows),
+        "{rows} rows in the files; the BPF side sent {sent_before} by the last status and {sent_at_exit} by the exit"
+    );
+}
+
 /// Generations answered by `swap`, checked strictly increasing and all rc 0.
 fn swap_generations(c: &Console, n: usize) -> Vec<(u64, u64)> {
     let swaps = c.marks_tagged("swap");

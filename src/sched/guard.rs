@@ -96,8 +96,8 @@ pub enum Verdict {
 
 /// The one-sided p of the Wilcoxon signed-rank test that the differences
 /// `d` lean positive: P(W >= w) where w is the sum of the ranks of |d| of
-/// the positive ones, and W the same sum when each difference's sign is
-/// + or - with probability 1/2 (the null: which window of a pair was the
+/// the positive ones, and W the same sum when each difference is positive
+/// or negative with probability 1/2 (the null: which window of a pair was the
 /// probe was drawn at random, so under no effect both signs are equally
 /// likely). Equal |d| share their mean rank. Exact, by the distribution
 /// of W over all 2^n signs; zeros carry no sign and are left out. 1 when
@@ -509,7 +509,11 @@ mod tests {
             let d: Vec<f64> = (0..n)
                 .map(|_| {
                     let m = (1 + rng.next_u64() % 6) as f64 * 0.25;
-                    if rng.next_u64() % 3 == 0 { -m } else { m }
+                    if rng.next_u64().is_multiple_of(3) {
+                        -m
+                    } else {
+                        m
+                    }
                 })
                 .collect();
             let (fast, slow) = (signed_rank_p(&d), signed_rank_p_by_enumeration(&d));

@@ -20,7 +20,9 @@ use crate::sched::guard::{self, GuardStats};
 use crate::sched::kernel::{explain_open_error, refuse_if_attached, require_sched_ext};
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
-use crate::sched::samples::{self, CsvRecorder};
+use crate::sched::record::dir::{DirConfig, DirRecorder};
+use crate::sched::record::{CsvRecorder, RecordCounters, Recorder};
+use crate::sched::samples;
 use crate::sched::stats::{self, Sources};
 use crate::sched::stats_server;
 #[cfg(feature = "debug-torn")]
@@ -240,16 +242,19 @@ fn start_workers(
     let guard_stats = opts
         .guard
         .then(|| Arc::new(Mutex::new(GuardStats::default())));
+    let record_counters = Arc::new(RecordCounters::default());
+    let sources = Sources {
+        learn_mode: opts.learn,
+        learn: learn_stats.clone(),
+        learn_dropped: learn_dropped.clone(),
+        guard: guard_stats.clone(),
+        record: record_counters.clone(),
+    };
 
     // The control server: a new socket and handler on each (re)start.
     {
         let path = opts.control_socket.clone();
-        let sources = Sources {
-            learn_mode: opts.learn,
-            learn: learn_stats.clone(),
-            learn_dropped: learn_dropped.clone(),
-            guard: guard_stats.clone(),
-        };
+        let sources = sources.clone();
         let (live, s) = (live.clone(), stop.clone());
         let (cpu_stats, task_ctxs, actions) = (
             dup(&maps.cpu_stats)?,
@@ -347,22 +352,28 @@ fn start_workers(
 
     // The sample consumer: a restart reattaches to the same ring (what
     // arrived meanwhile waits there, or was dropped and counted) and goes
-    // on appending to the --record file.
-    if opts.record.is_some() || hand_off.is_some() {
+    // on appending to the --record file (created once, by run()), or starts
+    // the next file of the --record-dir directory.
+    if opts.record.is_some() || opts.record_dir.is_some() || hand_off.is_some() {
         let ring = maps.samples;
         let (record, s) = (opts.record.clone(), stop.clone());
-        let mut recorder = match &record {
-            Some(path) => Some((CsvRecorder::create(path)?, path.clone())),
-            None => None,
-        };
+        let record_dir = opts.record_dir.as_ref().map(|_| dir_config(opts));
+        let counters = record_counters.clone();
         #[cfg(feature = "debug-torn")]
         let fail = fail.clone();
         supervisor.start(
             Part::Samples,
             Box::new(move || {
-                let recorder = match (recorder.take(), &record) {
-                    (Some(r), _) => Some(r),
-                    (None, Some(path)) => Some((CsvRecorder::append(path)?, path.clone())),
+                let recorder = match (&record, &record_dir) {
+                    (Some(path), _) => Some(Recorder::File {
+                        csv: CsvRecorder::append(path)?,
+                        path: path.clone(),
+                        counters: counters.clone(),
+                    }),
+                    (None, Some(cfg)) => Some(Recorder::Dir(Box::new(DirRecorder::open(
+                        cfg.clone(),
+                        counters.clone(),
+                    )?))),
                     (None, None) => None,
                 };
                 let (ring, s, h) = (dup(&ring)?, s.clone(), hand_off.clone());
@@ -411,12 +422,7 @@ fn start_workers(
     }
     Ok(Workers {
         supervisor,
-        sources: Sources {
-            learn_mode: opts.learn,
-            learn: learn_stats,
-            learn_dropped,
-            guard: guard_stats,
-        },
+        sources,
     })
 }
 
@@ -451,12 +457,12 @@ fn run_once(
     let bss = sched.skel.maps.bss_data.as_mut().context("no bss")?;
     bss.sample_every = match opts.sample_every {
         Some(n) => n,
-        None if opts.record.is_some() || opts.learn != LearnMode::Off => 1,
+        None if opts.recording() || opts.learn != LearnMode::Off => 1,
         None => 0,
     };
     bss.sample_budget = match opts.sample_budget {
         Some(n) => n,
-        None if opts.record.is_some() => 0,
+        None if opts.recording() => 0,
         None => DEFAULT_SAMPLE_BUDGET,
     };
 
@@ -547,6 +553,19 @@ fn run_once(
     Ok(uei.should_restart())
 }
 
+/// The --record-dir options as the recorder takes them.
+fn dir_config(opts: &SchedOpts) -> DirConfig {
+    const MIB: u64 = 1 << 20;
+    DirConfig {
+        dir: opts.record_dir.clone().unwrap_or_default(),
+        rotate_after: Duration::from_secs(opts.record_rotate_secs),
+        rotate_bytes: opts.record_rotate_mib.saturating_mul(MIB),
+        keep: opts.record_keep,
+        max_bytes: opts.record_max_mib.saturating_mul(MIB),
+        workload: opts.record_workload.clone(),
+    }
+}
+
 /// Run the scheduler until SIGINT/SIGTERM, restarting when the kernel asks
 /// (e.g. on CPU hotplug).
 pub fn run(opts: &SchedOpts) -> Result<()> {
@@ -558,6 +577,14 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
     }
     require_sched_ext()?;
     refuse_if_attached()?;
+    // The record file is made once: a restart (CPU hotplug) appends to it.
+    // The record directory is checked (created, readable) before attaching.
+    if let Some(path) = &opts.record {
+        CsvRecorder::create(path)?.flush()?;
+    }
+    if opts.record_dir.is_some() {
+        DirRecorder::open(dir_config(opts), Arc::default())?;
+    }
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))

@@ -13,6 +13,7 @@ pub mod model_file;
 pub mod model_slot;
 #[cfg(feature = "oracle")]
 pub mod oracle;
+pub mod record;
 pub mod samples;
 pub mod stats;
 pub mod stats_server;
@@ -94,8 +95,39 @@ pub struct SchedOpts {
     /// generation, the features, predicted, actual, burst_us, truncated)
     /// until the scheduler stops. Samples the ring buffer cannot take are
     /// counted as dropped, never block scheduling.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "record_dir")]
     pub record: Option<PathBuf>,
+
+    /// Write every outcome sample into DIR as gzip-compressed CSV, one file
+    /// per interval (`arbor-HOST-STARTZ-SEQ.csv.gz`, written as `.part` and
+    /// renamed when whole), the --record columns then host, kernel and
+    /// schema_version (and workload); never unbounded: the oldest files go
+    /// past --record-keep or --record-max-mib, counted in
+    /// record_files_deleted. For fleet training (docs/fleet.md).
+    #[arg(long, value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
+
+    /// --record-dir: a new file after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub record_rotate_secs: u64,
+
+    /// --record-dir: a new file once the compressed file reaches this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub record_rotate_mib: u64,
+
+    /// --record-dir: keep at most this many closed files (default: a day of
+    /// 5-minute files).
+    #[arg(long, value_name = "N", default_value_t = 288)]
+    pub record_keep: usize,
+
+    /// --record-dir: keep at most this many MiB of closed files.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub record_max_mib: u64,
+
+    /// --record-dir: the operator's name of the workload, written in a
+    /// `workload` column of every row.
+    #[arg(long, value_name = "NAME", requires = "record_dir")]
+    pub record_workload: Option<String>,
 
     /// Learning from the running system: `off` never changes the model by
     /// itself; `shadow` trains candidates and walks them in BPF beside the
@@ -240,6 +272,13 @@ pub struct SchedOpts {
     #[cfg(feature = "oracle")]
     #[arg(long, hide = true)]
     pub oracle: bool,
+}
+
+impl SchedOpts {
+    /// Whether outcome samples are recorded (`--record` or `--record-dir`).
+    pub fn recording(&self) -> bool {
+        self.record.is_some() || self.record_dir.is_some()
+    }
 }
 
 /// `on` or `off`, as a switch option takes it.

@@ -1,93 +1,17 @@
-//! Outcome samples from the BPF ring buffer: the consumer, the `--record`
-//! CSV and the batch hand-off to the learner.
+//! Outcome samples from the BPF ring buffer: the consumer, which hands
+//! them to the recorder (record.rs) and in batches to the learner.
 
 use std::cell::RefCell;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, RingBufferBuilder};
-use log::{info, warn};
 
 pub use arbor_intf::sample::Sample;
-use arbor_intf::schema::FEATURES;
 
-/// The CSV header `--record` writes (and `model train` reads).
-pub fn csv_header() -> String {
-    let mut cols = vec!["ts_ns", "pid", "generation"];
-    cols.extend(FEATURES.iter().map(|f| f.name));
-    cols.extend([
-        "predicted",
-        "actual",
-        "burst_us",
-        "truncated",
-        "point",
-        "oracle",
-    ]);
-    cols.join(",")
-}
-
-/// One CSV row, in [`csv_header`] order.
-pub fn csv_row(s: &Sample) -> String {
-    let mut row = format!("{},{},{}", s.ts_ns, s.pid, s.generation);
-    for f in s.features {
-        row.push(',');
-        row.push_str(&f.to_string());
-    }
-    row.push_str(&format!(
-        ",{},{},{},{},{},{}",
-        s.predicted, s.actual, s.burst_us, s.truncated as u8, s.point, s.oracle as u8
-    ));
-    row
-}
-
-/// Writes samples as CSV, flushing periodically so a killed run loses little.
-pub struct CsvRecorder {
-    out: BufWriter<File>,
-    rows: u64,
-}
-
-impl CsvRecorder {
-    pub fn create(path: &Path) -> Result<Self> {
-        let file = File::create(path)
-            .with_context(|| format!("creating the record file {}", path.display()))?;
-        let mut out = BufWriter::new(file);
-        writeln!(out, "{}", csv_header())?;
-        Ok(Self { out, rows: 0 })
-    }
-
-    /// Go on writing an existing record file (after a restart of the
-    /// consumer): rows are appended below what it holds; `rows` counts the
-    /// new ones.
-    pub fn append(path: &Path) -> Result<Self> {
-        let file = File::options()
-            .append(true)
-            .open(path)
-            .with_context(|| format!("reopening the record file {}", path.display()))?;
-        Ok(Self {
-            out: BufWriter::new(file),
-            rows: 0,
-        })
-    }
-
-    pub fn write(&mut self, s: &Sample) -> Result<()> {
-        writeln!(self.out, "{}", csv_row(s))?;
-        self.rows += 1;
-        Ok(())
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().context("flushing the record file")
-    }
-}
+use super::record::Recorder;
 
 /// Where the ring buffer consumer puts samples.
 pub trait Sink {
@@ -146,9 +70,10 @@ impl HandOff {
     }
 }
 
-/// The consumer's sink: the `--record` CSV and the learner's hand-off.
+/// The consumer's sink: the recorder (`--record`, `--record-dir`) and the
+/// learner's hand-off.
 pub struct Consumer {
-    pub recorder: Option<(CsvRecorder, PathBuf)>,
+    pub recorder: Option<Recorder>,
     last_flush: Instant,
     learner: Option<(Arc<HandOff>, Vec<Sample>)>,
     /// TESTS ONLY (`--debug-fail-thread samples`): panic at the end of the
@@ -158,7 +83,7 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    pub fn new(recorder: Option<(CsvRecorder, PathBuf)>, learner: Option<Arc<HandOff>>) -> Self {
+    pub fn new(recorder: Option<Recorder>, learner: Option<Arc<HandOff>>) -> Self {
         Self {
             recorder,
             last_flush: Instant::now(),
@@ -171,24 +96,19 @@ impl Consumer {
         }
     }
 
-    /// Flush the record file and say how many rows it got.
+    /// Close the recorder and say what it wrote.
     pub fn finish(mut self) {
         self.end_batch();
-        if let Some((mut rec, path)) = self.recorder.take() {
-            if let Err(e) = rec.flush() {
-                warn!("recording to {}: {e:#}", path.display());
-            }
-            info!("recorded {} samples to {}", rec.rows(), path.display());
+        if let Some(rec) = self.recorder.take() {
+            rec.finish();
         }
     }
 }
 
 impl Sink for Consumer {
     fn sample(&mut self, s: &Sample) {
-        if let Some((rec, path)) = self.recorder.as_mut() {
-            if let Err(e) = rec.write(s) {
-                warn!("recording to {}: {e:#}", path.display());
-            }
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.write(s);
         }
         if let Some((hand_off, batch)) = self.learner.as_mut() {
             if batch.len() == batch.capacity() {
@@ -208,13 +128,12 @@ impl Sink for Consumer {
                 hand_off.put(batch);
             }
         }
-        if let Some((rec, path)) = self.recorder.as_mut() {
-            if self.last_flush.elapsed() >= Duration::from_secs(1) {
+        if let Some(rec) = self.recorder.as_mut() {
+            let flush = self.last_flush.elapsed() >= Duration::from_secs(1);
+            if flush {
                 self.last_flush = Instant::now();
-                if let Err(e) = rec.flush() {
-                    warn!("recording to {}: {e:#}", path.display());
-                }
             }
+            rec.end_batch(flush);
         }
     }
 }
@@ -290,7 +209,6 @@ pub fn consume<S: Sink>(samples: &MapHandle, stop: Arc<AtomicBool>, sink: &mut S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arbor_intf::schema::CLASS_FALLBACK;
 
     #[test]
     fn ring_sizes_are_powers_of_two_of_a_page_or_more() {
@@ -309,33 +227,6 @@ mod tests {
         assert!(ring_bytes(64, 65536).is_ok());
         // The kernel's record: 8-byte header + the 76-byte sample padded to 80.
         assert_eq!(RECORD_BYTES, 88);
-    }
-
-    #[test]
-    fn header_and_row_have_matching_columns() {
-        let s = Sample {
-            ts_ns: 7,
-            pid: 42,
-            generation: 3,
-            features: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-            predicted: CLASS_FALLBACK as u8,
-            actual: 2,
-            burst_us: 3000,
-            truncated: false,
-            shadow: None,
-            point: 2,
-            oracle: false,
-        };
-        let header = csv_header();
-        assert_eq!(
-            header,
-            "ts_ns,pid,generation,last_burst_us,ewma_burst_us,ewma_sleep_us,wake_rate_hz,\
-             voluntary_permille,weight,nr_cpus_allowed,runnable_load,elapsed_us,wakes_in_burst,\
-             burst_absdev_us,predicted,actual,burst_us,truncated,point,oracle"
-        );
-        let row = csv_row(&s);
-        assert_eq!(row, "7,42,3,1,2,3,4,5,6,7,8,9,10,11,4,2,3000,0,2,0");
-        assert_eq!(header.split(',').count(), row.split(',').count());
     }
 
     fn numbered(i: u32) -> Sample {

@@ -47,6 +47,8 @@ pub struct Sources {
     pub learn_dropped: Arc<AtomicU64>,
     /// The guard's figures, when it runs.
     pub guard: Option<Arc<Mutex<super::guard::GuardStats>>>,
+    /// What the recorder wrote (zeros when not recording).
+    pub record: Arc<super::record::RecordCounters>,
 }
 
 impl Sources {
@@ -60,7 +62,12 @@ impl Sources {
             queue_dropped: self.learn_dropped.load(Ordering::Relaxed),
         };
         let guard = self.guard.as_ref().map(|g| lock(g).clone());
-        collect(st, installed_generation, &figures, guard.as_ref())
+        let mut st = collect(st, installed_generation, &figures, guard.as_ref());
+        let m = &mut st.metrics;
+        m.record_rows = self.record.rows.load(Ordering::Relaxed);
+        m.record_files_written = self.record.files_written.load(Ordering::Relaxed);
+        m.record_files_deleted = self.record.files_deleted.load(Ordering::Relaxed);
+        st
     }
 }
 

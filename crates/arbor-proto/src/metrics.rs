@@ -78,6 +78,9 @@ define_metrics! {
         learn_candidates: "Candidate trees trained",
         learn_promoted: "Candidates promoted to the live model",
         learn_rejected: "Candidates rejected (did not beat the live model by the margin)",
+        record_rows: "Outcome samples the recorder wrote (--record or --record-dir)",
+        record_files_written: "--record-dir: files closed and renamed to .csv.gz",
+        record_files_deleted: "--record-dir: closed files deleted to stay within --record-keep and --record-max-mib (the oldest first)",
     }
     gauges {
         installed_generation: u64 "Gauge: scheduler generation of the model installed last (0 = none installed)",
@@ -86,7 +89,7 @@ define_metrics! {
         guard_mode: String "The guard: off, model (the model decides, a share of windows the fallback), suspended (the fallback decides, a share of windows the model)",
         guard_model_p99_us: f64 "Gauge: median over the guard's last batch of pairs of the model windows' wakeup-wait p99, us (0 = no batch yet)",
         guard_fallback_p99_us: f64 "Gauge: the same for the fallback windows, us",
-        guard_p: f64 "Gauge: one-sided sign-test p of the guard's last batch, for the side it tested (worse while the model decides, better while suspended; 1 = no batch yet)",
+        guard_p: f64 "Gauge: one-sided Wilcoxon signed-rank p of the guard's last batch, for the side it tested (worse while the model decides, better while suspended; 1 = no batch yet)",
         guard_last_verdict: String "The guard's last verdict on a batch of window pairs, with its figures",
         accuracy_pct: f64 "Live model accuracy over this reading, percent (model_hits / model_outcomes; 0 when no outcomes)",
         model_score: f64 "Live model's cost-weighted score over this reading, points (100: every outcome right; 0 when no outcomes)",
