@@ -144,6 +144,16 @@ fn hotplug_on_two_cpus_never_stalls_and_keeps_the_model() {
     checks.check(log.contains("topology: 1 LLCs: [0-1]"), || {
         format!("the restart did not read CPU 1 back into the topology:\n{log}")
     });
+    // The --record file outlives the restart: one header, rows from
+    // before it and after it (a restart used to truncate the file).
+    let rec = c.mark("record_unknown");
+    checks.check(
+        rec.u64("headers") == 1
+            && rec.u64("rows") > 0
+            && rec.u64("first_ns") < rec.u64("restart_ms") * 1_000_000
+            && rec.u64("last_ns") > rec.u64("restart_ms") * 1_000_000,
+        || format!("the --record file across the restart: {rec:?}"),
+    );
 
     // Toggling while attaching: whatever restarts it takes, it ends
     // attached with both CPUs.

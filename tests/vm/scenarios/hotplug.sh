@@ -6,7 +6,9 @@
 #            hackbench. CPU 1 is in the topology read at load: no restart.
 #   unknown  scx_arbor started while CPU 1 is offline; CPU 1 then comes
 #            online: a CPU it never saw, so it restarts and reads the
-#            topology again, keeping the live model and its generation.
+#            topology again, keeping the live model and its generation,
+#            and its --record file (mark record_unknown: header lines,
+#            rows, the first and last rows' ts_ns, the restart's uptime in ms).
 #   race     CPU 1 toggled every 100-200 ms while scx_arbor starts and runs
 #            (the kernel selftest's attach-during-hotplug case).
 #   cycle    (8 vCPUs, 2 LLCs) every CPU but 0 offline one by one and back,
@@ -97,10 +99,14 @@ phase_known() {
 
 phase_unknown() {
 	cpu_set 1 0
-	sched_start --model-dir "$dir" || fail "scx_arbor did not attach with CPU 1 offline"
+	sched_start --model-dir "$dir" --record /tmp/unknown.csv ||
+		fail "scx_arbor did not attach with CPU 1 offline"
 	_g=$(swap_gen /models/lightgbm_multi.onnx)
 	load_start
 	sleep 1
+	# The restart comes after this: samples recorded before it must stay
+	# in the --record file (ts_ns is CLOCK_MONOTONIC, /proc/uptime here).
+	_restart_ms=$(now_ms)
 	cpu_set 1 1
 	# The restart: disabled for a moment, then enabled again.
 	_t0=$(now_ms)
@@ -110,6 +116,10 @@ phase_unknown() {
 	load_stop
 	phase_end unknown "swapped=${_g:-none}" "enabled_after_ms=$_back"
 	stop_phase unknown
+	mark record_unknown "headers=$(grep -c '^ts_ns,' /tmp/unknown.csv)" \
+		"rows=$(grep -vc '^ts_ns,' /tmp/unknown.csv)" "restart_ms=$_restart_ms" \
+		"first_ns=$(sed -n 2p /tmp/unknown.csv | cut -d, -f1)" \
+		"last_ns=$(tail -n 1 /tmp/unknown.csv | cut -d, -f1)"
 }
 
 phase_race() {
