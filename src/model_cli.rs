@@ -253,6 +253,17 @@ fn confusion_text(m: &Confusion) -> String {
     s
 }
 
+/// The confusion matrix as the cost model counts it (`[predicted][actual]`).
+fn costed(conf: &Confusion) -> learn::cost::Confusion {
+    let mut c = learn::cost::Confusion::default();
+    for (a, row) in conf.iter().enumerate() {
+        for (p, &n) in row.iter().enumerate() {
+            c.m[p][a] = n as u64;
+        }
+    }
+    c
+}
+
 fn train(
     csv: &std::path::Path,
     out: &std::path::Path,
@@ -314,7 +325,41 @@ fn train(
         100.0 * right as f64 / eval.len().max(1) as f64
     );
     print!("{}", confusion_text(&conf));
+    // scx_arbor's own figures of a model (the live score's, docs/learning.md):
+    // the cost-weighted score and the balanced accuracy.
+    let costed = costed(&conf);
+    if let (Some(score), Some(balanced)) = (costed.score(), costed.balanced_accuracy()) {
+        println!(
+            "held-out score: {score:.2} points (cost-weighted), balanced accuracy {balanced:.2}%"
+        );
+    }
     onnx_export::write_file(&e, out)?;
     println!("wrote {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The score of `model train` as docs/learning.md defines it: a
+    /// prediction too high costs 2 per class of distance, too low 1;
+    /// score = 100 x (1 - mean cost / 6).
+    #[test]
+    fn train_scores_over_prediction_twice_as_dear() {
+        // Every actual tiny burst predicted long: cost 6, score 0.
+        let mut conf: Confusion = [[0; NR_CLASSES]; NR_CLASSES];
+        conf[0][3] = 10;
+        assert_eq!(costed(&conf).score(), Some(0.0));
+        // Every actual long burst predicted tiny: cost 3, score 50.
+        let mut conf: Confusion = [[0; NR_CLASSES]; NR_CLASSES];
+        conf[3][0] = 10;
+        assert_eq!(costed(&conf).score(), Some(50.0));
+        // Half right, half one class too high (cost 2): mean 1, score 83.33.
+        let mut conf: Confusion = [[0; NR_CLASSES]; NR_CLASSES];
+        conf[1][1] = 5;
+        conf[1][2] = 5;
+        let s = costed(&conf).score().unwrap();
+        assert!((s - 100.0 * (1.0 - 1.0 / 6.0)).abs() < 1e-9, "{s}");
+    }
 }
