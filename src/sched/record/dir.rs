@@ -24,6 +24,7 @@ use log::{info, warn};
 use super::{csv_header, csv_row, RecordCounters};
 use arbor_intf::sample::Sample;
 use arbor_intf::schema::SCHEMA_VERSION;
+use arbor_util::utc::Utc;
 
 /// How the directory is rotated and bounded.
 #[derive(Debug, Clone)]
@@ -101,27 +102,12 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Seconds since the epoch as `YYYYMMDDTHHMMSSZ` (UTC, proleptic
-/// Gregorian calendar).
+/// Seconds since the epoch as `YYYYMMDDTHHMMSSZ` (UTC).
 pub fn utc_stamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (era-based: 400-year cycles
-    // of 146,097 days, years starting on 1 March).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let u = Utc::from_unix(secs);
     format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        u.year, u.month, u.day, u.hour, u.minute, u.second
     )
 }
 
