@@ -86,6 +86,18 @@ pub struct Pair {
     pub fallback_p99: f64,
 }
 
+impl Pair {
+    /// The model window's p99 is more than [`MARGIN`] above the fallback's.
+    fn model_worse(&self) -> bool {
+        self.model_p99 > self.fallback_p99 * (1.0 + MARGIN)
+    }
+
+    /// The model window's p99 is more than [`MARGIN`] below the fallback's.
+    fn model_better(&self) -> bool {
+        self.model_p99 * (1.0 + MARGIN) < self.fallback_p99
+    }
+}
+
 /// What a batch decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -199,23 +211,14 @@ impl Rule {
             return None;
         }
         let batch = std::mem::take(&mut self.batch);
-        let worse = batch
-            .iter()
-            .filter(|p| p.model_p99 > p.fallback_p99 * (1.0 + MARGIN))
-            .count();
-        let better = batch
-            .iter()
-            .filter(|p| p.model_p99 * (1.0 + MARGIN) < p.fallback_p99)
-            .count();
+        let worse = batch.iter().filter(|p| p.model_worse()).count();
+        let better = batch.iter().filter(|p| p.model_better()).count();
         // Log ratios of the pairs outside the margin (inside it, a tie):
         // how much worse, not only whether, so a pair that went the other
         // way by a little weighs little.
         let log_ratios: Vec<f64> = batch
             .iter()
-            .filter(|p| {
-                p.model_p99 > p.fallback_p99 * (1.0 + MARGIN)
-                    || p.model_p99 * (1.0 + MARGIN) < p.fallback_p99
-            })
+            .filter(|p| p.model_worse() || p.model_better())
             .map(|p| (p.model_p99.max(1.0) / p.fallback_p99.max(1.0)).ln())
             .collect();
         let ratio = median(

@@ -153,11 +153,11 @@ impl Recorder {
                 }
                 info!("recorded {} samples to {}", csv.rows(), path.display());
             }
-            Recorder::Dir(mut d) => {
-                if let Err(e) = d.rotate() {
-                    warn!("record directory {}: {e:#}", d.dir().display());
-                }
-                info!("record directory {}: file closed", d.dir().display());
+            Recorder::Dir(d) => {
+                // Dropping it closes the open file (and says so if it fails).
+                let dir = d.dir().to_path_buf();
+                drop(d);
+                info!("record directory {}: file closed", dir.display());
             }
         }
     }
