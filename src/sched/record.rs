@@ -63,7 +63,6 @@ pub fn csv_row(s: &Sample) -> String {
 /// Writes samples as CSV, flushing periodically so a killed run loses little.
 pub struct CsvRecorder {
     out: BufWriter<File>,
-    rows: u64,
 }
 
 impl CsvRecorder {
@@ -72,12 +71,11 @@ impl CsvRecorder {
             .with_context(|| format!("creating the record file {}", path.display()))?;
         let mut out = BufWriter::new(file);
         writeln!(out, "{}", csv_header())?;
-        Ok(Self { out, rows: 0 })
+        Ok(Self { out })
     }
 
     /// Go on writing an existing record file (after a restart of the
-    /// consumer): rows are appended below what it holds; `rows` counts the
-    /// new ones.
+    /// consumer or of the scheduler): rows are appended below what it holds.
     pub fn append(path: &Path) -> Result<Self> {
         let file = File::options()
             .append(true)
@@ -85,18 +83,12 @@ impl CsvRecorder {
             .with_context(|| format!("reopening the record file {}", path.display()))?;
         Ok(Self {
             out: BufWriter::new(file),
-            rows: 0,
         })
     }
 
     pub fn write(&mut self, s: &Sample) -> Result<()> {
         writeln!(self.out, "{}", csv_row(s))?;
-        self.rows += 1;
         Ok(())
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     pub fn flush(&mut self) -> Result<()> {
@@ -146,12 +138,16 @@ impl Recorder {
             Recorder::File {
                 mut csv,
                 path,
-                counters: _,
+                counters,
             } => {
                 if let Err(e) = csv.flush() {
                     warn!("recording to {}: {e:#}", path.display());
                 }
-                info!("recorded {} samples to {}", csv.rows(), path.display());
+                info!(
+                    "recorded {} samples to {} since the scheduler attached",
+                    counters.rows.load(Ordering::Relaxed),
+                    path.display()
+                );
             }
             Recorder::Dir(d) => {
                 // Dropping it closes the open file (and says so if it fails).
