@@ -48,6 +48,7 @@ CELLS=(
 	"mix-2cpu|2|requests,fanout,phases,latency|--load+0.25"
 	"requests-busy-2cpu|2|requests|--load+0.4+--long-share+0.2"
 	"requests-runs-2cpu|2|requests|--load+0.3+--long-runs+4"
+	"requests-sticky-2cpu|2|requests|--load+0.3+--long-share+0.2+--long-runs+8+--long-runs-p+0.9"
 	"fanout-wide-2cpu|2|fanout|--batch+2,8+--batch-p+0.5,0.5"
 	"mix-8cpu-2llc|8,sockets=2,cores=4|requests,fanout,phases,latency|--load+0.25"
 )

@@ -1,18 +1,28 @@
 # Record outcome samples under a sequence of different workloads, for
 # training the default model (models/make-default.sh). The CSV leaves the VM
 # gzip'd and base64'd in block csv.gz.b64.
-# Args: arbor.phase_secs (default 8), arbor.sample_every (default 2).
+# Args: arbor.phase_secs (default 8), arbor.sample_every (default 2),
+# arbor.only (comma-separated phase names: run only those),
+# arbor.runs_args (the requests-runs phase's options, words joined by +;
+# default --load+0.3+--long-runs+4), arbor.sched_args (more scheduler
+# options, words joined by +).
 . /scenarios/_lib.sh
 
 csv=/tmp/mix.csv
 secs=${ARBOR_PHASE_SECS:-8}
-sched_start --no-model --record "$csv" --sample-every "${ARBOR_SAMPLE_EVERY:-2}" ||
+# shellcheck disable=SC2046 # the words of arbor.sched_args
+sched_start --no-model --record "$csv" --sample-every "${ARBOR_SAMPLE_EVERY:-2}" \
+	$(echo "${ARBOR_SCHED_ARGS:-}" | tr + ' ') ||
 	fail "scx_arbor did not attach"
 
 # phase NAME CMD...: run CMD for the phase and mark it.
 phase() {
 	_name=$1
 	shift
+	case ",${ARBOR_ONLY:-$_name}," in
+	*",$_name,"*) ;;
+	*) return 0 ;;
+	esac
 	_t0=$(now_ms)
 	"$@" >/dev/null 2>&1
 	mark phase "name=$_name" "rc=$?" "ms=$(($(now_ms) - _t0))"
@@ -35,7 +45,9 @@ phase wakers-2ms scx_arbor workload --secs "$secs" --wakers 2 --period-us 10007 
 # (docs/workload-families.md): bimodal requests in the same workers, a
 # fan-out dispatcher, tasks switching between interactive and batch phases.
 phase requests scx_arbor workload requests --secs "$secs" --load 0.3 --long-share 0.15
-phase requests-runs scx_arbor workload requests --secs "$secs" --load 0.3 --long-runs 4
+# shellcheck disable=SC2046 # the words of arbor.runs_args
+phase requests-runs scx_arbor workload requests --secs "$secs" \
+	$(echo "${ARBOR_RUNS_ARGS:---load+0.3+--long-runs+4}" | tr + ' ')
 phase fanout scx_arbor workload fanout --secs "$secs" --batch 2,8
 phase phases scx_arbor workload phases --secs "$secs"
 # Everything at once.
