@@ -583,7 +583,7 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
         CsvRecorder::create(path)?.flush()?;
     }
     if opts.record_dir.is_some() {
-        DirRecorder::open(dir_config(opts), Arc::default())?;
+        DirRecorder::check(&dir_config(opts))?;
     }
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();

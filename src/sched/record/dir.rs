@@ -145,41 +145,62 @@ fn uname() -> Result<(String, String)> {
     Ok((field(&u.nodename), field(&u.release)))
 }
 
+/// The bounds are usable and the directory exists (created if missing);
+/// the names of the recorder's files in it.
+fn prepare(cfg: &DirConfig) -> Result<Vec<String>> {
+    if cfg.keep == 0 || cfg.rotate_bytes == 0 || cfg.max_bytes == 0 {
+        bail!("--record-keep, --record-rotate-mib and --record-max-mib must be at least 1");
+    }
+    fs::create_dir_all(&cfg.dir)
+        .with_context(|| format!("creating the record directory {}", cfg.dir.display()))?;
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&cfg.dir)
+        .with_context(|| format!("reading the record directory {}", cfg.dir.display()))?
+    {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if seq_of(&name).is_some() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
 impl DirRecorder {
+    /// Check the options and the directory before the scheduler attaches
+    /// (the directory is created if missing), and say once which files a
+    /// run that did not close them left behind. The recorder itself is
+    /// opened by the sample consumer, again at each of its restarts.
+    pub fn check(cfg: &DirConfig) -> Result<()> {
+        for name in prepare(cfg)? {
+            if name.ends_with(".part") {
+                warn!(
+                    "record directory: {name} was left by a run that did not close it \
+                     (its gzip stream is cut short); left as it is"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Open the directory (created if missing) for this host.
     pub fn open(cfg: DirConfig, counters: Arc<RecordCounters>) -> Result<Self> {
         let (host, kernel) = uname()?;
         Self::open_as(cfg, counters, &host, &kernel)
     }
 
-    /// [`DirRecorder::open`] with the host and kernel given.
+    /// [`DirRecorder::open`] with the host and kernel given: its files
+    /// number on from the highest number in the directory.
     pub fn open_as(
         cfg: DirConfig,
         counters: Arc<RecordCounters>,
         host: &str,
         kernel: &str,
     ) -> Result<Self> {
-        if cfg.keep == 0 || cfg.rotate_bytes == 0 || cfg.max_bytes == 0 {
-            bail!("--record-keep, --record-rotate-mib and --record-max-mib must be at least 1");
-        }
-        fs::create_dir_all(&cfg.dir)
-            .with_context(|| format!("creating the record directory {}", cfg.dir.display()))?;
-        let mut highest = 0;
-        for entry in fs::read_dir(&cfg.dir)
-            .with_context(|| format!("reading the record directory {}", cfg.dir.display()))?
-        {
-            let name = entry?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(seq) = seq_of(&name) {
-                highest = highest.max(seq);
-                if name.ends_with(".part") {
-                    warn!(
-                        "record directory: {name} was left by a run that did not close it \
-                         (its gzip stream is cut short); left as it is"
-                    );
-                }
-            }
-        }
+        let highest = prepare(&cfg)?
+            .iter()
+            .filter_map(|n| seq_of(n))
+            .max()
+            .unwrap_or(0);
         let host = file_safe(host);
         let mut suffix = format!(
             ",{},{},{SCHEMA_VERSION}",

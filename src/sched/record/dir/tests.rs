@@ -241,3 +241,26 @@ fn zero_bounds_are_refused() {
         .to_string();
     assert!(e.contains("at least 1"), "{e}");
 }
+
+/// The check before attaching creates a missing directory, refuses zero
+/// bounds as the recorder does, and leaves every file in place (a `.part`
+/// left by a crashed run included); the recorder opened after it numbers
+/// on past that file.
+#[test]
+fn check_creates_the_directory_and_keeps_what_it_finds() {
+    let t = TempDir::new("check");
+    let mut c = cfg(&t.0.join("sub"));
+    DirRecorder::check(&c).unwrap();
+    assert!(c.dir.is_dir());
+    let left = c.dir.join("arbor-h-20261207T000000Z-000007.csv.gz.part");
+    fs::write(&left, b"cut short").unwrap();
+    DirRecorder::check(&c).unwrap();
+    assert!(left.exists());
+    let mut r = DirRecorder::open_as(c.clone(), Arc::default(), "h", "k").unwrap();
+    r.write(&sample(1)).unwrap();
+    drop(r);
+    assert!(closed_path(&c.dir, 8).exists());
+    c.max_bytes = 0;
+    let e = DirRecorder::check(&c).unwrap_err().to_string();
+    assert!(e.contains("at least 1"), "{e}");
+}
