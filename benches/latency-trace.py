@@ -15,24 +15,18 @@ that order, each with its own waker threads):
 
 Usage: benches/latency-trace.py CONSOLE_LOG
 """
-import base64
 import collections
-import gzip
 import re
 import sys
 
-LINE = re.compile(r'^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$')
+import tracefs
 
 
 def trace_lines(console):
-    text = open(console, errors='replace').read().replace('\r', '')
-    m = re.search(r'ARBOR-BEGIN trace\n(.*?)\nARBOR-END trace', text, re.S)
-    if not m:
-        sys.exit(f'{console}: no block trace')
+    text = tracefs.console_text(console)
     cfg = re.search(r'ARBOR-MARK config (.*)', text)
     wakers = int(re.search(r'wakers=(\d+)', cfg.group(1)).group(1)) if cfg else None
-    raw = gzip.decompress(base64.b64decode(''.join(m.group(1).split())))
-    return raw.decode(errors='replace').splitlines(), wakers
+    return tracefs.trace_lines(text, console), wakers
 
 
 def q(sorted_vals, f):
@@ -45,12 +39,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     lines, nwakers = trace_lines(sys.argv[1])
-    events = []
-    for line in lines:
-        m = LINE.match(line)
-        if m:
-            comm, pid, cpu, ts, name, rest = m.groups()
-            events.append((float(ts), int(cpu), comm, int(pid), name, rest))
+    events = tracefs.events(lines)
     waker_pids = sorted({int(p) for e in events if e[4] == 'sched_waking'
                          for p in re.findall(r'comm=ab-waker pid=(\d+)', e[5])})
     hog_pids = sorted({int(p) for e in events

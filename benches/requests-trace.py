@@ -14,42 +14,29 @@ counted per P and I.
 
 Usage: benches/requests-trace.py CONSOLE_LOG [--top N]
 """
-import base64
 import collections
-import gzip
 import re
 import sys
 
-LINE = re.compile(r'^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (\w+): (.*)$')
+import tracefs
+
 SWITCH = re.compile(r'prev_comm=(.*?) prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+) '
                     r'==> next_comm=(.*?) next_pid=(\d+)')
-
-
-def trace_lines(console):
-    text = open(console, errors='replace').read().replace('\r', '')
-    m = re.search(r'ARBOR-BEGIN trace\n(.*?)\nARBOR-END trace', text, re.S)
-    if not m:
-        sys.exit(f'no block trace in {console}')
-    return gzip.decompress(base64.b64decode(m.group(1))).decode(errors='replace').splitlines()
 
 
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     top = int(sys.argv[sys.argv.index('--top') + 1]) if '--top' in sys.argv else 12
-    lines = trace_lines(sys.argv[1])
-    events, paths = [], collections.defaultdict(list)
-    for line in lines:
-        m = LINE.match(line)
-        if m:
-            comm, pid, cpu, ts, name, rest = m.groups()
-            events.append((float(ts), int(cpu), comm, int(pid), name, rest))
-        x = re.search(r'xw path=(\d+) wait_us=(\d+) inel=(\d)', line)
-        if x:
-            paths[(int(x.group(1)), int(x.group(3)))].append(int(x.group(2)))
+    console = sys.argv[1]
+    events = tracefs.events(tracefs.trace_lines(tracefs.console_text(console), console))
+    paths = collections.defaultdict(list)
     waking, switches, migrations, waits = {}, collections.defaultdict(list), \
         collections.defaultdict(list), []
     for ts, cpu, comm, pid, name, rest in events:
+        x = re.search(r'xw path=(\d+) wait_us=(\d+) inel=(\d)', rest)
+        if x:
+            paths[(int(x.group(1)), int(x.group(3)))].append(int(x.group(2)))
         if name == 'sched_waking':
             m = re.search(r'comm=(\S+) pid=(\d+).*target_cpu=(\d+)', rest)
             if m and m.group(1) == 'ab-req-worker':

@@ -146,8 +146,8 @@ fn uname() -> Result<(String, String)> {
 }
 
 /// The bounds are usable and the directory exists (created if missing);
-/// the names of the recorder's files in it.
-fn prepare(cfg: &DirConfig) -> Result<Vec<String>> {
+/// the recorder's files in it, each name with its sequence number.
+fn prepare(cfg: &DirConfig) -> Result<Vec<(String, u64)>> {
     if cfg.keep == 0 || cfg.rotate_bytes == 0 || cfg.max_bytes == 0 {
         bail!("--record-keep, --record-rotate-mib and --record-max-mib must be at least 1");
     }
@@ -158,8 +158,8 @@ fn prepare(cfg: &DirConfig) -> Result<Vec<String>> {
         .with_context(|| format!("reading the record directory {}", cfg.dir.display()))?
     {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        if seq_of(&name).is_some() {
-            names.push(name);
+        if let Some(seq) = seq_of(&name) {
+            names.push((name, seq));
         }
     }
     Ok(names)
@@ -171,7 +171,7 @@ impl DirRecorder {
     /// run that did not close them left behind. The recorder itself is
     /// opened by the sample consumer, again at each of its restarts.
     pub fn check(cfg: &DirConfig) -> Result<()> {
-        for name in prepare(cfg)? {
+        for (name, _) in prepare(cfg)? {
             if name.ends_with(".part") {
                 warn!(
                     "record directory: {name} was left by a run that did not close it \
@@ -198,7 +198,7 @@ impl DirRecorder {
     ) -> Result<Self> {
         let highest = prepare(&cfg)?
             .iter()
-            .filter_map(|n| seq_of(n))
+            .map(|&(_, seq)| seq)
             .max()
             .unwrap_or(0);
         let host = file_safe(host);

@@ -4,15 +4,12 @@
 # Args: arbor.phase_secs (default 8), arbor.sample_every (default 2),
 # arbor.only (comma-separated phase names: run only those),
 # arbor.runs_args (the requests-runs phase's options, words joined by +;
-# default --load+0.3+--long-runs+4), arbor.sched_args (more scheduler
-# options, words joined by +).
+# default --load+0.3+--long-runs+4).
 . /scenarios/_lib.sh
 
 csv=/tmp/mix.csv
 secs=${ARBOR_PHASE_SECS:-8}
-# shellcheck disable=SC2046 # the words of arbor.sched_args
-sched_start --no-model --record "$csv" --sample-every "${ARBOR_SAMPLE_EVERY:-2}" \
-	$(echo "${ARBOR_SCHED_ARGS:-}" | tr + ' ') ||
+sched_start --no-model --record "$csv" --sample-every "${ARBOR_SAMPLE_EVERY:-2}" ||
 	fail "scx_arbor did not attach"
 
 # phase NAME CMD...: run CMD for the phase and mark it.
