@@ -64,6 +64,8 @@ fn lineage(parent: Option<u64>, score: f64) -> Lineage {
         parent_shadow_score: None,
         promoted: true,
         installed_as: 2,
+        source: None,
+        sha256: None,
     }
 }
 

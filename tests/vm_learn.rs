@@ -606,3 +606,130 @@ fn drift_recovers_after_each_workload_switch() {
     let listing = c.block("generations");
     assert!(listing.lines().count() >= 2, "{listing}");
 }
+
+/// A watched file's `NAME.status.json`, shown by the scenario as block
+/// `status:NAME`.
+fn watch_status(c: &Console, name: &str) -> Value {
+    let block = format!("status:{name}");
+    assert_eq!(
+        c.block_rc(&block),
+        Some(0),
+        "no status file for {name}:\n{}",
+        c.tail(80)
+    );
+    c.json(&block)
+}
+
+fn stage_and_reason(v: &Value) -> (&str, &str) {
+    (
+        v["stage"].as_str().unwrap_or(""),
+        v["reason"].as_str().unwrap_or(""),
+    )
+}
+
+/// `--model-watch` under load: what must be refused is refused before
+/// anything is installed; the shipped model published again is kept and
+/// saved; a model that predicts every burst "long" (const_class_3, wrong
+/// for hackbench's microsecond bursts) is rejected in shadow, and without a
+/// shadow stage it is installed and rolled back by its canary window; an
+/// ejection during a canary window (SysRq-S) rolls back and attaches again
+/// with the previous generation.
+#[test]
+fn model_watch_keeps_a_good_model_and_rolls_back_a_bad_one() {
+    let c = vm::Scenario::new("model-watch")
+        .file(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/models/default.onnx"),
+            "/models/default.onnx",
+        )
+        .timeout(Duration::from_secs(420))
+        .run();
+    c.assert_exit_ok();
+
+    let writable = watch_status(&c, "writable.onnx");
+    let (stage, why) = stage_and_reason(&writable);
+    assert_eq!(stage, "rejected", "{why}");
+    assert!(why.contains("group- or world-writable"), "{why}");
+    let junk = watch_status(&c, "junk.onnx");
+    let (stage, why) = stage_and_reason(&junk);
+    assert_eq!(
+        (stage, junk["generation"].as_u64()),
+        ("rejected", Some(0)),
+        "{why}"
+    );
+    assert!(why.contains("not an ONNX model"), "{why}");
+
+    let good = watch_status(&c, "good.onnx");
+    let (stage, why) = stage_and_reason(&good);
+    assert_eq!(stage, "kept", "{why}");
+    assert_eq!(good["saved_as"].as_u64(), Some(1), "{good}");
+    for s in ["verifying", "shadow", "canary", "kept"] {
+        assert!(
+            good["times"][s].is_u64(),
+            "good.onnx never went through {s}: {good}"
+        );
+    }
+    let gens = c.block("generations");
+    assert!(gens.contains("gen-000001.onnx"), "{gens}");
+
+    let long = watch_status(&c, "long.onnx");
+    let (stage, why) = stage_and_reason(&long);
+    assert_eq!(stage, "rejected", "{why}");
+    assert!(
+        why.starts_with("shadow over"),
+        "rejected elsewhere than in shadow: {why}"
+    );
+    assert_eq!(
+        long["generation"].as_u64(),
+        Some(0),
+        "installed although rejected: {long}"
+    );
+
+    let first = status(&c, "status_first");
+    assert_eq!(u64_of(&first, "watch_kept"), 1, "{first}");
+    assert_eq!(u64_of(&first, "watch_rejected"), 3, "{first}");
+    assert_eq!(u64_of(&first, "watch_installed"), 1, "{first}");
+    // The kept generation is live, not the rejected one.
+    assert_eq!(
+        u64_of(&first, "installed_generation"),
+        good["generation"].as_u64().unwrap(),
+        "{first}"
+    );
+
+    // Without a shadow stage, the canary window catches it.
+    let lc = watch_status(&c, "long-canary.onnx");
+    let (stage, why) = stage_and_reason(&lc);
+    assert_eq!(stage, "rolled-back", "{why}");
+    assert!(why.contains("live score"), "{why}");
+    let previous = lc["previous_generation"].as_u64().unwrap();
+    assert!(
+        previous > 0 && lc["generation"].as_u64() > Some(previous),
+        "{lc}"
+    );
+    let after = status(&c, "status_after_rollback");
+    assert_eq!(u64_of(&after, "installed_generation"), previous, "{after}");
+    assert_eq!(u64_of(&after, "watch_rolled_back"), 1, "{after}");
+    // Never tried again: the same status, the same times, seconds later.
+    assert_eq!(c.json("status-later:long-canary.onnx"), lc);
+
+    // Ejected during the canary window: rolled back, attached again.
+    let ej = watch_status(&c, "good-ejected.onnx");
+    let (stage, why) = stage_and_reason(&ej);
+    assert_eq!(stage, "rolled-back", "{why}");
+    assert!(
+        why.contains("was ejected during the canary window"),
+        "{why}"
+    );
+    let second = c.mark("second");
+    assert_eq!(
+        (second.str("state"), second.str("alive")),
+        ("enabled", "1"),
+        "{}",
+        second.line
+    );
+    let end = status(&c, "status_end");
+    assert_eq!(
+        u64_of(&end, "installed_generation"),
+        ej["previous_generation"].as_u64().unwrap(),
+        "{end}"
+    );
+}

@@ -395,6 +395,8 @@ impl LearningThread {
             parent_shadow_score: shadow.and_then(|r| r.parent.score()),
             promoted: true,
             installed_as: generation,
+            source: None,
+            sha256: None,
         };
         let saved = self.store.save(&onnx, &mut lineage);
         let saved_as = match &saved {
@@ -531,6 +533,8 @@ mod tests {
             parent_shadow_score: None,
             promoted,
             installed_as: 1,
+            source: None,
+            sha256: None,
         }
     }
 

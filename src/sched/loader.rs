@@ -29,6 +29,7 @@ use crate::sched::stats_server;
 use crate::sched::supervisor::inject::FailPlan;
 use crate::sched::supervisor::{lock, Part, Supervisor};
 use crate::sched::topology::LlcMap;
+use crate::sched::watch;
 use arbor_intf::schema::{action_name, CLASS_FALLBACK};
 use arbor_learn::generations::Store;
 use arbor_learn::online::{LearnConfig, LearnMode, LearnStats, Learner};
@@ -225,6 +226,7 @@ fn start_workers(
     maps: Maps,
     live: Arc<Mutex<LiveModel>>,
     generations: Arc<AtomicU64>,
+    watch_shared: Option<Arc<Mutex<watch::Shared>>>,
 ) -> Result<Workers> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut supervisor = Supervisor::new(stop.clone(), live.clone());
@@ -249,6 +251,7 @@ fn start_workers(
         learn_dropped: learn_dropped.clone(),
         guard: guard_stats.clone(),
         record: record_counters.clone(),
+        watch: watch_shared.clone(),
     };
 
     // The control server: a new socket and handler on each (re)start.
@@ -420,6 +423,30 @@ fn start_workers(
             }),
         )?;
     }
+    // The model watcher: a restart goes on with a canary in progress.
+    if let Some(shared) = &watch_shared {
+        let cfg = watch_config(opts)?;
+        let (shadow, cpu_stats) = (dup(&maps.shadow_slot)?, dup(&maps.cpu_stats)?);
+        let (shared, s, live) = (shared.clone(), stop.clone(), live.clone());
+        let (dir, generations) = (opts.model_dir.clone(), generations.clone());
+        supervisor.start(
+            Part::Watch,
+            Box::new(move || {
+                let watcher = watch::Watcher::new(
+                    cfg.clone(),
+                    live.clone(),
+                    ModelSlot::new(dup(&shadow)?, generations.clone()),
+                    dup(&cpu_stats)?,
+                    Store::new(dir.clone()),
+                    shared.clone(),
+                )?;
+                let s = s.clone();
+                Ok(std::thread::Builder::new()
+                    .name(Part::Watch.thread().into())
+                    .spawn(move || watcher.run(s))?)
+            }),
+        )?;
+    }
     Ok(Workers {
         supervisor,
         sources,
@@ -436,7 +463,9 @@ fn run_once(
     open_object: &mut MaybeUninit<OpenObject>,
     carried: &mut Option<Carried>,
     generations: &Arc<std::sync::atomic::AtomicU64>,
+    watch_shared: Option<&Arc<Mutex<watch::Shared>>>,
 ) -> Result<bool> {
+    let watch_shared = watch_shared.cloned();
     let nr_cpus = *scx_utils::NR_CPU_IDS;
     let table = action_table(opts, nr_cpus)?;
     let configured = match carried {
@@ -512,7 +541,13 @@ fn run_once(
 
     let cpu_stats = MapHandle::try_from(&sched.skel.maps.cpu_stats)?;
     let live = Arc::new(Mutex::new(live));
-    let mut workers = start_workers(opts, maps, live.clone(), generations.clone())?;
+    let mut workers = start_workers(
+        opts,
+        maps,
+        live.clone(),
+        generations.clone(),
+        watch_shared.clone(),
+    )?;
 
     // scx_stats: the server thread asks, this loop answers with the totals
     // since attach (the server keeps each client's previous reading).
@@ -566,6 +601,37 @@ fn dir_config(opts: &SchedOpts) -> DirConfig {
     }
 }
 
+/// The --model-watch options as the watcher takes them.
+fn watch_config(opts: &SchedOpts) -> Result<watch::Config> {
+    let secs = |v: f64, name: &str| {
+        if v.is_finite() && v >= 0.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(anyhow::anyhow!("{name} is a number of seconds, at least 0"))
+        }
+    };
+    let canary = secs(opts.canary_secs, "--canary-secs")?;
+    if canary.is_zero() {
+        bail!("--canary-secs must be more than 0: a model is kept only after its canary window");
+    }
+    if !(opts.canary_max_rise_pct.is_finite() && opts.canary_max_rise_pct >= 0.0) {
+        bail!("--canary-max-rise-pct is a percentage, at least 0");
+    }
+    if !(0.0..=100.0).contains(&opts.canary_margin) {
+        bail!("--canary-margin is in score points, 0 to 100");
+    }
+    Ok(watch::Config {
+        dir: opts.model_watch.clone().unwrap_or_default(),
+        shadow: secs(opts.canary_shadow_secs, "--canary-shadow-secs")?,
+        canary,
+        limits: watch::verdict::Limits {
+            margin: opts.canary_margin,
+            min_bursts: opts.canary_min_bursts.max(1),
+            max_rise: opts.canary_max_rise_pct / 100.0,
+        },
+    })
+}
+
 /// Run the scheduler until SIGINT/SIGTERM, restarting when the kernel asks
 /// (e.g. on CPU hotplug).
 pub fn run(opts: &SchedOpts) -> Result<()> {
@@ -585,6 +651,19 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
     if opts.record_dir.is_some() {
         DirRecorder::check(&dir_config(opts))?;
     }
+    let watch_shared = match &opts.model_watch {
+        Some(dir) => {
+            if opts.learn != LearnMode::Off {
+                bail!(
+                    "--model-watch and --learn (shadow or on) both install models through the shadow slot; use one"
+                );
+            }
+            watch_config(opts)?;
+            watch::candidate::check_dir(dir)?;
+            Some(Arc::new(Mutex::new(watch::Shared::default())))
+        }
+        None => None,
+    };
     let shutdown = Arc::new(AtomicBool::new(false));
     let s = shutdown.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
@@ -616,13 +695,37 @@ pub fn run(opts: &SchedOpts) -> Result<()> {
     let mut carried = None;
     let generations = Arc::new(std::sync::atomic::AtomicU64::new(0));
     loop {
-        if !run_once(
+        let ended = run_once(
             opts,
             &shutdown,
             &mut open_object,
             &mut carried,
             &generations,
-        )? {
+            watch_shared.as_ref(),
+        );
+        if shutdown.load(Ordering::Relaxed) {
+            ended?;
+            break;
+        }
+        // A model in its canary window when the kernel ejected or
+        // restarted the scheduler is rolled back: attach again with the
+        // generation before it (once: the canary is over).
+        let why = match &ended {
+            Ok(true) => "restarted",
+            _ => "was ejected",
+        };
+        if let Some(previous) = watch_shared.as_ref().and_then(|w| watch::restarted(w, why)) {
+            if let Err(e) = &ended {
+                warn!("{e:#}");
+            }
+            warn!(
+                "model-watch: the scheduler {why} during a canary window; attaching again with generation {}",
+                previous.generation
+            );
+            carried = Some(previous);
+            continue;
+        }
+        if !ended? {
             break;
         }
         info!("the kernel asked scx_arbor to restart");

@@ -20,6 +20,7 @@ pub mod stats_server;
 pub mod supervisor;
 pub mod topology;
 pub mod verifier;
+pub mod watch;
 
 use std::path::PathBuf;
 
@@ -200,6 +201,43 @@ pub struct SchedOpts {
     /// Window pairs per guard verdict: more is surer and slower.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub guard_pairs: usize,
+
+    /// Roll out models published into DIR (docs/fleet.md, "Rollout"): each
+    /// new NAME.onnx (owned by the scheduler's user, not group- or
+    /// world-writable; its sha256 equal to NAME.report.json's when there is
+    /// one) is imported and verified against tract, walked in shadow beside
+    /// the live model, installed, and kept only if its canary window holds
+    /// against the generation it replaced (live score, walk errors,
+    /// preemptions, starved runs, fallback decisions, wakeup-wait p99);
+    /// otherwise the previous generation goes back in. Progress in
+    /// NAME.status.json and the watch_* statistics. Not with --learn.
+    #[arg(long, value_name = "DIR")]
+    pub model_watch: Option<PathBuf>,
+
+    /// --model-watch: seconds a candidate walks in shadow before it is
+    /// installed (0: no shadow stage).
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub canary_shadow_secs: f64,
+
+    /// --model-watch: seconds of the canary window after the install.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub canary_secs: f64,
+
+    /// --model-watch: score points a candidate may lose against the live
+    /// model, in shadow and in its canary window.
+    #[arg(long, value_name = "POINTS", default_value_t = 1.0)]
+    pub canary_margin: f64,
+
+    /// --model-watch: bursts the shadow stage and the canary window need
+    /// before they judge.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub canary_min_bursts: u64,
+
+    /// --model-watch: how far, in percent, the rates per decision
+    /// (preemptions, starved runs, fallback decisions) and the wakeup-wait
+    /// p99 may rise in the canary window over the previous generation's.
+    #[arg(long, value_name = "PCT", default_value_t = 20.0)]
+    pub canary_max_rise_pct: f64,
 
     /// Directory where every promoted generation is written as
     /// gen-NNNNNN.onnx with a JSON lineage sidecar, numbered on from what it

@@ -49,6 +49,8 @@ pub struct Sources {
     pub guard: Option<Arc<Mutex<super::guard::GuardStats>>>,
     /// What the recorder wrote (zeros when not recording).
     pub record: Arc<super::record::RecordCounters>,
+    /// The model watcher's figures, when it runs.
+    pub watch: Option<Arc<Mutex<super::watch::Shared>>>,
 }
 
 impl Sources {
@@ -67,6 +69,18 @@ impl Sources {
         m.record_rows = self.record.rows.load(Ordering::Relaxed);
         m.record_files_written = self.record.files_written.load(Ordering::Relaxed);
         m.record_files_deleted = self.record.files_deleted.load(Ordering::Relaxed);
+        match &self.watch {
+            Some(w) => {
+                let w = lock(w).stats.clone();
+                m.watch_stage = w.stage;
+                m.watch_installed = w.installed;
+                m.watch_kept = w.kept;
+                m.watch_rolled_back = w.rolled_back;
+                m.watch_rejected = w.rejected;
+                m.watch_last_verdict = w.last_verdict;
+            }
+            None => m.watch_stage = "off".into(),
+        }
         st
     }
 }

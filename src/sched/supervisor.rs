@@ -26,6 +26,7 @@ pub enum Part {
     Samples,
     Control,
     Guard,
+    Watch,
 }
 
 impl Part {
@@ -36,6 +37,7 @@ impl Part {
             Part::Samples => "sample consumer",
             Part::Control => "control",
             Part::Guard => "guard",
+            Part::Watch => "model watcher",
         }
     }
 
@@ -46,6 +48,7 @@ impl Part {
             Part::Samples => "arbor-samples",
             Part::Control => "arbor-control",
             Part::Guard => "arbor-guard",
+            Part::Watch => "arbor-watch",
         }
     }
 }

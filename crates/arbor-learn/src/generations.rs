@@ -42,6 +42,13 @@ pub struct Lineage {
     pub promoted: bool,
     /// Scheduler generation (`status`'s `generation`) it was installed as.
     pub installed_as: u64,
+    /// Where it came from when not from the learner: `model-watch` (a
+    /// file of the watched directory, kept after its canary window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// sha256 of the file it was installed from (`model-watch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Live score of a generation while it ran (`gen-NNNNNN.live.json`).
@@ -290,6 +297,8 @@ mod tests {
             parent_shadow_score: None,
             promoted: true,
             installed_as: 2,
+            source: None,
+            sha256: None,
         }
     }
 

@@ -81,6 +81,10 @@ define_metrics! {
         record_rows: "Outcome samples the recorder wrote (--record or --record-dir)",
         record_files_written: "--record-dir: files closed and renamed to .csv.gz",
         record_files_deleted: "--record-dir: closed files deleted to stay within --record-keep and --record-max-mib (the oldest first)",
+        watch_installed: "--model-watch: models of the watched directory installed live for their canary window",
+        watch_kept: "--model-watch: installed models kept after their canary window",
+        watch_rolled_back: "--model-watch: installed models rolled back to the previous generation (canary figures worse, or the scheduler restarted during the window)",
+        watch_rejected: "--model-watch: files refused before install (ownership, import, verification, or worse than the live model in shadow)",
     }
     gauges {
         installed_generation: u64 "Gauge: scheduler generation of the model installed last (0 = none installed)",
@@ -91,6 +95,8 @@ define_metrics! {
         guard_fallback_p99_us: f64 "Gauge: the same for the fallback windows, us",
         guard_p: f64 "Gauge: one-sided Wilcoxon signed-rank p of the guard's last batch, for the side it tested (worse while the model decides, better while suspended; 1 = no batch yet)",
         guard_last_verdict: String "The guard's last verdict on a batch of window pairs, with its figures",
+        watch_stage: String "--model-watch: what the watcher does (off, idle, verifying, shadow, canary)",
+        watch_last_verdict: String "--model-watch: the last file's outcome (kept, rolled-back, rejected) with its figures",
         accuracy_pct: f64 "Live model accuracy over this reading, percent (model_hits / model_outcomes; 0 when no outcomes)",
         model_score: f64 "Live model's cost-weighted score over this reading, points (100: every outcome right; 0 when no outcomes)",
         model_balanced_accuracy_pct: f64 "Live model's balanced accuracy over this reading, percent (mean recall over the classes that occurred; 0 when no outcomes)",
@@ -197,6 +203,21 @@ impl Metrics {
                     "-"
                 } else {
                     &self.guard_last_verdict
+                }
+            );
+        }
+        if !matches!(self.watch_stage.as_str(), "" | "off") {
+            s += &format!(
+                " | watch {}: installed {} kept {} rolled back {} rejected {}, last: {}",
+                self.watch_stage,
+                self.watch_installed,
+                self.watch_kept,
+                self.watch_rolled_back,
+                self.watch_rejected,
+                if self.watch_last_verdict.is_empty() {
+                    "-"
+                } else {
+                    &self.watch_last_verdict
                 }
             );
         }
