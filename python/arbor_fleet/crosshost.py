@@ -56,8 +56,10 @@ def _model(eng, hosts, params, n_features):
 def run(a):
     schema = Arbor(find_binary(a.scx_arbor)).schema()
     eng = LocalEngine(threads=a.threads)
+    files = samples.discover(a.samples, schema)
+    schema = samples.common_schema(files, schema)
     eng.schema = schema
-    eng.df = samples.read_all(samples.discover(a.samples, schema), schema, keep=("ts_ns",))
+    eng.df = samples.read_all(files, schema, keep=("ts_ns",))
     feats = list(schema.features)
     hosts = sorted(eng.df["host"].unique())
     if len(hosts) < 3:

@@ -31,12 +31,35 @@ def predict(sess, x):
     return out
 
 
+def model_features(sess, default):
+    """The model's input columns as scx_arbor reads them (its `arbor.features`
+    metadata), else `default`."""
+    names = sess.get_modelmeta().custom_metadata_map.get("arbor.features")
+    return names.split(",") if names else list(default)
+
+
+def feature_matrix(df, names):
+    """The columns `names` of `df` as an (n, features) array. A feature the
+    rows lack (recorded by an older scx_arbor) is 0, as scx_arbor's own
+    readers take it (crates/arbor-model/src/rows.rs, `feature_rows`): e.g.
+    a model `scx_arbor model distill` made from such rows still takes every
+    feature of the binary's schema."""
+    zeros = np.zeros(len(df), dtype=np.int64)
+    return np.stack([df[n].to_numpy() if n in df.columns else zeros for n in names], axis=1)
+
+
+def predict_frame(sess, df, features):
+    """Labels of the rows of `df`, on the model's own input columns
+    ([`model_features`], else `features`)."""
+    return predict(sess, feature_matrix(df, model_features(sess, features)))
+
+
 def count_frame(df, features, sess):
     """Decisions of one partition: rows of (host, workload, predicted, actual, n)."""
     if len(df) == 0:
         return pd.DataFrame({c: pd.Series(dtype="str" if c in ("host", "workload") else np.int64)
                              for c in COUNT_COLUMNS})
-    pred = predict(sess, df[features].to_numpy())
+    pred = predict_frame(sess, df, features)
     g = pd.DataFrame({"host": df["host"].to_numpy(), "workload": df["workload"].to_numpy(),
                       "predicted": pred, "actual": df["actual"].to_numpy().astype(np.int64)})
     out = g.groupby(["host", "workload", "predicted", "actual"], sort=False).size()

@@ -6,14 +6,18 @@ not their names):
 * v1, what `--record FILE` writes today:
   ts_ns,pid,generation,<the schema's features>,predicted,actual,burst_us,truncated
 * v2, the proposed directory mode (see docs/fleet.md): the v1 columns
-  followed by host,kernel,schema_version; rows whose schema_version is not
-  the binary's are refused.
+  followed by host,kernel,schema_version; rows of a schema_version newer
+  than the binary's are refused.
+
+Files of an older feature schema (fewer feature columns) are read on the
+features every file has (`common_schema`).
 
 Any file may carry a `workload` column (a label the operator or the fixture
 builder gives the rows); without one, the rows' workload is "-". A host
 name comes from the `host` column when there is one, else from the name of
 the file's parent directory. Other columns are ignored; a missing feature
-or `actual` column, or a value out of range, is an error naming the file.
+`actual` column, a file with none of the features, or a value out of range
+is an error naming the file.
 
 Every reader returns the same columns: the features (int32), `actual`
 (int8), `host` and `workload` (strings).
@@ -24,7 +28,7 @@ import gzip
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -87,20 +91,39 @@ def discover(pattern, schema, hash_files=True):
     paths = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
     if not paths:
         raise SampleError(f"no sample file matches {pattern!r}")
-    need = list(schema.features) + ["actual"]
     out = []
     for p in paths:
         compressed = _is_gzip(p)
         with _open_text(p, compressed) as fh:
             first = fh.readline().strip()
         header = tuple(c.strip() for c in first.split(","))
-        missing = [c for c in need if c not in header]
-        if missing:
+        if "actual" not in header or not any(f in header for f in schema.features):
+            missing = [c for c in list(schema.features) + ["actual"] if c not in header]
             raise SampleError(f"{p}: no column {', '.join(missing)} (is it a scx_arbor --record CSV?)")
         host = os.path.basename(os.path.dirname(os.path.abspath(p)))
         out.append(SampleFile(p, compressed, header, host, _sha256(p) if hash_files else "",
                               os.path.getsize(p)))
     return out
+
+
+def common_schema(files, schema):
+    """`schema` narrowed to the features every file has, in schema order.
+    Files recorded by an older scx_arbor (an older feature schema) lack the
+    newer features; a model trained on the features they share is one this
+    scx_arbor loads (a model may split on any of the schema's features)."""
+    feats = tuple(f for f in schema.features if all(f in sf.header for sf in files))
+    if not feats:
+        raise SampleError("the sample files share no feature of this scx_arbor's schema")
+    dropped = [f for f in schema.features if f not in feats]
+    if dropped:
+        older = sum(1 for sf in files if any(f not in sf.header for f in dropped))
+        log(f"{older} of {len(files)} files lack {', '.join(dropped)} (recorded by an older "
+            f"scx_arbor): training on the {len(feats)} features every file has")
+    return replace(schema, features=feats)
+
+
+def log(msg):
+    print(f"arbor_fleet: {msg}", flush=True)
 
 
 def usecols(sf, schema):
@@ -121,11 +144,11 @@ def normalize(df, schema, host_of_path=None, default_host=None, where="?"):
     (dask's include_path_column) to hosts for files without a host column."""
     feats = list(schema.features)
     if "schema_version" in df.columns:
-        bad = df["schema_version"] != schema.version
+        bad = df["schema_version"] > schema.version
         if bad.any():
             v = df.loc[bad, "schema_version"].iloc[0]
             raise SampleError(f"{where}: rows of schema version {v}; this scx_arbor reads "
-                              f"version {schema.version}")
+                              f"versions up to {schema.version}")
     x = df[feats]
     if len(df) and (((x < 0) | (x > schema.feature_max)).any().any()):
         col = [f for f in feats if ((df[f] < 0) | (df[f] > schema.feature_max)).any()][0]

@@ -45,7 +45,9 @@ def write_gzip_csv(df, path):
 
 def run(a):
     schema = Arbor(find_binary(a.scx_arbor)).schema()
-    src = samples.read_all(samples.discover(a.samples, schema, hash_files=False), schema)
+    files = samples.discover(a.samples, schema, hash_files=False)
+    schema = samples.common_schema(files, schema)
+    src = samples.read_all(files, schema)
     sources = sorted(src["host"].unique())
     by_host = {h: src[src["host"] == h].reset_index(drop=True) for h in sources}
     rng = np.random.default_rng(a.seed)

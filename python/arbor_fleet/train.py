@@ -46,7 +46,6 @@ def log(msg):
 def run(a):
     arbor = Arbor(find_binary(a.scx_arbor))
     schema = arbor.schema()
-    feats = list(schema.features)
     tm = Timer()
     out = os.path.abspath(a.out)
     stem = out[:-5] if out.endswith(".onnx") else out
@@ -55,6 +54,8 @@ def run(a):
 
     with tm("discover_and_hash"):
         files = samples.discover(a.samples, schema)
+        schema = samples.common_schema(files, schema)
+    feats = list(schema.features)
     log(f"{len(files)} sample files, {sum(f.bytes for f in files):,} bytes")
     opts = {}
     if a.engine == "dask":
@@ -145,7 +146,7 @@ def run(a):
 
         with tm("verify"):
             v = eng.sample(held, a.verify_rows, a.seed + 1)
-            labels = evaluate.predict(evaluate.session(model_bytes), v[feats].to_numpy())
+            labels = evaluate.predict_frame(evaluate.session(model_bytes), v, feats)
             vcsv = stem + ".verify.csv"
             write_rows_csv(v, feats, vcsv, {"label": labels})
             vtext = arbor.verify_rows(out, vcsv)

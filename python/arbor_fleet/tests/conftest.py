@@ -51,6 +51,14 @@ def fixture_glob():
     return FIXTURE_GLOB
 
 
+@pytest.fixture(scope="session")
+def fixture_schema(schema, fixture_glob):
+    """The schema narrowed to the features the fixture hosts have: they were
+    recorded under feature schema 1, before the binary's later features."""
+    from arbor_fleet import samples
+    return samples.common_schema(samples.discover(fixture_glob, schema, hash_files=False), schema)
+
+
 def run_cli(args, arbor_bin, timeout=900):
     """python -m arbor_fleet ARGS in this interpreter; returns the CompletedProcess."""
     env = dict(os.environ, ARBOR_BIN=arbor_bin,

@@ -22,12 +22,35 @@ def write(path, text, gz=False):
         fh.write(data)
 
 
-def test_fixtures_are_what_record_writes(schema, fixture_glob):
-    """The recorded hosts carry --record's header (src/sched/samples.rs
-    csv_header) plus the `workload` column make-fixtures.sh appends."""
+def test_fixtures_are_what_record_writes(schema, fixture_schema, fixture_glob):
+    """The recorded hosts carry --record's header of feature schema 1
+    (src/sched/samples.rs csv_header) plus the `workload` column
+    make-fixtures.sh appends; schema 1's features are the first of this
+    binary's."""
     for f in samples.discover(fixture_glob, schema):
         assert ",".join(f.header) == V1 + ",workload", f.path
-    assert V1.split(",")[3:11] == list(schema.features)
+    assert V1.split(",")[3:11] == list(fixture_schema.features)
+    assert list(schema.features)[:8] == list(fixture_schema.features)
+
+
+def test_files_of_an_older_schema_train_on_the_features_all_files_have(schema, tmp_path):
+    """A file recorded by an older scx_arbor lacks the later features: the
+    set is read on the features every file has; a file with none of them
+    is refused."""
+    newer = list(schema.features)
+    head = "ts_ns,pid,generation," + ",".join(newer) + ",predicted,actual,burst_us,truncated"
+    row = "1,2,3," + ",".join("7" for _ in newer) + ",1,1,500,0"
+    write(str(tmp_path / "new" / "a.csv"), head + "\n" + row + "\n")
+    files = samples.discover(str(tmp_path / "*" / "*.csv"), schema)
+    assert samples.common_schema(files, schema) == schema
+    write(str(tmp_path / "old" / "b.csv"), V1 + "\n7,42,3,1,2,3,4,5,100,2,0,4,2,3000,0\n")
+    files = samples.discover(str(tmp_path / "*" / "*.csv"), schema)
+    narrow = samples.common_schema(files, schema)
+    assert list(narrow.features) == V1.split(",")[3:11]
+    assert narrow.version == schema.version
+    df = samples.read_all(files, narrow)
+    assert list(df.columns) == list(narrow.features) + ["actual", "host", "workload"]
+    assert sorted(df["ewma_burst_us"]) == [2, 7]
 
 
 def test_hosts_from_directories_and_columns_plain_and_gzip(schema, tmp_path):
@@ -41,6 +64,7 @@ def test_hosts_from_directories_and_columns_plain_and_gzip(schema, tmp_path):
     write(str(tmp_path / "web3" / "c.csv"), "extra," + V1 + "\nx,11,46,1,5,5,5,5,5,100,2,0,4,1,600,0")
     files = samples.discover(str(tmp_path / "**" / "*.csv*"), schema)
     assert [f.compressed for f in files] == [True, False, True, False]
+    schema = samples.common_schema(files, schema)
     df = samples.read_all(files, schema).sort_values("ewma_burst_us").reset_index(drop=True)
     assert list(df["host"]) == ["db7", "db8", "web1", "web3", "web2"]
     assert list(df["workload"]) == ["oltp", "oltp", "-", "-", "-"]
@@ -53,14 +77,15 @@ def test_hosts_from_directories_and_columns_plain_and_gzip(schema, tmp_path):
     ("ts_ns,pid,actual\n1,2,3\n", "no column last_burst_us"),
     (V1 + "\n7,42,3,1,2,3,4,5,100,2,0,4,7,3000,0\n", "actual outside 0..3"),
     (V1 + "\n7,42,3,1,16777216,3,4,5,100,2,0,4,1,3000,0\n", "ewma_burst_us outside 0..16777215"),
-    (V1 + ",host,kernel,schema_version\n7,42,3,1,2,3,4,5,100,2,0,4,1,3000,0,h,k,2\n",
-     "schema version 2"),
+    (V1 + ",host,kernel,schema_version\n7,42,3,1,2,3,4,5,100,2,0,4,1,3000,0,h,k,99\n",
+     "schema version 99"),
 ])
 def test_refusals_name_the_file_and_the_reason(schema, tmp_path, body, err):
     p = str(tmp_path / "h" / "bad.csv")
     write(p, body)
     with pytest.raises(samples.SampleError, match=err):
-        samples.read_all(samples.discover(p, schema), schema)
+        files = samples.discover(p, schema)
+        samples.read_all(files, samples.common_schema(files, schema))
 
 
 def test_no_file_is_an_error(schema, tmp_path):
@@ -68,7 +93,8 @@ def test_no_file_is_an_error(schema, tmp_path):
         samples.discover(str(tmp_path / "*.csv"), schema)
 
 
-def test_fixture_hosts_read_the_same_in_dask_as_in_process(schema, fixture_glob):
+def test_fixture_hosts_read_the_same_in_dask_as_in_process(fixture_schema, fixture_glob):
+    schema = fixture_schema
     from arbor_fleet.engines.dask_engine import DaskEngine
     files = samples.discover(fixture_glob, schema)
     local = samples.read_all(files, schema)
@@ -89,7 +115,8 @@ def test_fixture_hosts_read_the_same_in_dask_as_in_process(schema, fixture_glob)
                                   b.astype({"host": object, "workload": object}), check_dtype=False)
 
 
-def test_synthetic_fleet_uses_the_proposed_format(arbor_bin, schema, fixture_glob, tmp_path):
+def test_synthetic_fleet_uses_the_proposed_format(arbor_bin, fixture_schema, fixture_glob, tmp_path):
+    schema = fixture_schema
     from conftest import run_cli
     p = run_cli(["synth", "--samples", fixture_glob, "--rows", "30000", "--hosts", "6",
                  "--rows-per-file", "2000", "--out", str(tmp_path)], arbor_bin)

@@ -52,7 +52,8 @@ def test_engine_was_the_two_worker_cluster(trained):
     assert r["hosts"]["host-c"]["role"] == "holdout"
 
 
-def test_provenance_names_the_training_files_and_score(trained, fixture_glob, schema):
+def test_provenance_names_the_training_files_and_score(trained, fixture_glob, fixture_schema):
+    schema = fixture_schema
     out = trained[0]
     meta = export.provenance_of(out)
     assert meta["arbor.schema_version"] == str(schema.version)
@@ -72,12 +73,12 @@ def test_provenance_names_the_training_files_and_score(trained, fixture_glob, sc
     assert r["model"]["sha256"] == export.sha256_file(out)
 
 
-def test_report_scores_are_recounted_from_the_rows(trained, schema, fixture_glob):
+def test_report_scores_are_recounted_from_the_rows(trained, fixture_schema, fixture_glob):
+    schema = fixture_schema
     out = trained[0]
     r = json.load(open(str(out)[:-5] + ".report.json"))
     df = samples.read_all(samples.discover(fixture_glob, schema), schema)
-    pred = evaluate.predict(evaluate.session(export.load_bytes(out)),
-                            df[list(schema.features)].to_numpy())
+    pred = evaluate.predict_frame(evaluate.session(export.load_bytes(out)), df, schema.features)
     for h, g in df.assign(pred=pred).groupby("host"):
         m = cost.confusion(g["pred"], g["actual"])
         got = r["scores"]["per_host"][h]

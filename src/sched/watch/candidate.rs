@@ -6,8 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -19,8 +22,11 @@ use arbor_model::ensemble::Ensemble;
 const MAX_BYTES: u64 = 64 << 20;
 /// ONNX metadata keys arbor_fleet writes its provenance under.
 const PROVENANCE_PREFIX: &str = "arbor.fleet.";
-/// Random rows `model verify` walks beside its threshold probes.
-const VERIFY_RANDOM_ROWS: &str = "2000";
+/// Random rows `model verify` walks beside its threshold probes (every
+/// threshold and its neighbours: the rows that tell a wrong comparison).
+const VERIFY_RANDOM_ROWS: &str = "500";
+/// A verification that takes longer than this is a refusal.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The stages a file ends in.
 pub const FINAL: [&str; 4] = ["kept", "rolled-back", "rejected", "superseded"];
@@ -200,9 +206,22 @@ pub fn next(dir: &Path, live_sha256: Option<&str>) -> Result<Option<Candidate>> 
     Ok(None)
 }
 
+/// Why [`check`] gave up without a verdict.
+#[derive(Debug)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the scheduler is stopping")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
 /// The checks before install, in order; the first that fails is the
-/// reason the file is refused. Returns the imported ensemble.
-pub fn check(c: &mut Candidate) -> Result<Ensemble> {
+/// reason the file is refused. Returns the imported ensemble. `stop` ends
+/// a verification in progress with [`Stopped`] (no verdict).
+pub fn check(c: &mut Candidate, stop: &AtomicBool) -> Result<Ensemble> {
     let md = std::fs::metadata(&c.path).with_context(|| format!("reading {}", c.path.display()))?;
     check_owner(&c.path, &md)?;
     if let Ok(text) = std::fs::read_to_string(report_path(&c.path)) {
@@ -226,29 +245,63 @@ pub fn check(c: &mut Candidate) -> Result<Ensemble> {
         }
     }
     let imported = arbor_model::onnx_import::import_bytes(&c.bytes)?;
-    verify_with_tract(&c.path)?;
+    verify_with_tract(&c.path, stop)?;
     Ok(imported.ensemble)
 }
 
 /// `scx_arbor model verify FILE`: the integer walk, the BPF semantics,
 /// against tract's inference of the ONNX graph on threshold probes and
-/// random rows (in the tools binary, where tract is).
-fn verify_with_tract(path: &Path) -> Result<()> {
+/// random rows (in the tools binary, where tract is). It runs at nice 19,
+/// beside the workload rather than ahead of it, and is killed when the
+/// scheduler stops.
+fn verify_with_tract(path: &Path, stop: &AtomicBool) -> Result<()> {
     let tools = arbor_util::sibling::sibling_binary(crate::tools::TOOLS)
         .context("cannot verify the model against tract")?;
-    let out = std::process::Command::new(&tools)
-        .args(["model", "verify", "--random", VERIFY_RANDOM_ROWS])
+    let err_path = path.with_extension("verify.stderr.tmp");
+    let err_file = std::fs::File::create(&err_path)
+        .with_context(|| format!("creating {}", err_path.display()))?;
+    let mut cmd = std::process::Command::new(&tools);
+    cmd.args(["model", "verify", "--random", VERIFY_RANDOM_ROWS])
         .arg(path)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file);
+    // SAFETY: setpriority is async-signal-safe and changes only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
         .with_context(|| format!("running {}", tools.display()))?;
-    if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().context("waiting for model verify")? {
+            break st;
+        }
+        let stopping = stop.load(Ordering::Relaxed);
+        if stopping || t0.elapsed() > VERIFY_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&err_path);
+            if stopping {
+                return Err(Stopped.into());
+            }
+            bail!("model verify did not finish in {VERIFY_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&err_path);
+    if !status.success() {
         let last = text
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        bail!("model verify failed ({}): {last}", out.status);
+        bail!("model verify failed ({status}): {last}");
     }
     Ok(())
 }
@@ -314,12 +367,16 @@ mod tests {
         std::fs::write(&p, &model).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         let mut c = next(&d, None).unwrap().unwrap();
-        let err = check(&mut c).unwrap_err().to_string();
+        let err = check(&mut c, &AtomicBool::new(false))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("group- or world-writable"), "{err}");
 
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(d.join("m.report.json"), r#"{"model": {"sha256": "0000"}}"#).unwrap();
-        let err = check(&mut c).unwrap_err().to_string();
+        let err = check(&mut c, &AtomicBool::new(false))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is not the report's 0000"), "{err}");
 
         // The report's sha256 matches: on to import (and verify, which needs
@@ -331,10 +388,10 @@ mod tests {
         .unwrap();
         std::fs::write(&p, b"not onnx").unwrap();
         let mut c = next(&d, None).unwrap().unwrap();
-        let err = format!("{:#}", check(&mut c).unwrap_err());
+        let err = format!("{:#}", check(&mut c, &AtomicBool::new(false)).unwrap_err());
         assert!(err.contains("is not the report's"), "{err}");
         std::fs::remove_file(d.join("m.report.json")).unwrap();
-        let err = format!("{:#}", check(&mut c).unwrap_err());
+        let err = format!("{:#}", check(&mut c, &AtomicBool::new(false)).unwrap_err());
         assert!(!err.contains("report"), "{err}");
         let _ = std::fs::remove_dir_all(&d);
     }

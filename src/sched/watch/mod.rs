@@ -216,7 +216,7 @@ impl Watcher {
     /// Poll until `stop`.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<()> {
         while !stop.load(Ordering::Relaxed) {
-            self.step()?;
+            self.step(&stop)?;
             let t = Instant::now();
             while t.elapsed() < POLL && !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
@@ -230,7 +230,7 @@ impl Watcher {
         lock(&self.shared).stats.stage = stage.into();
     }
 
-    fn step(&mut self) -> Result<()> {
+    fn step(&mut self, stop: &AtomicBool) -> Result<()> {
         let now = Instant::now();
         let reading = stats::read(&self.cpu_stats)?;
         // The window before an install is the live generation's alone.
@@ -253,13 +253,13 @@ impl Watcher {
         if self.in_shadow.is_some() {
             return self.step_shadow(&reading);
         }
-        self.step_idle(&reading)
+        self.step_idle(&reading, stop)
     }
 
     /// Look for a new file; check it; start its shadow stage (or install it).
     /// Not before the live generation has run for a canary window's length:
     /// its figures over that time are what the new one is judged against.
-    fn step_idle(&mut self, reading: &Status) -> Result<()> {
+    fn step_idle(&mut self, reading: &Status, stop: &AtomicBool) -> Result<()> {
         let span = self
             .history
             .front()
@@ -278,8 +278,10 @@ impl Watcher {
         }
         self.set_stage("verifying");
         file.write_status()?;
-        let ensemble = match candidate::check(&mut file) {
+        let ensemble = match candidate::check(&mut file, stop) {
             Ok(e) => e,
+            // No verdict: the file is taken up again at the next start.
+            Err(e) if e.is::<candidate::Stopped>() => return Ok(()),
             Err(e) => {
                 finish(&self.shared, &mut file, "rejected", format!("{e:#}"));
                 return Ok(());

@@ -4,7 +4,9 @@
 #          --no-model beside a CPU hog (stress-ng --cpu 1); the BPF
 #          maps and programs the kernel holds (bpftool) before the first
 #          attach and after the last detach, and the scheduler's open fds
-#          in each cycle (marks cycle n= fds= maps=, cycles ...)
+#          in each cycle (marks cycle n= fds= maps=, cycles ...), and the
+#          kernel's memory (/proc/meminfo) before the first attach and
+#          after each detach (marks mem n=)
 #  storm   scx_arbor with the default model while, at once: a fork storm of
 #          arbor.forks (default 10000; a stress-ng fork takes ~45 ms under
 #          TCG, so tests ask for fewer) children that exit at once
@@ -19,6 +21,12 @@
 counts() {
 	echo "$(bpftool map list 2>/dev/null | grep -c '^[0-9][0-9]*:')" \
 		"$(bpftool prog list 2>/dev/null | grep -c '^[0-9][0-9]*:')"
+}
+
+# meminfo: the kernel's memory figures a leak would move, kB, as key=value
+meminfo() {
+	awk '/^(MemAvailable|Slab|SUnreclaim|Percpu|VmallocUsed):/ {
+		sub(":", "", $1); printf "%s=%s ", $1, $2 }' /proc/meminfo
 }
 
 # settled_counts: counts once they stop falling (maps and programs are
@@ -41,6 +49,7 @@ cycles() {
 	command -v bpftool >/dev/null || fail "no bpftool in the guest (tests/vm_hardcases.rs passes it)"
 	set -- $(settled_counts)
 	_maps0=$1 _progs0=$2
+	mark mem "n=0" $(meminfo)
 	# One CPU hog: with stress-ng --cpu 2 and hackbench beside it, the debug
 	# build takes over 20 s to attach under TCG.
 	stress-ng --cpu 1 --timeout 300s >"$LOGS/stress.log" 2>&1 &
@@ -62,6 +71,8 @@ cycles() {
 		mark cycle "n=$_i" "fds=$_f" "maps=$1" "progs=$2" "state=$(scx_state)"
 		sched_stop INT
 		[ "$(scx_state)" = disabled ] && _clean=$((_clean + 1))
+		settled_counts >/dev/null
+		mark mem "n=$_i" $(meminfo)
 	done
 	kill -INT $_hog 2>/dev/null
 	wait $_hog

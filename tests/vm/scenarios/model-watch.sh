@@ -5,6 +5,8 @@
 #   good.onnx      the shipped model (/models/default.onnx) published again:
 #                  passes shadow and canary, kept and saved in --model-dir
 #   long.onnx      const_class_3 (every burst "long"): rejected in shadow
+#   fleet.onnx     with arbor.fleet=1 only: /models/fleet.onnx and its
+#                  fleet.report.json, from arbor_fleet
 # Second instance, no shadow stage:
 #   long-canary.onnx  const_class_3 again: installed, rolled back at the end
 #                     of its canary window; not tried again afterwards
@@ -72,6 +74,16 @@ publish /models/default.onnx good.onnx
 wait_final good.onnx 120
 publish /models/const_class_3.onnx long.onnx
 wait_final long.onnx 120
+# arbor.fleet=1: a model arbor_fleet trained, published with its report
+# first (python/arbor_fleet/tests/test_rollout.py).
+if [ "${ARBOR_FLEET:-0}" = 1 ]; then
+	need_file /models/fleet.onnx
+	need_file /models/fleet.report.json
+	cp /models/fleet.report.json "$W/fleet.report.json"
+	chmod 644 "$W/fleet.report.json"
+	publish /models/fleet.onnx fleet.onnx
+	wait_final fleet.onnx 120
+fi
 status status_first
 block generations scx_arbor generations --model-dir "$D"
 sched_stop INT
