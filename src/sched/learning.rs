@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use libbpf_rs::MapHandle;
@@ -21,6 +21,7 @@ use arbor_learn::online::{
 };
 use arbor_model::ensemble::Ensemble;
 use arbor_proto::status::Status;
+use arbor_util::utc::unix_now;
 
 /// The live model: its slot and, when known, its ensemble (so candidates
 /// can be compared with it on the same held-out samples) and its number in
@@ -105,12 +106,6 @@ pub struct LearningThread {
     rate: Rate,
     last_stats_read: Instant,
     last_live_record: Instant,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Lower the calling thread's priority: SCHED_IDLE, else nice 19. Says which.

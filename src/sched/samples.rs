@@ -168,10 +168,31 @@ pub fn ring_bytes(kib: u32, page: u64) -> Result<u32> {
     Ok(bytes as u32)
 }
 
+/// Samples drained from the ring between two ends of a batch: under a
+/// flood the consumer still ends a batch (hands samples to the learner,
+/// rotates and flushes the recorder) every this many.
+pub const DRAIN_CHUNK: usize = 4096;
+
+/// Wait up to `timeout` for the ring's epoll fd to be readable (the BPF
+/// side's wakeup at ¼ full); Ok either way, or when a signal interrupted.
+fn wait_readable(epoll_fd: i32, timeout: Duration) -> Result<()> {
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one event into a valid epoll_event; the fd is the ring's.
+    let n = unsafe { libc::epoll_wait(epoll_fd, &mut ev, 1, ms) };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e).context("waiting on the samples ring buffer");
+        }
+    }
+    Ok(())
+}
+
 /// Consume the ring buffer until `stop`: wait in epoll for the BPF side's
-/// wakeup (ring ¼ full) or [`DRAIN_EVERY`], then drain it; every sample goes
-/// to `sink`, and each drain ends a batch. Returns the number of samples
-/// consumed.
+/// wakeup (ring ¼ full) or [`DRAIN_EVERY`], then drain what is there in
+/// chunks of [`DRAIN_CHUNK`]; every sample goes to `sink`, and each chunk
+/// ends a batch. Returns the number of samples consumed.
 pub fn consume<S: Sink>(samples: &MapHandle, stop: Arc<AtomicBool>, sink: &mut S) -> Result<u64> {
     let mut count = 0u64;
     let sink = RefCell::new(sink);
@@ -187,21 +208,27 @@ pub fn consume<S: Sink>(samples: &MapHandle, stop: Arc<AtomicBool>, sink: &mut S
             })
             .context("attaching to the samples ring buffer")?;
         let rb = builder.build().context("building the ring buffer")?;
-        loop {
-            // poll() drains what woke it; consume() what came without a
-            // wakeup (below the fill threshold) when it timed out.
-            for r in [rb.poll(DRAIN_EVERY), rb.consume()] {
-                match r {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == libbpf_rs::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e).context("draining the samples ring buffer"),
+        while !stop.load(Ordering::Relaxed) {
+            wait_readable(rb.epoll_fd(), DRAIN_EVERY)?;
+            loop {
+                let n = rb.consume_raw_n(DRAIN_CHUNK);
+                if n < 0 && n != -libc::EINTR {
+                    return Err(std::io::Error::from_raw_os_error(-n))
+                        .context("draining the samples ring buffer");
+                }
+                sink.borrow_mut().end_batch();
+                if n < DRAIN_CHUNK as i32 || stop.load(Ordering::Relaxed) {
+                    break;
                 }
             }
-            sink.borrow_mut().end_batch();
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
         }
+        // What came after the last wait.
+        let n = rb.consume_raw();
+        if n < 0 && n != -libc::EINTR {
+            return Err(std::io::Error::from_raw_os_error(-n))
+                .context("draining the samples ring buffer");
+        }
+        sink.borrow_mut().end_batch();
     }
     Ok(count)
 }

@@ -1,5 +1,12 @@
 //! Unix seconds as a UTC calendar date and time, without a time crate.
 
+/// Seconds since the Unix epoch now (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// A UTC date and time (proleptic Gregorian calendar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Utc {

@@ -65,7 +65,6 @@ struct OpenFile {
     done: PathBuf,
     gz: GzEncoder<Counted<File>>,
     opened: Instant,
-    rows: u64,
 }
 
 /// The directory recorder. Dropping it closes the open file.
@@ -258,7 +257,6 @@ impl DirRecorder {
             done,
             gz,
             opened: Instant::now(),
-            rows: 0,
         });
         Ok(())
     }
@@ -275,12 +273,9 @@ impl DirRecorder {
         writeln!(f.gz, "{}{}", csv_row(s), self.suffix)
             .with_context(|| format!("writing {}", f.part.display()))?;
         self.counters.rows.fetch_add(1, Ordering::Relaxed);
-        f.rows += 1;
-        // The interval is checked here too, every 256 rows: while samples
-        // come faster than they are written, the consumer drains the ring
-        // without ever ending a batch (and calling tick()).
-        let full = f.gz.get_ref().bytes >= self.cfg.rotate_bytes;
-        if full || (f.rows.is_multiple_of(256) && f.opened.elapsed() >= self.cfg.rotate_after) {
+        // The interval is checked by tick(), at the end of every batch (at
+        // most samples::DRAIN_CHUNK rows, however fast they come).
+        if f.gz.get_ref().bytes >= self.cfg.rotate_bytes {
             self.rotate()?;
         }
         Ok(())

@@ -18,7 +18,7 @@ pub mod verdict;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use libbpf_rs::MapHandle;
@@ -32,6 +32,7 @@ use arbor_learn::cost::Confusion;
 use arbor_learn::generations::{Lineage, Store};
 use arbor_model::ensemble::Ensemble;
 use arbor_proto::status::Status;
+use arbor_util::utc::unix_now;
 use candidate::Candidate;
 use verdict::{Judgement, Limits};
 
@@ -94,12 +95,6 @@ struct InShadow {
     baseline: Status,
     live_generation: u64,
     since: Instant,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Install the model `previous` describes again (under its generation), or
