@@ -31,15 +31,16 @@ meminfo() {
 
 # settled_counts: counts once they stop falling (maps and programs are
 # freed after an RCU grace period and a workqueue run), at most 5 s.
+# (its own variable names: the cycle loop's counter is _i)
 settled_counts() {
 	_prev=$(counts)
-	_i=0
-	while [ $_i -lt 10 ]; do
+	_tries=0
+	while [ $_tries -lt 10 ]; do
 		sleep 0.5
 		_c=$(counts)
 		[ "$_c" = "$_prev" ] && break
 		_prev=$_c
-		_i=$((_i + 1))
+		_tries=$((_tries + 1))
 	done
 	echo "$_prev"
 }
