@@ -9,7 +9,8 @@
 #          after each detach (marks mem n=)
 #  storm   scx_arbor with the default model while, at once: a fork storm of
 #          arbor.forks (default 10000; a stress-ng fork takes ~45 ms under
-#          TCG, so tests ask for fewer) children that exit at once
+#          TCG, so tests ask for fewer; arbor.fork_secs, default 40, bounds
+#          it) children that exit at once
 #          (stress-ng --fork, its own count of forks), CPU hogs moved
 #          through arbor.cgroups (default 100) cgroups created and removed
 #          one after another (cgroup v2, cpu controller on), and a hackbench
@@ -136,7 +137,8 @@ storm() {
 	churn "$_cgroups" $_hogs &
 	_churn=$!
 	_t0=$(now_ms)
-	stress-ng --fork 2 --fork-ops "$_forks" --timeout 40s --metrics-brief >"$LOGS/fork.log" 2>&1
+	stress-ng --fork 2 --fork-ops "$_forks" --timeout "${ARBOR_FORK_SECS:-40}s" \
+		--metrics-brief >"$LOGS/fork.log" 2>&1
 	_rc=$?
 	_ms=$(($(now_ms) - _t0))
 	# stress-ng --metrics-brief: "stress-ng: metrc: [PID] fork OPS ...", one op a fork
