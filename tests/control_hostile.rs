@@ -4,7 +4,7 @@
 //! get a refusal or a timeout, the socket must keep serving, and the running
 //! model (generation and bytes) must stay as it was.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -373,7 +373,15 @@ fn a_client_that_never_reads_does_not_block_the_server() {
     let held: Vec<_> = (0..50)
         .map(|_| {
             let mut s = h.connect();
-            s.write_all(b"status\n").unwrap();
+            // Past the workers and the backlog the server answers "busy"
+            // and closes at once, without reading: writing to it then
+            // fails with EPIPE (or ECONNRESET), a refusal, not a hang.
+            match s.write_all(b"status\n") {
+                Ok(()) => {}
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => {}
+                Err(e) => panic!("writing a request: {e}"),
+            }
             s
         })
         .collect();
