@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import __version__, budget, evaluate, export, report, samples, split, trainers
 from .arbor import Arbor, find_binary
+from .samples import log
 from .engines import make as make_engine
 
 
@@ -37,10 +38,6 @@ def write_rows_csv(df, features, path, extra):
     for k, v in extra.items():
         out[k] = np.asarray(v)
     out.to_csv(path, index=False)
-
-
-def log(msg):
-    print(f"arbor_fleet: {msg}", flush=True)
 
 
 def run(a):
