@@ -273,20 +273,14 @@ static bool steal_remote(s32 cpu)
 __noinline bool pull_sibling(s32 cpu, bool released_only)
 {
 	struct arbor_cpu_stats *st;
-	u32 llc = llc_of(cpu), first, nr, i;
+	u32 llc = llc_of(cpu), nr = llc_size(llc), i;
 	bool moved;
 
-	if (llc >= ARBOR_MAX_LLCS)
-		return false;
-	first = llc_first[LLC_IDX(llc)];
-	nr = llc_nr_cpus[LLC_IDX(llc)];
 	bpf_for(i, 0, nr) {
-		u32 idx = first + i;
-		s32 other;
+		s32 other = llc_cpu(llc, i);
 
-		if (idx >= ARBOR_MAX_CPUS)
+		if (other < 0)
 			break;
-		other = llc_cpus[CPU_IDX(idx)];
 		if (other == cpu || !waiting_wakeups(other) ||
 		    (released_only && !cpu_released(other)))
 			continue;

@@ -42,6 +42,29 @@ static u32 llc_of(s32 cpu)
 	return cpu_llc[CPU_IDX(cpu)];
 }
 
+/* The number of CPUs of LLC @llc (0 for an id out of range) */
+static u32 llc_size(u32 llc)
+{
+	return llc < ARBOR_MAX_LLCS ? llc_nr_cpus[LLC_IDX(llc)] : 0;
+}
+
+/*
+ * The @i-th CPU of LLC @llc, for i < llc_size(@llc); -1 out of range. The
+ * loops over an LLC's CPUs go through it: for i in [0, llc_size(llc)),
+ * cpu = llc_cpu(llc, i), stopping at -1.
+ */
+static s32 llc_cpu(u32 llc, u32 i)
+{
+	u32 idx;
+
+	if (llc >= ARBOR_MAX_LLCS)
+		return -1;
+	idx = llc_first[LLC_IDX(llc)] + i;
+	if (idx >= ARBOR_MAX_CPUS)
+		return -1;
+	return llc_cpus[CPU_IDX(idx)];
+}
+
 static u64 llc_dsq(s32 cpu)
 {
 	return LLC_DSQ_BASE + llc_of(cpu);
@@ -253,7 +276,7 @@ static void show_running_deadline(s32 cpu, u64 deadline)
  */
 static s32 find_victim(struct task_struct *p, s32 prev, u64 deadline, u64 *seen)
 {
-	u32 llc = llc_of(prev), first, nr, start, i;
+	u32 llc = llc_of(prev), nr, start, i;
 	s32 victim = -1;
 	u64 latest = deadline, d;
 
@@ -264,21 +287,16 @@ static s32 find_victim(struct task_struct *p, s32 prev, u64 deadline, u64 *seen)
 		return prev;
 	}
 
-	if (llc >= ARBOR_MAX_LLCS)
-		return -1;
-	first = llc_first[LLC_IDX(llc)];
-	nr = llc_nr_cpus[LLC_IDX(llc)];
+	nr = llc_size(llc);
 	if (!nr)
 		return -1;
 	/* Start at a different CPU on each waking CPU to spread the claims */
 	start = bpf_get_smp_processor_id() % nr;
 	bpf_for(i, 0, nr) {
-		u32 idx = first + (start + i) % nr;
-		s32 cpu;
+		s32 cpu = llc_cpu(llc, (start + i) % nr);
 
-		if (i >= ARBOR_VICTIM_SCAN || idx >= ARBOR_MAX_CPUS)
+		if (i >= ARBOR_VICTIM_SCAN || cpu < 0)
 			break;
-		cpu = llc_cpus[CPU_IDX(idx)];
 		d = running_deadline(cpu);
 		if (!d || !time_before(latest, d))
 			continue;
@@ -294,19 +312,13 @@ static s32 find_victim(struct task_struct *p, s32 prev, u64 deadline, u64 *seen)
 /* Wake the idle CPUs of the LLC whose queue is DSQ @dsq_id */
 static void kick_llc(u64 dsq_id)
 {
-	u32 llc = dsq_id - LLC_DSQ_BASE, first, nr, i;
+	u32 llc = dsq_id - LLC_DSQ_BASE, nr = llc_size(llc), i;
 
-	if (llc >= ARBOR_MAX_LLCS)
-		return;
-	first = llc_first[LLC_IDX(llc)];
-	nr = llc_nr_cpus[LLC_IDX(llc)];
 	bpf_for(i, 0, nr) {
-		u32 idx = first + i;
-		s32 c;
+		s32 c = llc_cpu(llc, i);
 
-		if (idx >= ARBOR_MAX_CPUS)
+		if (c < 0)
 			break;
-		c = llc_cpus[CPU_IDX(idx)];
 		if (cpu_serves(c))
 			scx_bpf_kick_cpu(c, SCX_KICK_IDLE);
 	}
