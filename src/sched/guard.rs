@@ -47,7 +47,7 @@ use arbor_util::rng::SplitMix64;
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use log::{debug, info, warn};
 
-use super::stats;
+use super::stats::{self, GuardStats};
 use super::supervisor::lock;
 
 /// Windows per block: one of them is the probe (a quarter of the time).
@@ -273,19 +273,6 @@ pub fn pick_pair(rng: &mut SplitMix64) -> (usize, usize) {
     let probe = (rng.next_u64() % BLOCK as u64) as usize;
     let other = (rng.next_u64() % (BLOCK as u64 - 1)) as usize;
     (probe, if other >= probe { other + 1 } else { other })
-}
-
-/// The guard's figures for the statistics.
-#[derive(Debug, Clone, Default)]
-pub struct GuardStats {
-    pub mode: String,
-    pub pairs: u64,
-    pub suspensions: u64,
-    pub resumes: u64,
-    pub model_p99_us: f64,
-    pub fallback_p99_us: f64,
-    pub p: f64,
-    pub last_verdict: String,
 }
 
 /// The guard's switch in BPF (the `guard` map).

@@ -16,14 +16,14 @@ use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::sched::actions::{action_table, fill_actions};
 use crate::sched::control::handlers::Control;
 use crate::sched::control::Server;
-use crate::sched::guard::{self, GuardStats};
+use crate::sched::guard;
 use crate::sched::kernel::{explain_open_error, refuse_if_attached, require_sched_ext};
 use crate::sched::learning::{lower_priority, start_model, Carried, LearningThread, LiveModel};
 use crate::sched::model_slot::ModelSlot;
 use crate::sched::record::dir::{DirConfig, DirRecorder};
 use crate::sched::record::{CsvRecorder, RecordCounters, Recorder};
 use crate::sched::samples;
-use crate::sched::stats::{self, Sources};
+use crate::sched::stats::{self, GuardStats, Sources};
 use crate::sched::stats_server;
 #[cfg(feature = "debug-torn")]
 use crate::sched::supervisor::inject::FailPlan;
@@ -251,7 +251,7 @@ fn start_workers(
         learn_dropped: learn_dropped.clone(),
         guard: guard_stats.clone(),
         record: record_counters.clone(),
-        watch: watch_shared.clone(),
+        watch: watch_shared.as_ref().map(|w| lock(w).stats.clone()),
     };
 
     // The control server: a new socket and handler on each (re)start.

@@ -35,6 +35,30 @@ pub fn read(cpu_stats: &MapHandle) -> Result<Status> {
     Ok(Status::from_cpus(&cpus))
 }
 
+/// The guard's figures for the statistics.
+#[derive(Debug, Clone, Default)]
+pub struct GuardStats {
+    pub mode: String,
+    pub pairs: u64,
+    pub suspensions: u64,
+    pub resumes: u64,
+    pub model_p99_us: f64,
+    pub fallback_p99_us: f64,
+    pub p: f64,
+    pub last_verdict: String,
+}
+
+/// The watcher's figures for the statistics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WatchStats {
+    pub stage: String,
+    pub installed: u64,
+    pub kept: u64,
+    pub rolled_back: u64,
+    pub rejected: u64,
+    pub last_verdict: String,
+}
+
 /// Where the scheduler's own figures live, shared by the threads that keep
 /// them and the two readers that report them (the control socket's
 /// `status` and the scx_stats answer in the run loop).
@@ -46,11 +70,11 @@ pub struct Sources {
     /// Samples the learner's queue could not take.
     pub learn_dropped: Arc<AtomicU64>,
     /// The guard's figures, when it runs.
-    pub guard: Option<Arc<Mutex<super::guard::GuardStats>>>,
+    pub guard: Option<Arc<Mutex<GuardStats>>>,
     /// What the recorder wrote (zeros when not recording).
     pub record: Arc<super::record::RecordCounters>,
     /// The model watcher's figures, when it runs.
-    pub watch: Option<Arc<Mutex<super::watch::Shared>>>,
+    pub watch: Option<Arc<Mutex<WatchStats>>>,
 }
 
 impl Sources {
@@ -71,7 +95,7 @@ impl Sources {
         m.record_files_deleted = self.record.files_deleted.load(Ordering::Relaxed);
         match &self.watch {
             Some(w) => {
-                let w = lock(w).stats.clone();
+                let w = lock(w).clone();
                 m.watch_stage = w.stage;
                 m.watch_installed = w.installed;
                 m.watch_kept = w.kept;
@@ -100,7 +124,7 @@ pub fn collect(
     mut st: Status,
     installed_generation: u64,
     learn: &LearnFigures<'_>,
-    guard: Option<&super::guard::GuardStats>,
+    guard: Option<&GuardStats>,
 ) -> Status {
     let m = &mut st.metrics;
     match guard {

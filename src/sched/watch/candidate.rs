@@ -4,12 +4,12 @@
 //! against tract), and its `NAME.status.json`, where each stage is written
 //! for the publisher to read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -137,69 +137,124 @@ fn check_owner(path: &Path, md: &std::fs::Metadata) -> Result<()> {
     Ok(())
 }
 
-/// The next file to try: the oldest `*.onnx` (by modification time) whose
-/// status file does not already hold a final stage for the same contents,
-/// and which is not the model live now (`live_sha256`). Hidden files are
-/// skipped (a publisher writes `.NAME.onnx` and renames it).
-pub fn next(dir: &Path, live_sha256: Option<&str>) -> Result<Option<Candidate>> {
-    let mut found = Vec::new();
-    for ent in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let ent = ent.with_context(|| format!("reading {}", dir.display()))?;
-        let name = ent.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') || !name.ends_with(".onnx") {
-            continue;
+/// What identifies a file's contents without reading it: its inode, size
+/// and modification time, and its status file's modification time (a
+/// status file removed or rewritten makes the file undecided again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    len: u64,
+    modified: SystemTime,
+    status_modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path, md: &std::fs::Metadata) -> Self {
+        Self {
+            ino: md.ino(),
+            len: md.len(),
+            modified: md.modified().unwrap_or(UNIX_EPOCH),
+            status_modified: std::fs::metadata(status_path(path))
+                .and_then(|m| m.modified())
+                .ok(),
         }
-        let md = match ent.metadata() {
-            Ok(md) if md.is_file() => md,
-            _ => continue,
-        };
-        found.push((md.modified().unwrap_or(UNIX_EPOCH), ent.path()));
     }
-    found.sort();
-    for (_, path) in found {
-        let md = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
-        let old: Option<FileStatus> = std::fs::read_to_string(status_path(&path))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let mut status = FileStatus {
-            file: path.display().to_string(),
-            ..Default::default()
-        };
-        // Too large to read: refused on size alone, once per size.
-        if md.len() > MAX_BYTES {
-            let why = format!("{} bytes, more than the {MAX_BYTES} allowed", md.len());
-            if old
-                .as_ref()
-                .is_some_and(|o| o.is_final() && o.reason == why)
-            {
+}
+
+/// Finds the next candidate in a watched directory. Files found decided
+/// are remembered by their [`Stamp`], so a poll reads and hashes only
+/// files that are new or changed.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    decided: HashMap<PathBuf, Stamp>,
+    /// Files read and hashed so far.
+    pub hashed: u64,
+}
+
+impl Scanner {
+    /// Pass over `path` until it or its status file changes (a file whose
+    /// status cannot be written).
+    pub fn skip(&mut self, path: &Path) {
+        if let Ok(md) = std::fs::metadata(path) {
+            self.decided
+                .insert(path.to_path_buf(), Stamp::of(path, &md));
+        }
+    }
+
+    /// The next file to try: the oldest `*.onnx` (by modification time)
+    /// whose status file does not already hold a final stage for the same
+    /// contents. Hidden files are skipped (a publisher writes `.NAME.onnx`
+    /// and renames it).
+    pub fn next(&mut self, dir: &Path) -> Result<Option<Candidate>> {
+        let mut found = Vec::new();
+        for ent in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let ent = ent.with_context(|| format!("reading {}", dir.display()))?;
+            let name = ent.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') || !name.ends_with(".onnx") {
                 continue;
             }
-            status.enter("rejected", why);
+            let md = match ent.metadata() {
+                Ok(md) if md.is_file() => md,
+                _ => continue,
+            };
+            found.push((md.modified().unwrap_or(UNIX_EPOCH), ent.path()));
+        }
+        found.sort();
+        self.decided
+            .retain(|p, _| found.iter().any(|(_, f)| f == p));
+        for (_, path) in found {
+            let md =
+                std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            let stamp = Stamp::of(&path, &md);
+            if self.decided.get(&path) == Some(&stamp) {
+                continue;
+            }
+            let old: Option<FileStatus> = std::fs::read_to_string(status_path(&path))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            let mut status = FileStatus {
+                file: path.display().to_string(),
+                ..Default::default()
+            };
+            // Too large to read: refused on size alone, once per size.
+            if md.len() > MAX_BYTES {
+                let why = format!("{} bytes, more than the {MAX_BYTES} allowed", md.len());
+                if old
+                    .as_ref()
+                    .is_some_and(|o| o.is_final() && o.reason == why)
+                {
+                    self.decided.insert(path, stamp);
+                    continue;
+                }
+                status.enter("rejected", why);
+                return Ok(Some(Candidate {
+                    path,
+                    bytes: Vec::new(),
+                    status,
+                }));
+            }
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            self.hashed += 1;
+            let sha = sha256_hex(&bytes);
+            if old
+                .as_ref()
+                .is_some_and(|o| o.sha256 == sha && o.is_final())
+            {
+                self.decided.insert(path, stamp);
+                continue;
+            }
+            status.sha256 = sha;
+            status.enter("verifying", "");
             return Ok(Some(Candidate {
                 path,
-                bytes: Vec::new(),
+                bytes,
                 status,
             }));
         }
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let sha = sha256_hex(&bytes);
-        if old
-            .as_ref()
-            .is_some_and(|o| o.sha256 == sha && o.is_final())
-            || live_sha256 == Some(sha.as_str())
-        {
-            continue;
-        }
-        status.sha256 = sha;
-        status.enter("verifying", "");
-        return Ok(Some(Candidate {
-            path,
-            bytes,
-            status,
-        }));
+        Ok(None)
     }
-    Ok(None)
 }
 
 /// Why [`check`] gave up without a verdict.
@@ -329,22 +384,54 @@ mod tests {
         std::fs::write(d.join("b.onnx"), b"second").unwrap();
         std::fs::write(d.join(".c.onnx"), b"being written").unwrap();
         std::fs::write(d.join("notes.txt"), b"x").unwrap();
-        let c = next(&d, None).unwrap().unwrap();
+        let mut scan = Scanner::default();
+        let c = scan.next(&d).unwrap().unwrap();
         assert!(c.path.ends_with("a.onnx"));
         assert_eq!(c.status.sha256, sha256_hex(b"first"));
         assert_eq!(c.status.stage, "verifying");
 
-        // Decided: skipped while its contents are the same.
+        // Decided: skipped while its contents are the same, and read once
+        // to find that out, not at every poll.
         let mut done = c.clone();
         done.status.enter("rejected", "test");
         done.write_status().unwrap();
-        assert!(next(&d, None).unwrap().unwrap().path.ends_with("b.onnx"));
-        // The live model's contents are skipped too.
-        assert!(next(&d, Some(&sha256_hex(b"second"))).unwrap().is_none());
+        let mut decided_b = scan.next(&d).unwrap().unwrap();
+        assert!(decided_b.path.ends_with("b.onnx"));
+        decided_b.status.enter("kept", "test");
+        decided_b.write_status().unwrap();
+        let hashed = scan.hashed;
+        assert!(scan.next(&d).unwrap().is_none());
+        // b is read once more to find it decided; a was found so above.
+        assert_eq!(scan.hashed, hashed + 1);
+        for _ in 0..3 {
+            assert!(scan.next(&d).unwrap().is_none());
+        }
+        assert_eq!(scan.hashed, hashed + 1, "decided files are not read again");
+
         // New contents under the same name: a new candidate.
+        std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(d.join("a.onnx"), b"first, again").unwrap();
-        let again = next(&d, Some(&sha256_hex(b"second"))).unwrap().unwrap();
+        let again = scan.next(&d).unwrap().unwrap();
         assert!(again.path.ends_with("a.onnx"));
+        // A status file removed: the file is tried again.
+        std::fs::remove_file(status_path(&d.join("b.onnx"))).unwrap();
+        std::fs::remove_file(d.join("a.onnx")).unwrap();
+        assert!(scan.next(&d).unwrap().unwrap().path.ends_with("b.onnx"));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_skipped_file_waits_until_it_changes() {
+        let d = tmpdir("skip");
+        let p = d.join("m.onnx");
+        std::fs::write(&p, b"model").unwrap();
+        let mut scan = Scanner::default();
+        scan.skip(&p);
+        assert!(scan.next(&d).unwrap().is_none());
+        assert_eq!(scan.hashed, 0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&p, b"model, changed").unwrap();
+        assert!(scan.next(&d).unwrap().unwrap().path.ends_with("m.onnx"));
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -356,7 +443,7 @@ mod tests {
         let p = d.join("m.onnx");
         std::fs::write(&p, &model).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let mut c = next(&d, None).unwrap().unwrap();
+        let mut c = Scanner::default().next(&d).unwrap().unwrap();
         let err = check(&mut c, &AtomicBool::new(false))
             .unwrap_err()
             .to_string();
@@ -377,7 +464,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(&p, b"not onnx").unwrap();
-        let mut c = next(&d, None).unwrap().unwrap();
+        let mut c = Scanner::default().next(&d).unwrap().unwrap();
         let err = format!("{:#}", check(&mut c, &AtomicBool::new(false)).unwrap_err());
         assert!(err.contains("is not the report's"), "{err}");
         std::fs::remove_file(d.join("m.report.json")).unwrap();

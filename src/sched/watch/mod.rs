@@ -26,7 +26,7 @@ use log::{info, warn};
 
 use crate::sched::learning::{Carried, LiveModel};
 use crate::sched::model_slot::ModelSlot;
-use crate::sched::stats;
+use crate::sched::stats::{self, WatchStats};
 use crate::sched::supervisor::lock;
 use arbor_learn::cost::Confusion;
 use arbor_learn::generations::{Lineage, Store};
@@ -53,17 +53,6 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// The watcher's figures for the statistics.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WatchStats {
-    pub stage: String,
-    pub installed: u64,
-    pub kept: u64,
-    pub rolled_back: u64,
-    pub rejected: u64,
-    pub last_verdict: String,
-}
-
 /// A model live in its canary window.
 struct Canary {
     file: Candidate,
@@ -84,7 +73,9 @@ struct Canary {
 /// What outlives the watcher thread and the scheduler instance.
 #[derive(Default)]
 pub struct Shared {
-    pub stats: WatchStats,
+    /// The figures the statistics read (their own lock: a reader never
+    /// waits for the watcher's state).
+    pub stats: Arc<Mutex<WatchStats>>,
     canary: Option<Canary>,
 }
 
@@ -124,15 +115,16 @@ fn finish(shared: &Mutex<Shared>, file: &mut Candidate, stage: &str, reason: Str
     }
     let name = file.path.display().to_string();
     info!("model-watch: {name}: {stage}: {reason}");
-    let mut s = lock(shared);
+    let stats = lock(shared).stats.clone();
+    let mut s = lock(&stats);
     match stage {
-        "kept" => s.stats.kept += 1,
-        "rolled-back" => s.stats.rolled_back += 1,
-        "rejected" => s.stats.rejected += 1,
+        "kept" => s.kept += 1,
+        "rolled-back" => s.rolled_back += 1,
+        "rejected" => s.rejected += 1,
         _ => {}
     }
-    s.stats.last_verdict = format!("{name}: {stage}: {reason}");
-    s.stats.stage = "idle".into();
+    s.last_verdict = format!("{name}: {stage}: {reason}");
+    s.stage = "idle".into();
 }
 
 /// Called when the scheduler instance ended (a restart the kernel asked
@@ -162,6 +154,7 @@ pub struct Watcher {
     cpu_stats: MapHandle,
     store: Store,
     shared: Arc<Mutex<Shared>>,
+    scanner: candidate::Scanner,
     in_shadow: Option<InShadow>,
     /// Readings of the counters, one per poll, over the last canary length
     /// of the live generation `history_generation`.
@@ -182,7 +175,7 @@ impl Watcher {
     ) -> Result<Self> {
         shadow.clear()?;
         {
-            let mut s = lock(&shared);
+            let s = lock(&shared);
             match &s.canary {
                 // A watcher restarted in a canary window walks the previous
                 // generation in shadow again.
@@ -192,7 +185,7 @@ impl Watcher {
                     }
                 }
                 Some(_) => {}
-                None => s.stats.stage = "idle".into(),
+                None => lock(&s.stats).stage = "idle".into(),
             }
         }
         Ok(Self {
@@ -202,6 +195,7 @@ impl Watcher {
             cpu_stats,
             store,
             shared,
+            scanner: candidate::Scanner::default(),
             in_shadow: None,
             history: VecDeque::new(),
             history_generation: 0,
@@ -222,7 +216,8 @@ impl Watcher {
     }
 
     fn set_stage(&self, stage: &str) {
-        lock(&self.shared).stats.stage = stage.into();
+        let stats = lock(&self.shared).stats.clone();
+        lock(&stats).stage = stage.into();
     }
 
     fn step(&mut self, stop: &AtomicBool) -> Result<()> {
@@ -262,7 +257,7 @@ impl Watcher {
         if span < self.cfg.canary {
             return Ok(());
         }
-        let Some(mut file) = candidate::next(&self.cfg.dir, None)? else {
+        let Some(mut file) = self.scanner.next(&self.cfg.dir)? else {
             return Ok(());
         };
         if file.status.is_final() {
@@ -271,8 +266,18 @@ impl Watcher {
             finish(&self.shared, &mut file, "rejected", why);
             return Ok(());
         }
+        // Without a status file nobody learns the outcome and a restart
+        // would try the file again: passed over (not an error that ends
+        // the watcher) until the file or its status file changes.
+        if let Err(e) = file.write_status() {
+            warn!(
+                "model-watch: {}: passed over until it changes: {e:#}",
+                file.path.display()
+            );
+            self.scanner.skip(&file.path);
+            return Ok(());
+        }
         self.set_stage("verifying");
-        file.write_status()?;
         let ensemble = match candidate::check(&mut file, stop) {
             Ok(e) => e,
             // No verdict: the file is taken up again at the next start.
@@ -295,7 +300,9 @@ impl Watcher {
                 done.generation, self.cfg.shadow, self.cfg.limits.min_bursts
             ),
         );
-        file.write_status()?;
+        if let Err(e) = file.write_status() {
+            warn!("model-watch: {e:#}");
+        }
         info!(
             "model-watch: {}: {}",
             file.path.display(),
@@ -410,15 +417,20 @@ impl Watcher {
                 done.generation, previous.generation, self.cfg.canary, self.cfg.limits.min_bursts
             ),
         );
-        file.write_status()?;
+        if let Err(e) = file.write_status() {
+            warn!("model-watch: {e:#}");
+        }
         info!(
             "model-watch: {}: {}",
             file.path.display(),
             file.status.reason
         );
         let mut s = lock(&self.shared);
-        s.stats.installed += 1;
-        s.stats.stage = "canary".into();
+        {
+            let mut st = lock(&s.stats);
+            st.installed += 1;
+            st.stage = "canary".into();
+        }
         s.canary = Some(Canary {
             file,
             previous,
