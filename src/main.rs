@@ -138,8 +138,8 @@ fn real_main(cli: Cli) -> Result<()> {
     logging::init(cli.sched.verbose)?;
     match cli.command {
         None => match cli.sched.monitor {
-            Some(secs) => sched::monitor(secs),
-            None => sched::run(&cli.sched),
+            Some(secs) => sched::loader::monitor(secs),
+            None => sched::loader::run(&cli.sched),
         },
         Some(Command::Model(cmd)) => model_cli::run(cmd),
         Some(Command::Schema) => {

@@ -26,8 +26,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-pub use loader::{monitor, run};
-
 /// The model used when neither --model nor --no-model is given.
 pub const EMBEDDED_MODEL: Option<&[u8]> = Some(include_bytes!("../../models/default.onnx"));
 

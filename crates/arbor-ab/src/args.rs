@@ -466,7 +466,7 @@ impl AbArgs {
                 "--groups, --fds and --loops must be > 0"
             );
         }
-        let sh = self.shared(crate::run::nr_cpus());
+        let sh = self.shared(crate::env::nr_cpus());
         if self.workloads().contains(&WorkloadKind::Requests) {
             self.family.requests(&sh).validate()?;
         }

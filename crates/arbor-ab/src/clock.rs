@@ -1,7 +1,8 @@
 //! Clocks and CPU burns shared by the workloads: the monotonic clock, the
 //! calling thread's own CPU clock (`CLOCK_THREAD_CPUTIME_ID`, which is the
 //! kernel's `se.sum_exec_runtime` of the thread), absolute sleeps, bursts
-//! of the thread's own CPU time and its kernel thread id.
+//! of the thread's own CPU time, its kernel thread id and its scheduling
+//! policy.
 
 /// CLOCK_MONOTONIC, ns.
 pub fn mono_ns() -> u64 {
@@ -76,6 +77,18 @@ pub fn burn_cpu(ns: u64) -> u64 {
 pub fn gettid() -> u32 {
     // SAFETY: gettid cannot fail.
     unsafe { libc::gettid() as u32 }
+}
+
+/// Make the calling thread SCHED_OTHER (nice unchanged): an RT waker would
+/// bypass sched_ext entirely and measure nothing.
+pub fn ensure_sched_other() {
+    let p = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 = calling thread; valid param.
+    unsafe {
+        if libc::sched_getscheduler(0) != libc::SCHED_OTHER {
+            libc::sched_setscheduler(0, libc::SCHED_OTHER, &p);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,13 @@ use anyhow::Result;
 use crate::bpfstats;
 use crate::sysfs::{self, ScxSysfs};
 
+/// The CPUs this process may use (what sizes the workloads by default).
+pub fn nr_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 /// The scheduler of the arbor arms: the `scx_arbor` binary beside this one
 /// (else on PATH).
 pub const SCHEDULER: &str = "scx_arbor";

@@ -48,7 +48,7 @@ impl<'scope> Hogs<'scope> {
                 .name("ab-hog".into())
                 .stack_size(256 * 1024)
                 .spawn_scoped(s, move || {
-                    crate::latency::ensure_sched_other();
+                    crate::clock::ensure_sched_other();
                     let mut st = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1);
                     let mut units = 0u64;
                     let mut meter: Option<ThreadMeter> = None;

@@ -14,7 +14,7 @@
 
 use super::rundelay::{RunDelay, ThreadMeter};
 use super::stats::quantile_sorted;
-use crate::clock::{sleep_until_ns, tight_timer_slack};
+use crate::clock::{ensure_sched_other, sleep_until_ns, tight_timer_slack};
 use crate::hogs::Hogs;
 use crate::phase::{flag, Phase};
 use anyhow::{anyhow, Result};
@@ -166,18 +166,6 @@ pub fn histogram(samples_ns: &[u64]) -> Vec<Bucket> {
 
 pub use crate::clock::mono_ns;
 pub use crate::hogs::work_unit;
-
-/// Make the calling thread SCHED_OTHER (nice unchanged): an RT waker would
-/// bypass sched_ext entirely and measure nothing.
-pub fn ensure_sched_other() {
-    let p = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 = calling thread; valid param.
-    unsafe {
-        if libc::sched_getscheduler(0) != libc::SCHED_OTHER {
-            libc::sched_setscheduler(0, libc::SCHED_OTHER, &p);
-        }
-    }
-}
 
 /// Run the latency mix: `warmup` unmeasured, then `duration` measured.
 /// Returns early (with what was measured) when `stop` is set.

@@ -54,8 +54,9 @@ pub use arms::{
     heuristic_args, learn_args, no_model_args, oracle_args, Arm, ExternalArm, BASELINE, DEFAULT,
     HEURISTIC, LEARN, NOMODEL, ORACLE,
 };
+pub use env::nr_cpus;
 pub use env::{AbEnv, OPS_PREFIX, PROG_PREFIX, SCHEDULER, SCHED_PREFIX_ARGS, STATS_SOCKET};
 pub use order::schedule;
 pub use round::bpf_ns_per_decision;
-pub use run::{nr_cpus, run, run_with, AbOutput};
+pub use run::{run, run_with, AbOutput};
 pub use summary::summarize;

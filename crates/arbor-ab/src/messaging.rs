@@ -135,7 +135,7 @@ pub fn iteration(cfg: &MessagingConfig) -> Result<(Duration, RunDelay)> {
                         .name("ab-recv".into())
                         .stack_size(128 * 1024)
                         .spawn_scoped(s, move || -> ThreadOut {
-                            super::latency::ensure_sched_other();
+                            crate::clock::ensure_sched_other();
                             barrier.wait();
                             let m = ThreadMeter::start();
                             read_bytes(rfd, per_receiver)?;
@@ -151,7 +151,7 @@ pub fn iteration(cfg: &MessagingConfig) -> Result<(Duration, RunDelay)> {
                         .name("ab-send".into())
                         .stack_size(128 * 1024)
                         .spawn_scoped(s, move || -> ThreadOut {
-                            super::latency::ensure_sched_other();
+                            crate::clock::ensure_sched_other();
                             let data = [0x5au8; MSG_SIZE];
                             barrier.wait();
                             let m = ThreadMeter::start();

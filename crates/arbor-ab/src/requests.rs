@@ -37,9 +37,10 @@ use anyhow::{anyhow, ensure, Result};
 use arbor_util::rng::SplitMix64;
 use serde::Serialize;
 
+use crate::clock::ensure_sched_other;
 use crate::clock::{burn_cpu, gettid, mono_ns, sleep_until_ns, thread_cpu_ns, tight_timer_slack};
 use crate::hogs::{per_s, Hogs};
-use crate::latency::{ensure_sched_other, summarize, LatencySummary};
+use crate::latency::{summarize, LatencySummary};
 use crate::oracle::{self, Allowance, Oracle, OracleReport};
 use crate::phase::Phase;
 use crate::rundelay::{RunDelay, SchedStat, ThreadMeter};

@@ -192,19 +192,19 @@ pub(crate) fn run_arm_round(
                 });
             }
             WorkloadKind::Requests => {
-                let cfg = args.family.requests(&args.shared(crate::run::nr_cpus()));
+                let cfg = args.family.requests(&args.shared(crate::env::nr_cpus()));
                 let r = requests::run(&cfg, warmup, duration, &Oracle::open()?, stop, &mut upd)?;
                 rec.metrics.extend(named(r.metrics()));
                 rec.requests = Some(requests::RequestsJson::new(&cfg, &r));
             }
             WorkloadKind::Fanout => {
-                let cfg = args.family.fanout(&args.shared(crate::run::nr_cpus()));
+                let cfg = args.family.fanout(&args.shared(crate::env::nr_cpus()));
                 let r = fanout::run(&cfg, warmup, duration, &Oracle::open()?, stop, &mut upd)?;
                 rec.metrics.extend(named(r.metrics(&cfg)));
                 rec.fanout = Some(fanout::FanoutJson::new(&cfg, &r));
             }
             WorkloadKind::Phases => {
-                let cfg = args.family.phases(&args.shared(crate::run::nr_cpus()));
+                let cfg = args.family.phases(&args.shared(crate::env::nr_cpus()));
                 let r = phases::run(&cfg, warmup, duration, &Oracle::open()?, stop, &mut upd)?;
                 rec.metrics.extend(named(r.metrics()));
                 rec.phases = Some(phases::PhasesJson::new(&cfg, &r));

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::args::AbArgs;
 use crate::arms::Arm;
-use crate::env::AbEnv;
+use crate::env::{nr_cpus, AbEnv};
 use crate::order::schedule;
 use crate::plot;
 use crate::progress::Progress;
@@ -48,12 +48,6 @@ pub struct AbOutput {
     pub metric_defs: &'static [crate::metrics::MetricDef],
     pub rounds: Vec<RoundRecord>,
     pub summary: Summary,
-}
-
-pub fn nr_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
 
 /// Run the comparison with the given environment; writes --json/--plot even

@@ -12,8 +12,9 @@
 //! workers, waits until all are done, and posts again (a closed loop):
 //! requests/s is the throughput. All threads are SCHED_OTHER.
 
-use super::latency::{ensure_sched_other, summarize, LatencySummary};
+use super::latency::{summarize, LatencySummary};
 use super::rundelay::{RunDelay, ThreadMeter};
+use crate::clock::ensure_sched_other;
 use crate::clock::{burn_cpu, mono_ns};
 use crate::phase::{flag, Phase};
 use anyhow::{anyhow, ensure, Result};
