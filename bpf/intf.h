@@ -278,6 +278,8 @@ struct arbor_cpu_stats {
 				  * only tasks bound to that CPU (a walk
 				  * past them for nothing) */
 	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
+	u64 smt_moves;		/* running tasks moved off a core whose other
+				 * CPU was busy to a wholly idle core */
 	u64 starved_runs;	/* tasks run out of deadline order past the wait bound */
 	u64 tick_decisions;	/* decisions at a tick, the burst past its class */
 	u64 waker_decisions;	/* decisions on whether a waker ends soon */

@@ -351,6 +351,27 @@ static bool requeue_preempted(struct task_struct *p, struct task_ctx *tctx,
 	return true;
 }
 
+/*
+ * @p used its slice up on @prev and dispatch declined to keep it there: its
+ * core's other CPU is busy and a whole core is idle (smt_contended()). It
+ * goes to a CPU of an idle core; if another CPU took that core meanwhile,
+ * it stays on @prev. Either way the CPU is kicked: the kernel leaves the
+ * follow-up to the scheduler (SCX_ENQ_LAST).
+ */
+static void move_off_smt_sibling(struct task_struct *p, struct task_ctx *tctx,
+				 struct arbor_cpu_stats *st, s32 prev,
+				 u64 enq_flags)
+{
+	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, SCX_PICK_IDLE_CORE);
+
+	if (cpu >= 0)
+		st->smt_moves++;
+	else
+		cpu = prev;
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns, enq_flags);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
 void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct arbor_cpu_stats *st = this_cpu_stats();
@@ -360,6 +381,8 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (!tctx || !st) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, DEFAULT_SLICE_NS, enq_flags);
+		if (enq_flags & SCX_ENQ_LAST)
+			scx_bpf_kick_cpu(prev, SCX_KICK_IDLE);
 		return;
 	}
 
@@ -367,6 +390,25 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 	if (is_pcpu_task(p)) {
 		enqueue_pcpu(p, tctx, st, enq_flags);
 		return;
+	}
+	if (enq_flags & SCX_ENQ_LAST) {
+		move_off_smt_sibling(p, tctx, st, prev, enq_flags);
+		return;
+	}
+
+	/*
+	 * With SMT, a task a waker preempted takes a wholly idle core, or
+	 * else waits behind the waker on its own CPU: the idle CPU the
+	 * kernel's search would give it next may be the other half of a
+	 * core that is running a hog.
+	 */
+	if (smt_enabled && !(enq_flags & SCX_ENQ_WAKEUP) &&
+	    p == (struct task_struct *)bpf_get_current_task_btf()) {
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, SCX_PICK_IDLE_CORE);
+		if (cpu >= 0)
+			goto direct;
+		if (requeue_preempted(p, tctx, st, enq_flags))
+			return;
 	}
 
 	/*
@@ -376,6 +418,7 @@ void BPF_STRUCT_OPS(arbor_enqueue, struct task_struct *p, u64 enq_flags)
 	cpu = idle_cpu_exists(p) ?
 		arbor_select_idle_enqueue(p, prev) : -1;
 	if (cpu >= 0) {
+direct:
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, tctx->slice_ns,
 				   enq_flags);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -398,7 +441,7 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct dsq_head mine, shared;
 	struct task_ctx *tctx = NULL;
-	bool prev_eligible;
+	bool prev_eligible, may_stay;
 
 	/*
 	 * prev used its slice up but is still runnable; the kernel asks before
@@ -425,10 +468,19 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 	 */
 	dsq_head(cpu_dsq(cpu), &mine);
 	dsq_head(llc_dsq(cpu), &shared);
+	/*
+	 * prev may stay unless its core's other CPU is busy while a whole
+	 * core is idle. Then this CPU runs what waits here, if anything, and
+	 * prev goes to ops.enqueue(), which moves it to that core (with
+	 * SCX_ENQ_LAST, set with SMT, when nothing else runs here:
+	 * move_off_smt_sibling()).
+	 */
+	may_stay = tctx && (is_pcpu_task(prev) || !smt_contended(prev, cpu));
 	if (tctx) {
 		prev_eligible = tctx->llc == NO_LLC ||
 				eligible(tctx->llc, tctx->vruntime);
-		if (!head_beats(&mine, tctx->deadline, prev_eligible) &&
+		if (may_stay &&
+		    !head_beats(&mine, tctx->deadline, prev_eligible) &&
 		    !head_beats(&shared, tctx->deadline, prev_eligible)) {
 			keep_running(cpu, prev, tctx);
 			return;
@@ -442,7 +494,7 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 
 	/* Nothing else to run: let prev go on with a fresh slice */
-	if (tctx)
+	if (may_stay)
 		keep_running(cpu, prev, tctx);
 }
 

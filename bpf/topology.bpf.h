@@ -20,6 +20,13 @@ const volatile u32 nr_llcs = 1;
 const volatile u32 cpu_llc[ARBOR_MAX_CPUS];
 
 /*
+ * Set by userspace before load: whether any core has more than one CPU
+ * (SMT), and for each CPU another CPU of its core (-1: none).
+ */
+const volatile bool smt_enabled;
+const volatile s32 cpu_sibling[ARBOR_MAX_CPUS];
+
+/*
  * Set by userspace before load: the CPUs of LLC l are
  * llc_cpus[llc_first[l] .. llc_first[l] + llc_nr_cpus[l]).
  */
@@ -127,6 +134,34 @@ static bool idle_cpu_exists(const struct task_struct *p)
 
 	scx_bpf_put_idle_cpumask(idle);
 	return any;
+}
+
+/*
+ * Whether a task running on @cpu would run faster elsewhere: the other CPU
+ * of @cpu's core is busy while a whole core that @p may use is idle (two
+ * hogs on one core's threads each run at a fraction of a core's speed).
+ * Never on a machine without SMT.
+ */
+static bool smt_contended(const struct task_struct *p, s32 cpu)
+{
+	const struct cpumask *idle;
+	bool contended;
+	s32 sibling;
+
+	if (!smt_enabled || cpu < 0 || cpu >= ARBOR_MAX_CPUS)
+		return false;
+	sibling = cpu_sibling[CPU_IDX(cpu)];
+	if (sibling < 0)
+		return false;
+	idle = scx_bpf_get_idle_cpumask();
+	contended = !bpf_cpumask_test_cpu(sibling, idle);
+	scx_bpf_put_idle_cpumask(idle);
+	if (!contended)
+		return false;
+	idle = scx_bpf_get_idle_smtmask();
+	contended = bpf_cpumask_intersects(idle, p->cpus_ptr);
+	scx_bpf_put_idle_cpumask(idle);
+	return contended;
 }
 
 /*

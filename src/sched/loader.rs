@@ -84,8 +84,16 @@ impl<'a> Scheduler<'a> {
         // ALLOW_QUEUED_WAKEUP: a wakeup aimed at another LLC is queued to that
         // CPU (the kernel's ttwu_queue) rather than taking its runqueue lock
         // from here. Both are 0 on a kernel that lacks them.
+        // ENQ_LAST, on SMT machines only: a task whose slice ends with
+        // nothing else to run comes to enqueue() when dispatch declines to
+        // keep it, to move off a busy core (bpf/main.bpf.c).
+        let llcs = LlcMap::of_system(nr_cpus)?;
+        info!("topology: {}", llcs.describe());
         let ops = skel.struct_ops.arbor_ops_mut();
         ops.flags = *compat::SCX_OPS_ENQ_MIGRATION_DISABLED | *compat::SCX_OPS_ALLOW_QUEUED_WAKEUP;
+        if llcs.smt() {
+            ops.flags |= *compat::SCX_OPS_ENQ_LAST;
+        }
         info!("scheduler flags: {:#x}", ops.flags);
         crate::sched::features::log_kernel_features(&|name| match name {
             "SCX_OPS_ENQ_MIGRATION_DISABLED" => *compat::SCX_OPS_ENQ_MIGRATION_DISABLED,
@@ -93,8 +101,6 @@ impl<'a> Scheduler<'a> {
             _ => 0,
         });
 
-        let llcs = LlcMap::of_system(nr_cpus)?;
-        info!("topology: {}", llcs.describe());
         // The sample ring's size, and the fill mark (a quarter) at which the
         // BPF side wakes the consumer, follow --sample-ring-kib.
         let ring = samples::ring_bytes(opts.sample_ring_kib, page_size())?;
@@ -117,6 +123,8 @@ impl<'a> Scheduler<'a> {
         rodata.llc_cpus[..llcs.llc_cpus.len()].copy_from_slice(&llcs.llc_cpus);
         rodata.llc_first[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_first);
         rodata.llc_nr_cpus[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_nr_cpus);
+        rodata.smt_enabled = llcs.smt();
+        rodata.cpu_sibling[..llcs.cpu_sibling.len()].copy_from_slice(&llcs.cpu_sibling);
         #[cfg(feature = "oracle")]
         {
             rodata.oracle_enabled = opts.oracle;

@@ -1,5 +1,6 @@
-//! The machine's last-level caches, as the BPF policy sees them: each CPU's
-//! LLC index and each LLC's CPUs (bpf/topology.bpf.h).
+//! The machine's last-level caches and SMT cores, as the BPF policy sees
+//! them: each CPU's LLC index, each LLC's CPUs and each CPU's core sibling
+//! (bpf/topology.bpf.h).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,9 @@ pub struct LlcMap {
     pub llc_first: Vec<u32>,
     /// How many CPUs each LLC has.
     pub llc_nr_cpus: Vec<u32>,
+    /// Another CPU of each CPU's core, -1 for none (no SMT, or a core
+    /// whose other CPUs are not present).
+    pub cpu_sibling: Vec<i32>,
 }
 
 impl LlcMap {
@@ -52,6 +56,7 @@ impl LlcMap {
             llc_cpus: Vec::with_capacity(cpus.len()),
             llc_first: Vec::with_capacity(by_llc.len()),
             llc_nr_cpus: Vec::with_capacity(by_llc.len()),
+            cpu_sibling: vec![-1; nr_cpu_ids],
         };
         for (index, mut members) in by_llc.into_values().enumerate() {
             members.sort_unstable();
@@ -64,6 +69,32 @@ impl LlcMap {
             map.llc_cpus.extend(members);
         }
         Ok(map)
+    }
+
+    /// Record the SMT cores: each a list of its CPUs. Each CPU's sibling is
+    /// the next CPU of its core (the first after the last), so on a core
+    /// of more than two CPUs every CPU still names a busy neighbour's
+    /// candidate.
+    pub fn set_cores(&mut self, cores: &[Vec<usize>]) -> Result<()> {
+        for core in cores {
+            for (i, &cpu) in core.iter().enumerate() {
+                if cpu >= self.cpu_sibling.len() {
+                    bail!(
+                        "CPU {cpu} is beyond the {} possible CPU ids",
+                        self.cpu_sibling.len()
+                    );
+                }
+                if core.len() > 1 {
+                    self.cpu_sibling[cpu] = core[(i + 1) % core.len()] as i32;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any CPU has a core sibling.
+    pub fn smt(&self) -> bool {
+        self.cpu_sibling.iter().any(|&s| s >= 0)
     }
 
     /// The running machine's LLCs, from scx_utils' topology (sysfs).
@@ -93,7 +124,14 @@ impl LlcMap {
             .values()
             .flat_map(|llc| llc.all_cpus.keys().map(move |&cpu| (cpu, llc.id)))
             .collect();
-        Self::new(nr_cpu_ids, &pairs)
+        let mut map = Self::new(nr_cpu_ids, &pairs)?;
+        let cores: Vec<Vec<usize>> = topo
+            .all_cores
+            .values()
+            .map(|core| core.cpus.keys().copied().collect())
+            .collect();
+        map.set_cores(&cores)?;
+        Ok(map)
     }
 
     pub fn nr_llcs(&self) -> usize {
@@ -109,7 +147,8 @@ impl LlcMap {
                 format!("[{}]", ranges(cpus))
             })
             .collect();
-        format!("{} LLCs: {}", self.nr_llcs(), groups.join(" "))
+        let smt = if self.smt() { ", SMT" } else { "" };
+        format!("{} LLCs: {}{smt}", self.nr_llcs(), groups.join(" "))
     }
 }
 
@@ -167,6 +206,24 @@ mod tests {
         assert_eq!(m.llc_first, vec![0, 3]);
         assert_eq!(m.llc_nr_cpus, vec![3, 2]);
         assert_eq!(m.describe(), "2 LLCs: [0,2,4] [1,3]");
+    }
+
+    #[test]
+    fn smt_siblings_name_another_cpu_of_the_core() {
+        // Linux numbers SMT siblings apart on x86: core k is {k, k + 4}.
+        let pairs: Vec<(usize, usize)> = (0..8).map(|c| (c, 0)).collect();
+        let mut m = LlcMap::new(8, &pairs).unwrap();
+        assert!(!m.smt());
+        m.set_cores(&[vec![0, 4], vec![1, 5], vec![2, 6], vec![3, 7]])
+            .unwrap();
+        assert_eq!(m.cpu_sibling, vec![4, 5, 6, 7, 0, 1, 2, 3]);
+        assert!(m.smt());
+        assert_eq!(m.describe(), "1 LLCs: [0-7], SMT");
+        // Cores of one CPU: no sibling; a core of four: a ring.
+        let mut m = LlcMap::new(6, &pairs[..6]).unwrap();
+        m.set_cores(&[vec![0], vec![1], vec![2, 3, 4, 5]]).unwrap();
+        assert_eq!(m.cpu_sibling, vec![-1, -1, 3, 4, 5, 2]);
+        assert!(m.set_cores(&[vec![0, 9]]).is_err());
     }
 
     #[test]

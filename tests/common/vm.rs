@@ -76,6 +76,8 @@ pub enum Shape {
     /// 8 vCPUs on 2 sockets of 4 cores: two LLCs, CPUs 0-3 and 4-7. Slow
     /// under TCG on 2 host cores: keep such scenarios short.
     TwoSockets,
+    /// 4 vCPUs on 2 cores of 2 SMT threads each (CPUs 0-1 and 2-3).
+    Smt,
 }
 
 impl Scenario {
@@ -146,8 +148,14 @@ impl Scenario {
             .arg("--out")
             .arg(&out)
             .arg("--quiet");
-        if self.shape == Shape::TwoSockets {
-            cmd.arg("--smp").arg("8,sockets=2,cores=4");
+        match self.shape {
+            Shape::Small => {}
+            Shape::TwoSockets => {
+                cmd.arg("--smp").arg("8,sockets=2,cores=4");
+            }
+            Shape::Smt => {
+                cmd.arg("--smp").arg("4,sockets=1,cores=2,threads=2");
+            }
         }
         for (k, v) in &self.args {
             cmd.arg("--arg").arg(format!("{k}={v}"));

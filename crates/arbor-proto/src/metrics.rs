@@ -35,6 +35,7 @@ define_metrics! {
         sibling_pulls: "Tasks an idle CPU pulled from the DSQ of another CPU of its LLC",
         sibling_pull_misses: "Pulls from another CPU's DSQ that found only tasks bound to that CPU",
         llc_steals: "Tasks an idle CPU pulled from another LLC's DSQ",
+        smt_moves: "Tasks whose slice ended on a core whose other CPU was busy, moved to a wholly idle core (SMT machines only)",
         starved_runs: "Tasks run out of deadline order after waiting past the wait bound: twice a round over their queue (its length times the fallback slice over the CPUs serving it), at least 100 ms, at most 1 s",
         ineligible_skips: "Picks that passed over an earlier deadline whose task had run ahead of its LLC's V (lag < 0): no queue head was eligible and an eligible task further down the LLC's queue ran",
         cpu_onlines: "CPUs of the topology read at load that came online (CPU hotplug)",
