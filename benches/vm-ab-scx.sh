@@ -23,9 +23,10 @@ cd "$root"
 export BPF_CLANG=${BPF_CLANG:-clang-19}
 target=${CARGO_TARGET_DIR:-$root/target}
 
-# The published schedulers measured, NAME=VERSION (scx_NAME on crates.io;
-# scx_utils 1.1.x, as scx_arbor's).
-PUBLISHED="bpfland=1.1.4 cosmos=1.1.7 lavd=1.1.4"
+. "$root/benches/published.sh"
+# The published schedulers measured (versions in benches/published.sh).
+PUBLISHED=
+for n in bpfland cosmos lavd; do PUBLISHED="$PUBLISHED $n=$(published_version $n)"; done
 
 rounds=5 duration=4 warmup=1 workload=latency,messaging,schbench smp=2
 bindir=$target/scx-published out=
@@ -53,18 +54,9 @@ done
 mkdir -p "$out" "$bindir"
 
 # Build what is missing, each at its pinned version.
-install() { # crate version
-	local have
-	have=$("$bindir/bin/$1" --version 2>/dev/null | awk '{ print $2 }' || true)
-	if [ "$have" != "$2" ]; then
-		echo "vm-ab-scx: building $1 $2 from crates.io (several minutes)" >&2
-		CARGO_TARGET_DIR=$bindir/target cargo install --quiet --locked --force \
-			--root "$bindir" "$1" --version "=$2"
-	fi
-}
 bins=() other=
 for nv in $PUBLISHED; do
-	install "scx_${nv%=*}" "${nv#*=}"
+	published_install "$bindir" "scx_${nv%=*}" "${nv#*=}"
 	bins+=(--bin "$bindir/bin/scx_${nv%=*}")
 	other="$other${other:+,}${nv%=*}:/usr/bin/scx_${nv%=*}"
 done

@@ -10,11 +10,16 @@
 #
 # Usage: benches/vm-baselines-grid.sh [--rounds N] [--duration S] [--cells LIST]
 #          [--out DIR] [--oracle-bin PATH] [--model FILE] [--guard]
+#          [--published LIST]
 #   --cells       comma-separated cell names (default: all, see CELLS below)
 #   --oracle-bin  an oracle build to use instead of building one
 #   --model       the model the model arm runs (and the oracle arm falls
 #                 back to) instead of the shipped one: an ONNX file
 #   --guard       one more arm, guarded: the model arm with --guard on
+#   --published   published sched_ext schedulers as more arms, by name
+#                 (e.g. cosmos,pandemonium): built from crates.io at the
+#                 versions pinned in benches/published.sh, into
+#                 target/scx-published, and run with their default options
 # Needs what tests/run-all.sh needs; builds scx_arbor (debug) twice, once
 # with --features oracle. One cell takes about (arms x rounds x workloads x
 # (warm-up + duration) + attach) seconds of VM time: ~5 min at the defaults.
@@ -29,6 +34,7 @@ cells_wanted=
 oracle_bin=
 model=
 guard=0
+published=
 out=${TMPDIR:-/tmp}/arbor-baselines-$(date -u +%Y%m%dT%H%M%S)
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -39,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--oracle-bin) oracle_bin=$2; shift 2 ;;
 	--model) model=$2; shift 2 ;;
 	--guard) guard=1; shift ;;
+	--published) published=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -72,11 +79,24 @@ if [ -n "$model" ]; then
 	cp "$model" "$out/model.onnx"
 	model_opts=(--file "$model:/models/grid.onnx" --arg sched_args=--model+/models/grid.onnx)
 fi
+other=
 if [ "$guard" = 1 ]; then
-	guarded=guarded:/usr/bin/scx_arbor+--guard+on
-	[ -n "$model" ] && guarded=$guarded+--model+/models/grid.onnx
-	model_opts+=(--arg other="$guarded")
+	other=guarded:/usr/bin/scx_arbor+--guard+on
+	[ -n "$model" ] && other=$other+--model+/models/grid.onnx
 fi
+published_bins=()
+if [ -n "$published" ]; then
+	. "$root/benches/published.sh"
+	pub_dir=${CARGO_TARGET_DIR:-$root/target}/scx-published
+	for name in ${published//,/ }; do
+		published_install "$pub_dir" "scx_$name" "$(published_version "$name")"
+		"$pub_dir/bin/scx_$name" --version >>"$out/build.txt"
+		published_bins+=(--bin "$pub_dir/bin/scx_$name")
+		other="$other${other:+,}$name:/usr/bin/scx_$name"
+	done
+fi
+[ -n "$other" ] && model_opts+=(--arg other="$other")
+nr_arms=$((5 + guard + ${#published_bins[@]} / 2))
 
 for cell in "${CELLS[@]}"; do
 	IFS='|' read -r name smp workloads extra <<<"$cell"
@@ -85,10 +105,11 @@ for cell in "${CELLS[@]}"; do
 	fi
 	echo "=== cell $name (smp $smp, $workloads, $extra) $(date -u +%H:%M:%S)"
 	cpus=${smp%%,*}
-	budget=$((rounds * (5 + guard) * (duration + 1 + 6) * $(echo "$workloads" | tr ',' '\n' | wc -l) + 240))
+	budget=$((rounds * nr_arms * (duration + 1 + 6) * $(echo "$workloads" | tr ',' '\n' | wc -l) + 240))
 	[ "$cpus" -gt 2 ] && budget=$((budget * 2))
 	rc=0
 	tests/vm/run.sh ab --bin target/debug/scx_arbor --bin "$bin_dir/scx_arbor_oracle" \
+		"${published_bins[@]}" \
 		--smp "$smp" --timeout "$budget" --out "$out/$name" --quiet \
 		--arg rounds="$rounds" --arg duration="$duration" --arg warmup=1 \
 		--arg workload="$workloads" --arg arms="$ARMS" \
