@@ -24,7 +24,7 @@ published_install() { # bindir crate version
 	have=$("$1/bin/$2" --version 2>/dev/null | awk '{ print $2 }' || true)
 	if [ "$have" != "$3" ]; then
 		echo "building $2 $3 from crates.io (several minutes)" >&2
-		CARGO_TARGET_DIR=$1/target cargo install --quiet --locked --force \
+		BPF_CLANG=${BPF_CLANG:-clang-19} CARGO_TARGET_DIR=$1/target cargo install --quiet --locked --force \
 			--root "$1" "$2" --version "=$3"
 	fi
 }
