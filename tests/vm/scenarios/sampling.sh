@@ -52,9 +52,11 @@ block csv_all cat /tmp/all.csv
 [ -n "${ARBOR_BUDGET:-}" ] || exit 0
 
 # Phase budget: the waker beside a storm of tiny bursts
+# secs spans the whole recording, attach to stop: samples are recorded
+# over all of it, not only while the workload runs.
+t0=$(awk '{ print $1 }' /proc/uptime)
 sched_start --no-model --record /tmp/b.csv --sample-budget "$ARBOR_BUDGET" ||
 	fail "scx_arbor did not attach"
-t0=$(awk '{ print $1 }' /proc/uptime)
 scx_arbor workload --secs "$secs" --wakers 1 --period-us "$period" \
 	--burst-us "$burst" --hogs 0 >/tmp/w2.json 2>"$LOGS/w2.err" &
 wpid=$!
@@ -69,9 +71,9 @@ sleep 1
 mark waker "pid=$wpid" "tids=$(waker_tids $wpid)"
 wait $wpid || fail "workload failed: $(cat "$LOGS/w2.err")"
 wait $hpid
-t1=$(awk '{ print $1 }' /proc/uptime)
 status status_budget
 sched_stop INT
+t1=$(awk '{ print $1 }' /proc/uptime)
 mark budget "rows=$(($(wc -l </tmp/b.csv) - 1))" "secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')" \
 	"nr_cpus=$(nproc)"
 block csv_budget cat /tmp/b.csv
