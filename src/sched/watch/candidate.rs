@@ -198,14 +198,12 @@ impl Scanner {
                 Ok(md) if md.is_file() => md,
                 _ => continue,
             };
-            found.push((md.modified().unwrap_or(UNIX_EPOCH), ent.path()));
+            found.push((md.modified().unwrap_or(UNIX_EPOCH), ent.path(), md));
         }
-        found.sort();
+        found.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         self.decided
-            .retain(|p, _| found.iter().any(|(_, f)| f == p));
-        for (_, path) in found {
-            let md =
-                std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            .retain(|p, _| found.iter().any(|(_, f, _)| f == p));
+        for (_, path, md) in found {
             let stamp = Stamp::of(&path, &md);
             if self.decided.get(&path) == Some(&stamp) {
                 continue;
