@@ -238,7 +238,52 @@ static bool rescue_starved(s32 cpu)
 	return true;
 }
 
-/* This CPU's LLC has nothing: pull from the other LLCs, nearest id first */
+/*
+ * prev used its slice up here and may go on; but if a nearby LLC has more
+ * tasks waiting per CPU than this one would with prev queued, by at least
+ * a task's worth after the move, this CPU takes the head of that LLC's
+ * queue instead and prev waits in its own LLC's queue. An idle CPU pulls
+ * from other LLCs (steal_remote()), but a busy one never looks: without
+ * this, 12 hogs released from LLC A of two 4-CPU LLCs stay 8 to 4, EEVDF's
+ * load balancer moves them towards 6 and 6 (docs/kernels.md). With q the
+ * queued tasks and c the online CPUs of an LLC (A the busier, B this one),
+ * the move is made while (q_A - 1) / c_A >= (q_B + 1) / c_B, so it never
+ * goes back: the same test from A's side then fails.
+ */
+static bool balance_llcs(s32 cpu)
+{
+	struct arbor_cpu_stats *st;
+	u32 llc = llc_of(cpu), i;
+	u64 q_b, c_b;
+
+	if (nr_llcs < 2 || llc >= ARBOR_MAX_LLCS)
+		return false;
+	q_b = scx_bpf_dsq_nr_queued(LLC_DSQ_BASE + llc);
+	c_b = READ_ONCE(llc_nr_online[LLC_IDX(llc)]);
+	bpf_for(i, 0, nr_llcs - 1) {
+		u32 other = llc_nearest(llc, i);
+		u64 q_a, c_a;
+
+		if (i >= ARBOR_BALANCE_SCAN || other >= ARBOR_MAX_LLCS)
+			break;
+		q_a = scx_bpf_dsq_nr_queued(LLC_DSQ_BASE + other);
+		c_a = READ_ONCE(llc_nr_online[LLC_IDX(other)]);
+		if (!q_a || !c_a || (q_a - 1) * c_b < (q_b + 1) * c_a)
+			continue;
+		if (scx_bpf_dsq_move_to_local(LLC_DSQ_BASE + other, 0)) {
+			st = this_cpu_stats();
+			if (st)
+				st->llc_balance_pulls++;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * This CPU's LLC has nothing: pull from the other LLCs, nearest first (the
+ * same node's before another node's, by the kernel's node distances)
+ */
 static bool steal_remote(s32 cpu)
 {
 	struct arbor_cpu_stats *st;
@@ -247,7 +292,7 @@ static bool steal_remote(s32 cpu)
 	bpf_for(i, 1, nr_llcs) {
 		if (i >= ARBOR_MAX_LLCS)
 			break;
-		if (scx_bpf_dsq_move_to_local(LLC_DSQ_BASE + (llc + i) % nr_llcs, 0)) {
+		if (scx_bpf_dsq_move_to_local(LLC_DSQ_BASE + llc_nearest(llc, i - 1), 0)) {
 			st = this_cpu_stats();
 			if (st)
 				st->llc_steals++;

@@ -154,11 +154,14 @@ enum arbor_limits {
  * bank credit by sleeping nor carry a debt forever.
  *
  * Wakeup preemption looks at most ARBOR_VICTIM_SCAN CPUs of the waking
- * task's LLC for a running task with a later deadline.
+ * task's LLC for a running task with a later deadline. A CPU whose task
+ * used its slice up compares its LLC's queue with those of the nearest
+ * ARBOR_BALANCE_SCAN other LLCs (dispatch.bpf.h, balance_llcs()).
  */
 enum arbor_policy {
 	ARBOR_LAG_FLOOR_US	= 4000,	/* one tick at HZ=250 */
 	ARBOR_VICTIM_SCAN	= 8,
+	ARBOR_BALANCE_SCAN	= 4,
 	ARBOR_MAX_CPUS		= 1024,	/* CPU ids the policy can address */
 	ARBOR_MAX_LLCS		= 256,	/* last-level caches (one DSQ each) */
 };
@@ -278,6 +281,9 @@ struct arbor_cpu_stats {
 				  * only tasks bound to that CPU (a walk
 				  * past them for nothing) */
 	u64 llc_steals;		/* tasks an idle CPU pulled from another LLC's DSQ */
+	u64 llc_balance_pulls;	/* tasks a busy CPU pulled from the DSQ of a
+				 * busier LLC instead of going on with its
+				 * task (which then queues in its own LLC) */
 	u64 smt_moves;		/* running tasks moved off a core whose other
 				 * CPU was busy to a wholly idle core */
 	u64 starved_runs;	/* tasks run out of deadline order past the wait bound */

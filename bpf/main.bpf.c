@@ -403,6 +403,12 @@ void BPF_STRUCT_OPS(arbor_dispatch, s32 cpu, struct task_struct *prev)
 	 * move_off_smt_sibling()).
 	 */
 	may_stay = tctx && (is_pcpu_task(prev) || !smt_contended(prev, cpu));
+	/*
+	 * Balance between LLCs at the end of a slice: take a task from a
+	 * busier LLC; prev then goes to ops.enqueue() and queues here.
+	 */
+	if (tctx && !is_pcpu_task(prev) && balance_llcs(cpu))
+		return;
 	if (tctx) {
 		prev_eligible = tctx->llc == NO_LLC ||
 				eligible(tctx->llc, tctx->vruntime);

@@ -35,6 +35,13 @@ const volatile u32 llc_first[ARBOR_MAX_LLCS];
 const volatile u32 llc_nr_cpus[ARBOR_MAX_LLCS];
 
 /*
+ * Set by userspace before load: each LLC's other LLCs, nearest first (NUMA
+ * distance, then index after it): those of LLC l are
+ * llc_order[l * (nr_llcs - 1) .. (l + 1) * (nr_llcs - 1)).
+ */
+const volatile u8 llc_order[ARBOR_MAX_LLCS * ARBOR_MAX_LLCS];
+
+/*
  * Array indices below are masked as well as checked: clang may merge the
  * checks into arithmetic the verifier cannot follow. ARBOR_MAX_CPUS and
  * ARBOR_MAX_LLCS are powers of two.
@@ -70,6 +77,14 @@ static s32 llc_cpu(u32 llc, u32 i)
 	if (idx >= ARBOR_MAX_CPUS)
 		return -1;
 	return llc_cpus[CPU_IDX(idx)];
+}
+
+/* The @i-th nearest other LLC of @llc, for i < nr_llcs - 1 */
+static u32 llc_nearest(u32 llc, u32 i)
+{
+	u32 idx = llc * (nr_llcs - 1) + i;
+
+	return llc_order[idx & (ARBOR_MAX_LLCS * ARBOR_MAX_LLCS - 1)];
 }
 
 static u64 llc_dsq(s32 cpu)

@@ -89,6 +89,12 @@ impl<'a> Scheduler<'a> {
         // keep it, to move off a busy core (bpf/main.bpf.c).
         let llcs = LlcMap::of_system(nr_cpus)?;
         info!("topology: {}", llcs.describe());
+        if llcs.by_distance() {
+            info!(
+                "topology: other LLCs by node distance: {}",
+                llcs.describe_order()
+            );
+        }
         let ops = skel.struct_ops.arbor_ops_mut();
         ops.flags = *compat::SCX_OPS_ENQ_MIGRATION_DISABLED | *compat::SCX_OPS_ALLOW_QUEUED_WAKEUP;
         if llcs.smt() {
@@ -123,6 +129,12 @@ impl<'a> Scheduler<'a> {
         rodata.llc_cpus[..llcs.llc_cpus.len()].copy_from_slice(&llcs.llc_cpus);
         rodata.llc_first[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_first);
         rodata.llc_nr_cpus[..llcs.nr_llcs()].copy_from_slice(&llcs.llc_nr_cpus);
+        let others = llcs.nr_llcs().saturating_sub(1);
+        for (l, order) in llcs.llc_order.iter().enumerate() {
+            for (i, &o) in order.iter().enumerate() {
+                rodata.llc_order[l * others + i] = o as u8;
+            }
+        }
         rodata.smt_enabled = llcs.smt();
         rodata.cpu_sibling[..llcs.cpu_sibling.len()].copy_from_slice(&llcs.cpu_sibling);
         #[cfg(feature = "oracle")]

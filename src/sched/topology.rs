@@ -1,6 +1,6 @@
 //! The machine's last-level caches and SMT cores, as the BPF policy sees
-//! them: each CPU's LLC index, each LLC's CPUs and each CPU's core sibling
-//! (bpf/topology.bpf.h).
+//! them: each CPU's LLC index, each LLC's CPUs, each LLC's others nearest
+//! first and each CPU's core sibling (bpf/topology.bpf.h).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +23,11 @@ pub struct LlcMap {
     /// Another CPU of each CPU's core, -1 for none (no SMT, or a core
     /// whose other CPUs are not present).
     pub cpu_sibling: Vec<i32>,
+    /// For each LLC, the other LLCs nearest first: by the NUMA distance
+    /// of their nodes, then by index after this one (l+1, l+2, ... modulo
+    /// the count). An idle CPU whose LLC has nothing to run looks into
+    /// the other LLCs' queues in this order.
+    pub llc_order: Vec<Vec<u32>>,
 }
 
 impl LlcMap {
@@ -57,6 +62,7 @@ impl LlcMap {
             llc_first: Vec::with_capacity(by_llc.len()),
             llc_nr_cpus: Vec::with_capacity(by_llc.len()),
             cpu_sibling: vec![-1; nr_cpu_ids],
+            llc_order: Vec::new(),
         };
         for (index, mut members) in by_llc.into_values().enumerate() {
             members.sort_unstable();
@@ -68,7 +74,48 @@ impl LlcMap {
             }
             map.llc_cpus.extend(members);
         }
+        map.set_distances(&vec![0; map.nr_llcs()], |_, _| 0);
         Ok(map)
+    }
+
+    /// Order each LLC's others by distance: `llc_node[l]` is LLC l's NUMA
+    /// node, `distance(a, b)` the distance from node a to node b (the
+    /// kernel's node distance table). Ties, and a machine of one node,
+    /// keep index order after the LLC itself.
+    pub fn set_distances(&mut self, llc_node: &[usize], distance: impl Fn(usize, usize) -> usize) {
+        let n = self.nr_llcs();
+        self.llc_order = (0..n)
+            .map(|l| {
+                let mut others: Vec<u32> = (1..n).map(|i| ((l + i) % n) as u32).collect();
+                // A stable sort: equal distances stay in index order.
+                others.sort_by_key(|&o| distance(llc_node[l], llc_node[o as usize]));
+                others
+            })
+            .collect();
+    }
+
+    /// Whether some LLC's nearest others are not simply the next indices
+    /// (more than one NUMA node with LLCs at different distances).
+    pub fn by_distance(&self) -> bool {
+        let n = self.nr_llcs();
+        self.llc_order.iter().enumerate().any(|(l, o)| {
+            o.iter()
+                .enumerate()
+                .any(|(i, &x)| x as usize != (l + i + 1) % n)
+        })
+    }
+
+    /// The order as one line for the log: `0: 1 2 3 | 1: 0 3 2 | ...`.
+    pub fn describe_order(&self) -> String {
+        self.llc_order
+            .iter()
+            .enumerate()
+            .map(|(l, o)| {
+                let o: Vec<String> = o.iter().map(u32::to_string).collect();
+                format!("{l}: {}", o.join(" "))
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 
     /// Record the SMT cores: each a list of its CPUs. Each CPU's sibling is
@@ -125,6 +172,23 @@ impl LlcMap {
             .flat_map(|llc| llc.all_cpus.keys().map(move |&cpu| (cpu, llc.id)))
             .collect();
         let mut map = Self::new(nr_cpu_ids, &pairs)?;
+        // LLC indices follow ascending LLC ids (new() renumbers them so).
+        let mut llc_node: Vec<(usize, usize)> = topo
+            .all_llcs
+            .values()
+            .map(|llc| (llc.id, llc.node_id))
+            .collect();
+        llc_node.sort_unstable();
+        llc_node.dedup_by_key(|&mut (id, _)| id);
+        let llc_node: Vec<usize> = llc_node.into_iter().map(|(_, node)| node).collect();
+        if llc_node.len() == map.nr_llcs() {
+            map.set_distances(&llc_node, |a, b| {
+                topo.nodes
+                    .get(&a)
+                    .and_then(|n| n.distance.get(b).copied())
+                    .unwrap_or(if a == b { 10 } else { 20 })
+            });
+        }
         let cores: Vec<Vec<usize>> = topo
             .all_cores
             .values()
@@ -234,5 +298,42 @@ mod tests {
         let many: Vec<(usize, usize)> = (0..=MAX_LLCS as usize).map(|c| (c, c)).collect();
         let e = LlcMap::new(many.len(), &many).unwrap_err();
         assert!(format!("{e}").contains("last-level caches"), "{e}");
+    }
+
+    #[test]
+    fn remote_llcs_nearest_node_first() {
+        // Two LLCs per node on two nodes, numbered across the nodes (LLCs 0
+        // and 2 on node 0, 1 and 3 on node 1), as a two-socket machine
+        // with interleaved cache ids would be; the kernel's SLIT: 10 within
+        // a node, 21 across.
+        let pairs: Vec<(usize, usize)> = (0..8).map(|c| (c, c / 2)).collect();
+        let mut m = LlcMap::new(8, &pairs).unwrap();
+        // Without distances: index order after each LLC.
+        assert_eq!(
+            m.describe_order(),
+            "0: 1 2 3 | 1: 2 3 0 | 2: 3 0 1 | 3: 0 1 2"
+        );
+        assert!(!m.by_distance());
+        let slit = [[10, 21], [21, 10]];
+        m.set_distances(&[0, 1, 0, 1], |a, b| slit[a][b]);
+        assert_eq!(
+            m.llc_order,
+            vec![vec![2, 1, 3], vec![3, 2, 0], vec![0, 3, 1], vec![1, 0, 2]]
+        );
+        assert!(m.by_distance());
+        // Four nodes, node 0 nearer node 2 than node 1 (a ring): LLC 0 looks
+        // at 2, then 1 and 3 (equal, index order after 0).
+        let ring = [
+            [10, 30, 20, 30],
+            [30, 10, 30, 20],
+            [20, 30, 10, 30],
+            [30, 20, 30, 10],
+        ];
+        m.set_distances(&[0, 1, 2, 3], |a, b| ring[a][b]);
+        assert_eq!(m.llc_order[0], vec![2, 1, 3]);
+        assert_eq!(m.llc_order[1], vec![3, 2, 0]);
+        // One LLC: nothing to look into.
+        let one = LlcMap::new(2, &[(0, 0), (1, 0)]).unwrap();
+        assert_eq!(one.llc_order, vec![Vec::<u32>::new()]);
     }
 }

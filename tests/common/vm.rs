@@ -78,6 +78,10 @@ pub enum Shape {
     TwoSockets,
     /// 4 vCPUs on 2 cores of 2 SMT threads each (CPUs 0-1 and 2-3).
     Smt,
+    /// 4 vCPUs on 4 sockets of one core: four LLCs of one CPU, on 2 NUMA
+    /// nodes (CPUs 0 and 2 on node 0, 1 and 3 on node 1; distances 10
+    /// within a node, 20 across): the cheap many-LLC shape under TCG.
+    FourLlcsTwoNodes,
 }
 
 impl Scenario {
@@ -155,6 +159,10 @@ impl Scenario {
             }
             Shape::Smt => {
                 cmd.arg("--smp").arg("4,sockets=1,cores=2,threads=2");
+            }
+            Shape::FourLlcsTwoNodes => {
+                cmd.arg("--smp").arg("4,sockets=4,cores=1");
+                cmd.arg("--nodes").arg("2");
             }
         }
         for (k, v) in &self.args {

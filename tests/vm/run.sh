@@ -3,7 +3,8 @@
 # one guest scenario. The serial console log is the result.
 #
 # Usage: run.sh SCENARIO [--bin PATH] [--timeout SECS] [--arg KEY=VALUE ...]
-#               [--file SRC:DEST ...] [--out DIR] [--smp SPEC] [--quiet]
+#               [--file SRC:DEST ...] [--out DIR] [--smp SPEC] [--nodes N]
+#               [--quiet]
 #   SCENARIO   a name in tests/vm/scenarios/ (NAME.sh) or a path to a script
 #   --bin      the scheduler binary (default: $ARBOR_BIN, else
 #              $CARGO_TARGET_DIR/debug/scx_arbor), and scx_arbor_tools from
@@ -19,6 +20,8 @@
 #              (default: a new directory under ${TMPDIR:-/tmp})
 #   --smp      QEMU's -smp (default 2); 8,sockets=2,cores=4 gives two LLCs
 #              (CPUs 0-3 and 4-7) and 2 GiB of memory
+#   --nodes    N NUMA nodes (default 1), CPU c on node c % N, memory split
+#              evenly; QEMU's default distances (10 within a node, 20 across)
 #   --quiet    do not copy the console to stdout at the end
 # Prints "console: PATH" and timings on stderr.
 # Exit: 0 scenario rc 0; 1 scenario ran and failed (rc != 0); 2 the VM could
@@ -35,7 +38,7 @@ infra() {
 [ $# -ge 1 ] || infra "usage: run.sh SCENARIO [--bin PATH] [--timeout SECS] [--arg k=v ...] [--file SRC:DEST ...] [--out DIR]"
 scenario=$1
 shift
-bins=() args=() files=() timeout=300 out= quiet=0 smp=2
+bins=() args=() files=() timeout=300 out= quiet=0 smp=2 nodes=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bin) bins+=("$2"); shift 2 ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--file) files+=("$2"); shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
+	--nodes) nodes=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	*) infra "unknown argument $1" ;;
 	esac
@@ -120,7 +124,16 @@ mem=1024
 [ "${smp%%,*}" -le 2 ] || mem=2048
 qemu=(qemu-system-x86_64 -m $mem -smp "$smp" -accel tcg,thread=multi
 	-kernel "$vmlinuz" -initrd "$out/initramfs.cpio" -append "$cmdline"
-	-nographic -no-reboot -serial "file:$console" -monitor none -display none)
+	-nographic -no-reboot -serial "file:$console" -monitor none -display none -nic none)
+[[ $nodes =~ ^[1-9]$ ]] || infra "--nodes wants 1 to 9, got $nodes"
+if [ "$nodes" -gt 1 ]; then
+	ncpus=${smp%%,*}
+	for ((n = 0; n < nodes; n++)); do
+		spec="node,nodeid=$n,memdev=mem$n"
+		for ((c = n; c < ncpus; c += nodes)); do spec+=",cpus=$c"; done
+		qemu+=(-object "memory-backend-ram,id=mem$n,size=$((mem / nodes))M" -numa "$spec")
+	done
+fi
 printf '%q ' "${qemu[@]}" >"$out/qemu.cmd"
 echo >>"$out/qemu.cmd"
 try=1

@@ -35,6 +35,7 @@ define_metrics! {
         sibling_pulls: "Tasks an idle CPU pulled from the DSQ of another CPU of its LLC",
         sibling_pull_misses: "Pulls from another CPU's DSQ that found only tasks bound to that CPU",
         llc_steals: "Tasks an idle CPU pulled from another LLC's DSQ",
+        llc_balance_pulls: "Tasks a CPU whose task used its slice up pulled from a busier LLC's DSQ (more queued per CPU by at least two tasks' worth) instead of going on with its task, which then queued in its own LLC",
         smt_moves: "Tasks whose slice ended on a core whose other CPU was busy, moved to a wholly idle core (SMT machines only)",
         starved_runs: "Tasks run out of deadline order after waiting past the wait bound: twice a round over their queue (its length times the fallback slice over the CPUs serving it), at least 100 ms, at most 1 s",
         ineligible_skips: "Picks that passed over an earlier deadline whose task had run ahead of its LLC's V (lag < 0): no queue head was eligible and an eligible task further down the LLC's queue ran",
@@ -147,7 +148,7 @@ impl Metrics {
             "gen {} | decisions {} [tiny {} short {} medium {} long {} fallback {}] | \
              acc {:.1}% of {} | bursts {} | samples {} dropped {} throttled {} | torn {} walk_err {} \
              steps/dec {:.1} | direct {} preempt {} lost {} queued {} requeued {} waker-waits {} | \
-             wake llc local {} remote {} | pcpu {} pulls {} (missed {}) steals {} starved {} \
+             wake llc local {} remote {} | pcpu {} pulls {} (missed {}) steals {} balance {} starved {} \
              ineligible-skips {} | hotplug on {} off {} moved {} | mid-burst tick {} waker {} \
              (soon {}) | oracle {}",
             self.generation,
@@ -178,6 +179,7 @@ impl Metrics {
             self.sibling_pulls,
             self.sibling_pull_misses,
             self.llc_steals,
+            self.llc_balance_pulls,
             self.starved_runs,
             self.ineligible_skips,
             self.cpu_onlines,
