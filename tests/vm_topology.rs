@@ -155,6 +155,14 @@ fn crowded_late(
     (late, samples)
 }
 
+/// A counter of scx_arbor's status after its arm, summed over the rounds
+/// (each round starts a new instance).
+fn over_rounds(c: &vm::Console, rounds: u32, key: &str) -> u64 {
+    (1..=rounds)
+        .map(|r| counter(&c.json(&format!("status_arbor_{r}")), key))
+        .sum()
+}
+
 /// The guest's domains as spread.sh read them from its own sysfs.
 fn domains(c: &vm::Console) -> BTreeSet<String> {
     c.marks_tagged("domain")
@@ -188,10 +196,10 @@ fn hogs_on_one_smt_core_spread_to_the_idle_core() {
         "scx_arbor did not read the SMT cores:\n{log}"
     );
     let (late, _) = crowded_late(&c, 30);
-    let moves: u64 = (1..=3)
-        .map(|r| counter(&c.json(&format!("status_arbor_{r}")), "smt_moves"))
-        .sum();
-    eprintln!("smt_moves over the rounds: {moves}");
+    eprintln!(
+        "smt_moves over the rounds: {}",
+        over_rounds(&c, 3, "smt_moves")
+    );
     assert!(
         late["arbor"] <= late["eevdf"] + 3,
         "scx_arbor left two hogs on one core while the other idled in {} samples, EEVDF in {}",
@@ -289,10 +297,10 @@ fn four_llcs_on_two_nodes_nearest_first_and_hogs_spread_within_a_second() {
     // 15 to 19 samples per 3 s round seen: the sampler shares the
     // emulated CPUs with the hogs.
     let (late, _) = crowded_late(&c, 20);
-    let pulls: u64 = (1..=2)
-        .map(|r| counter(&c.json(&format!("status_arbor_{r}")), "llc_balance_pulls"))
-        .sum();
-    eprintln!("llc_balance_pulls over the rounds: {pulls}");
+    eprintln!(
+        "llc_balance_pulls over the rounds: {}",
+        over_rounds(&c, 2, "llc_balance_pulls")
+    );
     assert!(
         late["arbor"] <= late["eevdf"] + 3,
         "scx_arbor left more than two hogs in one LLC while another had fewer in {} \
