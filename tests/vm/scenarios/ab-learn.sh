@@ -8,7 +8,9 @@
 #       arbor.arms (eevdf,default,learn), arbor.wakers (4),
 #       arbor.period (10007), arbor.burst (2000), arbor.hogs (1),
 #       arbor.learn_args (the fast-learning options below; "default" for
-#       none), arbor.bpf_stats (0), arbor.workload (latency).
+#       none), arbor.bpf_stats (0), arbor.workload (latency),
+#       arbor.extra (none): more ab options, words joined by + (e.g.
+#       --load+0.25); arbor.hogs=default leaves ab's own (one per CPU).
 . /scenarios/_lib.sh
 
 dir=/tmp/ab-learn
@@ -17,8 +19,11 @@ set -- --rounds "${ARBOR_ROUNDS:-2}" --duration "${ARBOR_DURATION:-6}" \
 	--warmup "${ARBOR_WARMUP:-2}" --arms "${ARBOR_ARMS:-eevdf,default,learn}" \
 	--workload "${ARBOR_WORKLOAD:-latency}" \
 	--wakers "${ARBOR_WAKERS:-4}" --period-us "${ARBOR_PERIOD:-10007}" \
-	--burst-us "${ARBOR_BURST:-2000}" --hogs "${ARBOR_HOGS:-1}" \
+	--burst-us "${ARBOR_BURST:-2000}" \
 	--learn-dir "$dir" --attach-timeout 60 --json /tmp/ab.json
+[ "${ARBOR_HOGS:-1}" = default ] || set -- "$@" --hogs "${ARBOR_HOGS:-1}"
+# shellcheck disable=SC2046 # the extra options are words
+[ -n "${ARBOR_EXTRA:-}" ] && set -- "$@" $(echo "$ARBOR_EXTRA" | tr '+' ' ')
 # Learning that trains within one round: every sample, a candidate after
 # 1,500 samples, at most every 2 s.
 learn_args=${ARBOR_LEARN_ARGS:---sample-budget,0,--learn-min-samples,1500,--learn-interval,2}
