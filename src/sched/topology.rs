@@ -172,23 +172,19 @@ impl LlcMap {
             .flat_map(|llc| llc.all_cpus.keys().map(move |&cpu| (cpu, llc.id)))
             .collect();
         let mut map = Self::new(nr_cpu_ids, &pairs)?;
-        // LLC indices follow ascending LLC ids (new() renumbers them so).
-        let mut llc_node: Vec<(usize, usize)> = topo
-            .all_llcs
-            .values()
-            .map(|llc| (llc.id, llc.node_id))
-            .collect();
-        llc_node.sort_unstable();
-        llc_node.dedup_by_key(|&mut (id, _)| id);
-        let llc_node: Vec<usize> = llc_node.into_iter().map(|(_, node)| node).collect();
-        if llc_node.len() == map.nr_llcs() {
-            map.set_distances(&llc_node, |a, b| {
-                topo.nodes
-                    .get(&a)
-                    .and_then(|n| n.distance.get(b).copied())
-                    .unwrap_or(if a == b { 10 } else { 20 })
-            });
+        // Each LLC index's node, through the index new() gave its CPUs.
+        let mut llc_node = vec![0; map.nr_llcs()];
+        for llc in topo.all_llcs.values() {
+            for &cpu in llc.all_cpus.keys() {
+                llc_node[map.cpu_llc[cpu] as usize] = llc.node_id;
+            }
         }
+        map.set_distances(&llc_node, |a, b| {
+            topo.nodes
+                .get(&a)
+                .and_then(|n| n.distance.get(b).copied())
+                .unwrap_or(if a == b { 10 } else { 20 })
+        });
         let cores: Vec<Vec<usize>> = topo
             .all_cores
             .values()
