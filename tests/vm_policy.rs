@@ -549,28 +549,38 @@ fn a_lone_hog_is_left_alone_by_periodic_wakers() {
 /// workload's own wakeup p99 in the same boot, under `--no-model` and under
 /// the harmful table unguarded. With `--guard on` the guard must suspend
 /// the model within seconds, and the workload run after that must be back
-/// near `--no-model`'s figure.
+/// near `--no-model`'s figure. Two rounds of the three arms, interleaved;
+/// each arm's figure is its better round: a stretch where the host
+/// emulates slowly only ever adds latency (on a busy CI host one unlucky
+/// stretch made the guarded run 8.6 ms against `--no-model`'s 5.8 ms, with
+/// the hogs' throughput down a fifth in it).
 #[test]
 fn the_guard_suspends_a_harmful_model_and_the_tail_returns_to_the_fallbacks() {
+    const ROUNDS: u32 = 2;
     let c = vm::Scenario::new("guard")
         .arg("secs", 8)
+        .arg("rounds", ROUNDS)
         .arg("detect_secs", 70)
-        .timeout(Duration::from_secs(240))
+        .timeout(Duration::from_secs(420))
         .run();
     c.assert_exit_ok();
     let p99 = |name: &str| {
-        let m = c.mark(&format!("run_{name}"));
-        assert_eq!(m.i64("rc"), 0, "the {name} workload failed");
-        assert_eq!(m.str("state"), "enabled", "{name}: scx_arbor not attached");
-        let j = c.json(name);
-        j["latency"]["p99_us"].as_f64().unwrap()
+        let figures: Vec<f64> = (1..=ROUNDS)
+            .map(|r| {
+                let block = format!("{name}_{r}");
+                let m = c.mark(&format!("run_{block}"));
+                assert_eq!(m.i64("rc"), 0, "the {block} workload failed");
+                assert_eq!(m.str("state"), "enabled", "{block}: scx_arbor not attached");
+                c.json(&block)["latency"]["p99_us"].as_f64().unwrap()
+            })
+            .collect();
+        eprintln!("{name}: wakeup p99 by round {figures:.0?} µs");
+        figures.into_iter().fold(f64::INFINITY, f64::min)
     };
     let (nomodel, bad, guarded) = (p99("nomodel"), p99("bad"), p99("guarded"));
-    let s = c.mark("suspended");
     eprintln!(
-        "wakeup p99: --no-model {nomodel:.0} µs, harmful table {bad:.0} µs, guarded {guarded:.0} µs; \
-         suspended after {} ms",
-        s.i64("ms")
+        "wakeup p99, the better round: --no-model {nomodel:.0} µs, harmful table {bad:.0} µs, \
+         guarded {guarded:.0} µs"
     );
     // Without this the test could not tell a guard from none. (Under TCG
     // the workload's p99 carries some 3-5 ms of emulated timer and wakeup
@@ -582,24 +592,35 @@ fn the_guard_suspends_a_harmful_model_and_the_tail_returns_to_the_fallbacks() {
         bad >= 1.3 * nomodel,
         "the harmful table is not clearly worse than --no-model ({bad:.0} vs {nomodel:.0} µs)"
     );
-    assert!(s.i64("n") >= 1, "the guard never suspended the model");
-    // A verdict comes after each batch of 10 window pairs (about 10.5 s)
-    // and needs 9 of 10 pairs worse: in 4 runs with this table the guard
-    // suspended after the 1st batch three times (10.3-11.4 s) and after
-    // the 5th once (about 52 s). 65 s leaves room for six batches.
-    assert!(s.i64("ms") <= 65_000, "suspension took {} ms", s.i64("ms"));
+    for r in 1..=ROUNDS {
+        let s = c.mark(&format!("suspended_{r}"));
+        eprintln!("round {r}: suspended after {} ms", s.i64("ms"));
+        assert!(
+            s.i64("n") >= 1,
+            "round {r}: the guard never suspended the model"
+        );
+        // A verdict comes after each batch of 10 window pairs (about 10.5
+        // s) and needs 9 of 10 pairs worse: in 4 runs with this table the
+        // guard suspended after the 1st batch three times (10.3-11.4 s) and
+        // after the 5th once (about 52 s). 65 s leaves room for six batches.
+        assert!(
+            s.i64("ms") <= 65_000,
+            "round {r}: suspension took {} ms",
+            s.i64("ms")
+        );
+        let st = c.json(&format!("guard_status_{r}"));
+        assert_eq!(st["guard_mode"], "suspended", "round {r}: {st}");
+        assert!(st["guard_fallback_decisions"].as_u64().unwrap() > 0);
+        assert!(
+            st["guard_last_verdict"]
+                .as_str()
+                .unwrap()
+                .contains("suspended"),
+            "round {r}: {st}"
+        );
+    }
     assert!(
         guarded <= 1.2 * nomodel && guarded * 1.2 <= bad,
         "guarded p99 {guarded:.0} µs: not back near --no-model's {nomodel:.0} µs (harmful {bad:.0} µs)"
-    );
-    let st = c.json("guard_status");
-    assert_eq!(st["guard_mode"], "suspended", "{st}");
-    assert!(st["guard_fallback_decisions"].as_u64().unwrap() > 0);
-    assert!(
-        st["guard_last_verdict"]
-            .as_str()
-            .unwrap()
-            .contains("suspended"),
-        "{st}"
     );
 }
