@@ -2,7 +2,8 @@
 # scx_arbor: each run's JSON as a block (eevdf, arbor), its exit status as
 # a mark (run_eevdf, run_arbor), its stderr as a block when it failed.
 # Args: arbor.family (requests), arbor.secs (3), arbor.flags (none: more
-#       workload options, words joined by +, e.g. --batch+2,8).
+#       workload options, words joined by +, e.g. --batch+2,8),
+#       arbor.sched_args (none: scx_arbor's options, words joined by +).
 . /scenarios/_lib.sh
 
 fam=${ARBOR_FAMILY:-requests}
@@ -22,7 +23,8 @@ run_family() {
 
 mark before "state=$(scx_state)" "family=$fam"
 run_family eevdf
-sched_start || fail "scx_arbor did not attach"
+# shellcheck disable=SC2046 # the scheduler options are words
+sched_start $(echo "${ARBOR_SCHED_ARGS:-}" | tr '+' ' ') || fail "scx_arbor did not attach"
 run_family arbor
 sched_stop
 exit 0
