@@ -128,13 +128,10 @@ fn two_llcs_attach_place_locally_keep_pinned_tasks_running_and_survive_stress() 
 }
 
 /// What tests/vm/scenarios/spread.sh measured, per arm summed over the
-/// rounds: (crowded samples from the settle time on, samples); scx_arbor's
-/// arm must have at least `min_samples`.
-fn crowded_late(
-    c: &vm::Console,
-    min_samples: u64,
-) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let (mut late, mut samples) = (BTreeMap::new(), BTreeMap::new());
+/// rounds: the crowded samples from the settle time on; scx_arbor's arm
+/// must have at least `min_samples` samples in all.
+fn crowded_late(c: &vm::Console, min_samples: u64) -> BTreeMap<String, u64> {
+    let (mut late, mut samples) = (BTreeMap::new(), BTreeMap::<String, u64>::new());
     for m in c.marks_tagged("spread") {
         eprintln!(
             "{} round {}: {} of {} samples crowded ({} after settling), clear from {} ms",
@@ -152,14 +149,16 @@ fn crowded_late(
         samples.get("arbor").copied().unwrap_or(0) >= min_samples,
         "too few samples: {samples:?}"
     );
-    (late, samples)
+    late
 }
 
 /// A counter of scx_arbor's status after its arm, summed over the rounds
-/// (each round starts a new instance).
-fn over_rounds(c: &vm::Console, rounds: u32, key: &str) -> u64 {
-    (1..=rounds)
-        .map(|r| counter(&c.json(&format!("status_arbor_{r}")), key))
+/// the scenario ran (each round starts a new instance).
+fn over_rounds(c: &vm::Console, key: &str) -> u64 {
+    c.marks_tagged("spread")
+        .iter()
+        .filter(|m| m.str("arm") == "arbor")
+        .map(|m| counter(&c.json(&format!("status_arbor_{}", m.str("round"))), key))
         .sum()
 }
 
@@ -195,10 +194,10 @@ fn hogs_on_one_smt_core_spread_to_the_idle_core() {
         log.contains("topology: 1 LLCs: [0-3], SMT"),
         "scx_arbor did not read the SMT cores:\n{log}"
     );
-    let (late, _) = crowded_late(&c, 30);
+    let late = crowded_late(&c, 30);
     eprintln!(
         "smt_moves over the rounds: {}",
-        over_rounds(&c, 3, "smt_moves")
+        over_rounds(&c, "smt_moves")
     );
     assert!(
         late["arbor"] <= late["eevdf"] + 3,
@@ -296,10 +295,10 @@ fn four_llcs_on_two_nodes_nearest_first_and_hogs_spread_within_a_second() {
 
     // 23 to 30 samples per 3 s round seen (one every 100 ms is the most):
     // the sampler shares the emulated CPUs with the hogs.
-    let (late, _) = crowded_late(&c, 20);
+    let late = crowded_late(&c, 20);
     eprintln!(
         "llc_balance_pulls over the rounds: {}",
-        over_rounds(&c, 2, "llc_balance_pulls")
+        over_rounds(&c, "llc_balance_pulls")
     );
     assert!(
         late["arbor"] <= late["eevdf"] + 3,

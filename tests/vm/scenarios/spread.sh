@@ -80,12 +80,18 @@ pids=$*
 rm -f /tmp/spread-tick
 mkfifo /tmp/spread-tick
 exec 3<>/tmp/spread-tick
-read -r up _ </proc/uptime
-t0=${up%.*}${up#*.}0
+# since_ms: ms since the sampler started into $ms (/proc/uptime, 10 ms steps)
+since_ms() {
+	read -r up _ </proc/uptime
+	ms=$((${up%.*}${up#*.}0 - t0))
+}
+t0=0
+since_ms
+t0=$ms
 next=0
 while :; do
-	read -r up _ </proc/uptime
-	now=$((${up%.*}${up#*.}0 - t0))
+	since_ms
+	now=$ms
 	[ "$now" -lt $((secs * 1000)) ] || break
 	next=$((next + 100))
 	[ "$next" -gt "$now" ] || next=$((now + 1))
@@ -96,8 +102,8 @@ while :; do
 		line="$line ${39}"
 	done
 	echo "$line"
-	read -r up _ </proc/uptime
-	wait_ms=$((next - (${up%.*}${up#*.}0 - t0)))
+	since_ms
+	wait_ms=$((next - ms))
 	case ${#wait_ms} in
 	1) wait_s=0.00$wait_ms ;;
 	2) wait_s=0.0$wait_ms ;;
