@@ -1,6 +1,7 @@
-// Builds the BPF policy (bpf/main.bpf.c) into a libbpf-rs skeleton and
-// records the version details `scx_arbor --version` prints. The Rust
-// bindings of bpf/intf.h are crates/arbor-intf's.
+// Builds the BPF policy (bpf/main.bpf.c) into a libbpf-rs skeleton, and the
+// floor scheduler `scx_arbor_tools floor` runs (bpf/floor.bpf.c) into
+// another, and records the version details `scx_arbor --version` prints.
+// The Rust bindings of bpf/intf.h are crates/arbor-intf's.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,6 +11,11 @@ fn main() {
         .enable_skel("bpf/main.bpf.c", "bpf")
         .build()
         .expect("building the BPF scheduler");
+    scx_cargo::BpfBuilder::new()
+        .expect("scx_cargo BpfBuilder (is BPF_CLANG set to clang >= 18?)")
+        .enable_skel("bpf/floor.bpf.c", "floor")
+        .build()
+        .expect("building the floor scheduler");
     println!("cargo:rerun-if-changed=bpf");
     version_info();
 }

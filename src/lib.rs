@@ -5,8 +5,9 @@
 //! flows `bpf/` (kernel side) -> [`sched`] (loader, maps, swap, learning,
 //! the control socket and statistics), built on arbor-model (ONNX -> integer
 //! tree), arbor-learn (samples -> retrained tree) and arbor-proto (what
-//! clients see). The A/B harness (arbor-ab) and tract's verification
-//! (arbor-verify) run in the second binary, `scx_arbor_tools`.
+//! clients see). The A/B harness (arbor-ab), tract's verification
+//! (arbor-verify) and the floor scheduler (`src/floor.rs`) run in the
+//! second binary, `scx_arbor_tools`.
 
 pub mod bpf_skel;
 #[cfg(feature = "fuzzing")]

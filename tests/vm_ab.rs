@@ -26,17 +26,15 @@ fn numbers(v: &Value, path: &str, out: &mut Vec<(String, f64)>) {
 
 #[test]
 fn ab_runs_both_arms_and_leaves_eevdf() {
-    // A third arm: a sched_ext scheduler given with --arm, here scx_arbor
-    // itself started as another program would be (own arguments only).
+    // A third arm: a sched_ext scheduler given with --arm, here the floor
+    // scheduler of scx_arbor_tools (bpf/floor.bpf.c), started as another
+    // program would be (own arguments only).
     let c = vm::run_scenario(
         "ab",
         &[
             ("rounds", "2"),
             ("duration", "3"),
-            (
-                "other",
-                "again:/usr/bin/scx_arbor+--no-model+--control-socket+/tmp/again.sock",
-            ),
+            ("other", "floor:/usr/bin/scx_arbor_tools+floor"),
         ],
         Duration::from_secs(500),
     );
@@ -81,11 +79,11 @@ fn ab_runs_both_arms_and_leaves_eevdf() {
     }
     assert_eq!(
         arms.iter().map(String::as_str).collect::<Vec<_>>(),
-        ["again", "arbor", "eevdf"],
+        ["arbor", "eevdf", "floor"],
         "every arm must have rounds:\n{text}"
     );
     assert_eq!(rounds.len(), 2 * arms.len(), "2 rounds per arm:\n{text}");
-    for r in rounds.iter().filter(|r| r["arm"] == "again") {
+    for r in rounds.iter().filter(|r| r["arm"] == "floor") {
         assert!(
             r["scheduler"]["cpu_pct"].as_f64().is_some_and(|x| x >= 0.0),
             "the other scheduler's CPU: {r}"
