@@ -163,6 +163,16 @@ fn builds_from_the_packaged_crate() {
             patches += &format!("{krate} = {{ path = \"{}\" }}\n", work.join(stem).display());
         }
     }
+    // cargo package stamps every file with one fixed old time, and the
+    // packaged crates build in the shared target directory under the same
+    // names each run: with those times a changed build.rs would not be
+    // compiled again there. Today's time makes cargo look at them afresh.
+    let st = Command::new("find")
+        .arg(&work)
+        .args(["-type", "f", "-exec", "touch", "{}", "+"])
+        .status()
+        .expect("find");
+    assert!(st.success(), "touching the unpacked files");
     let src = work.join(&name);
     std::fs::create_dir_all(src.join(".cargo")).unwrap();
     std::fs::write(src.join(".cargo/config.toml"), patches).unwrap();
