@@ -79,13 +79,8 @@ static void queue_by_deadline(struct task_struct *p, struct task_ctx *tctx,
 }
 
 /*
- * The waker running here is expected to end its burst soon: its average
- * burst within ARBOR_BOUND_SHORT_US (the oracle build: the class of what is
- * left of its burst, from the workload's feed). The rule, not the model,
- * decides this with a model too: classifying the waker's burst again from
- * its CPU time and wakeups so far found a fan-out dispatcher "ending soon"
- * at a third of its wake calls and made its workers' wakeup p90 1.5-2.2x
- * the rule's (docs/results/2026-12-07-be909ea.md, section 3). A
+ * The waker running here is expected to end its burst soon: the model's
+ * class tiny or short (with no model, its average burst within 1 ms). A
  * waker that hands work on and then sleeps (a request handed to a worker)
  * frees this CPU within that burst, so a wakeup that finds no idle CPU
  * stays here, in deadline order with the waker, instead of preempting
@@ -124,16 +119,25 @@ static bool waker_ends_soon(struct task_struct *p, s32 here, s32 prev_cpu,
 		return true;
 	}
 	wctx = lookup_task_ctx(waker);
-	st = this_cpu_stats();
-	if (!wctx || !wctx->decided || !st)
+	if (!wctx || !wctx->decided)
 		return false;
-	soon = wctx->feat[ARBOR_F_EWMA_BURST_US] <= ARBOR_BOUND_SHORT_US;
-	if (oracle_enabled) {
-		action = decide_mid_burst(waker, wctx, ARBOR_POINT_WAKER, st);
-		if (action < ARBOR_NR_CLASSES)
-			soon = action <= ARBOR_CLASS_SHORT;
-	}
+	/*
+	 * With no model (and no oracle), the rule on the average: a burst
+	 * within ARBOR_BOUND_SHORT_US on average. With one, the waker's burst
+	 * is classified again from what is known of it now, the CPU time it
+	 * has run and the wakeups it has issued in it (a dispatcher that
+	 * fans out to many wakees keeps running).
+	 */
+	if (wctx->action >= ARBOR_NR_CLASSES && !oracle_enabled)
+		return wctx->feat[ARBOR_F_EWMA_BURST_US] <= ARBOR_BOUND_SHORT_US;
+	st = this_cpu_stats();
+	if (!st)
+		return false;
+	action = decide_mid_burst(waker, wctx, ARBOR_POINT_WAKER, st);
 	st->waker_decisions++;
+	soon = action <= ARBOR_CLASS_SHORT;
+	if (action >= ARBOR_NR_CLASSES)
+		soon = wctx->feat[ARBOR_F_EWMA_BURST_US] <= ARBOR_BOUND_SHORT_US;
 	if (soon)
 		st->waker_soon++;
 	return soon;

@@ -2,9 +2,7 @@
 //! under EEVDF and under scx_arbor, each JSON checked against the ground
 //! truth the workload controls (service CPU times, the long share, batch
 //! shares, phase switches). Structure and sanity only, never which
-//! scheduler is faster; and one decision against the bursts the workload
-//! measures: whether a waker ends its burst soon. Also `ab` with all six
-//! workloads in one run.
+//! scheduler is faster. Also `ab` with all six workloads in one run.
 
 #[path = "common/vm.rs"]
 mod vm;
@@ -99,26 +97,11 @@ fn share_near(what: &str, seen: f64, p: f64, n: u64) {
     );
 }
 
-/// scx_arbor's waker decisions during its run (wakeups that found no idle
-/// CPU: does the waker end its burst soon?) and the share that said so.
-fn waker_soon(c: &vm::Console) -> (u64, f64) {
-    let (a, b) = (c.json("status_start"), c.json("status_end"));
-    let delta = |k: &str| {
-        let v = |j: &Value| {
-            j[k].as_u64()
-                .unwrap_or_else(|| panic!("no unsigned `{k}` in {j}"))
-        };
-        v(&b) - v(&a)
-    };
-    let n = delta("waker_decisions");
-    (n, delta("waker_soon") as f64 / n.max(1) as f64)
-}
-
 #[test]
 fn requests_serve_short_and_long_at_their_cpu_times_and_share() {
     // Under TCG a request costs ~70 µs of CPU beside its service, so a
     // lower load than the default keeps workers idle between requests.
-    let (c, runs) = run("requests", "--load+0.2+--long-runs+3+--long-runs-p+0.7");
+    let (_c, runs) = run("requests", "--load+0.2+--long-runs+3+--long-runs-p+0.7");
     for (arm, j) in &runs {
         let cfg = &j["config"];
         assert_eq!(
@@ -167,22 +150,11 @@ fn requests_serve_short_and_long_at_their_cpu_times_and_share() {
             assert_eq!(rd["tasks"].as_u64(), Some(5), "{arm}: {rd}");
         }
     }
-    // The generator hands each request on with one wake call and sleeps
-    // until the next arrival: a waker that ends its burst right away, so
-    // the woken worker waits for its CPU rather than preempting a hog's.
-    // (The other wakers here are timer interrupts, on a hog's CPU mostly.)
-    let (n, soon) = waker_soon(&c);
-    assert!(n >= 100, "only {n} waker decisions");
-    assert!(
-        soon > 0.5,
-        "only {:.0}% of {n} waker decisions let a worker wait for the generator",
-        soon * 100.0
-    );
 }
 
 #[test]
 fn fanout_draws_batches_at_their_probabilities_and_wakes_them_all() {
-    let (c, runs) = run("fanout", "--batch+2,8+--batch-p+0.7,0.3+--post-us+700");
+    let (_c, runs) = run("fanout", "--batch+2,8+--batch-p+0.7,0.3");
     for (arm, j) in &runs {
         assert_eq!(j["workers"].as_u64(), Some(8));
         let rounds = j["rounds"].as_u64().unwrap();
@@ -201,13 +173,12 @@ fn fanout_draws_batches_at_their_probabilities_and_wakes_them_all() {
             );
             let n = b["rounds"].as_u64().unwrap();
             woken += size * n;
-            // The dispatcher's burst holds its post-processing: 700 µs per
-            // worker, so every burst is over 1 ms.
+            // The dispatcher's burst holds its post-processing: 400 µs per worker.
             let burst = &b["dispatcher_burst"];
             ordered(
                 &format!("{arm}: burst of {size}"),
                 burst,
-                (size * 700) as f64,
+                (size * 400) as f64,
             );
             ordered(
                 &format!("{arm}: completion of {size}"),
@@ -226,20 +197,6 @@ fn fanout_draws_batches_at_their_probabilities_and_wakes_them_all() {
         assert!(j["oracle"]["wake_call_cpu"]["samples"].as_u64().unwrap() > 0);
         assert!(j["hog_units"].as_u64().unwrap() > 0);
     }
-    // The dispatcher goes on running for over 1 ms after its wake calls
-    // (measured above), so a worker woken while every CPU is busy must not
-    // wait for it. The other wakers here are timer interrupts, on a hog's
-    // CPU (not ending soon either) or on a worker's (ending soon). Seen:
-    // 7-10% "soon" in three runs; the shipped model deciding it (until
-    // 2026-12-08) said "soon" at 20% here and a third with the default
-    // options, and its workers waited 3.4x as often.
-    let (n, soon) = waker_soon(&c);
-    assert!(n >= 100, "only {n} waker decisions");
-    assert!(
-        soon < 0.15,
-        "{:.0}% of {n} waker decisions kept a worker waiting for the dispatcher",
-        soon * 100.0
-    );
 }
 
 #[test]

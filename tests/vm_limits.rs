@@ -74,11 +74,10 @@ fn maximal_ensemble_walks_512_nodes_per_decision_under_load() {
     );
     assert_eq!(field(&end, "walk_errors"), 0, "walk errors at the limits");
     assert_eq!(field(&end, "torn_reads"), 0);
-    // Walks: one per wakeup decision, and one per mid-burst decision at
-    // the tick when a burst outruns its class. Whether a waker ends soon
-    // is the rule on its average burst (a walk only in the oracle build).
+    // Walks: one per wakeup decision, and one per mid-burst decision (at
+    // the tick when a burst outruns its class, for a waker at a wakeup).
     let delta = |k: &str| field(&end, k) - field(&start, k);
-    let mid = delta("tick_decisions");
+    let mid = delta("tick_decisions") + delta("waker_decisions");
     let steps = delta("walk_steps");
     assert_eq!(
         steps,
@@ -122,9 +121,10 @@ fn maximal_ensemble_walks_512_nodes_per_decision_under_load() {
     );
     assert_eq!(field(&b1, "torn_reads"), 0);
     let steps = field(&b1, "walk_steps") - field(&b0, "walk_steps");
-    // Walks: one per wakeup decision and one per tick decision. Every
+    // Walks: one per wakeup decision and one per mid-burst decision. Every
     // tree is entered (at least its root) and none walks past its depth.
-    let walks = made + field(&b1, "tick_decisions") - field(&b0, "tick_decisions");
+    let bdelta = |k: &str| field(&b1, k) - field(&b0, k);
+    let walks = made + bdelta("tick_decisions") + bdelta("waker_decisions");
     assert!(
         steps >= walks * boosted.trees as u64 && steps <= walks * boosted.walk as u64,
         "{steps} nodes for {walks} walks ({made} wakeup decisions) of a {}-tree model walking at most {}",

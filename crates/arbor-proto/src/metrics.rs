@@ -43,7 +43,7 @@ define_metrics! {
         cpu_offlines: "CPUs that went offline (CPU hotplug)",
         offline_moves: "Waiting tasks moved off the queues of a CPU going offline to a queue a CPU online serves",
         tick_decisions: "Decisions at a tick: a burst that ran past the bound of the class decided for it, classified again from its CPU time so far",
-        waker_decisions: "Decisions at a wakeup that found no idle CPU on whether the waker ends its burst soon (its average burst within 1 ms; in the oracle build, what the workload publishes)",
+        waker_decisions: "Decisions at a wakeup on whether the waker ends its burst soon (its burst classified again from its CPU time and the wakeups it issued so far)",
         waker_soon: "Of waker_decisions, those that found the waker ends soon (the wakee waits for it instead of preempting another CPU)",
         oracle_decisions: "Decisions (at a wakeup, a tick or on a waker) the oracle made from what the workload published (builds with the oracle feature, --oracle; else 0)",
         bursts: "Bursts (wakeup to sleep) that ended",

@@ -1,7 +1,6 @@
 # One workload family (scx_arbor workload NAME) under EEVDF, then under
 # scx_arbor: each run's JSON as a block (eevdf, arbor), its exit status as
-# a mark (run_eevdf, run_arbor), its stderr as a block when it failed;
-# scx_arbor's status before and after its run (status_start, status_end).
+# a mark (run_eevdf, run_arbor), its stderr as a block when it failed.
 # Args: arbor.family (requests), arbor.secs (3), arbor.flags (none: more
 #       workload options, words joined by +, e.g. --batch+2,8),
 #       arbor.sched_args (none: scx_arbor's options, words joined by +).
@@ -26,8 +25,6 @@ mark before "state=$(scx_state)" "family=$fam"
 run_family eevdf
 # shellcheck disable=SC2046 # the scheduler options are words
 sched_start $(echo "${ARBOR_SCHED_ARGS:-}" | tr '+' ' ') || fail "scx_arbor did not attach"
-status status_start
 run_family arbor
-status status_end
 sched_stop
 exit 0
