@@ -25,11 +25,6 @@ static u64 vclock;
 
 UEI_DEFINE(uei);
 
-static bool before(u64 a, u64 b)
-{
-	return (s64)(a - b) < 0;
-}
-
 s32 BPF_STRUCT_OPS(floor_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
@@ -46,7 +41,7 @@ void BPF_STRUCT_OPS(floor_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	u64 vtime = p->scx.dsq_vtime;
 
-	if (before(vtime, vclock - slice_ns))
+	if (time_before(vtime, vclock - slice_ns))
 		vtime = vclock - slice_ns;
 	scx_bpf_dsq_insert_vtime(p, FLOOR_DSQ, slice_ns, vtime, enq_flags);
 }
@@ -58,7 +53,7 @@ void BPF_STRUCT_OPS(floor_dispatch, s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(floor_running, struct task_struct *p)
 {
-	if (before(vclock, p->scx.dsq_vtime))
+	if (time_before(vclock, p->scx.dsq_vtime))
 		vclock = p->scx.dsq_vtime;
 }
 
